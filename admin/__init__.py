@@ -1,0 +1,1 @@
+"""The staff web page: Flask blueprints, templates, log-in and roles."""

@@ -1,0 +1,21 @@
+"""SQLAlchemy models of the domain, one per module; importing this package registers them all."""
+
+from intake.models.applicant import Applicant
+from intake.models.calendar_day import CalendarDay, CalendarDayKind
+from intake.models.dossier import Dossier
+from intake.models.dossier_code_counter import DossierCodeCounter
+from intake.models.dossier_event import DossierEvent
+from intake.models.staff_user import Role, StaffUser
+from intake.models.vessel import Vessel
+
+__all__ = [
+    "Applicant",
+    "CalendarDay",
+    "CalendarDayKind",
+    "Dossier",
+    "DossierCodeCounter",
+    "DossierEvent",
+    "Role",
+    "StaffUser",
+    "Vessel",
+]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from intake.models._columns import utcnow
+from intake.models.applicant import Applicant
+from intake.models.vessel import Vessel
+from intake.statuses import Channel, Delivery, DossierStatus
+from tongdai.db import Base, str_enum
+
+
+class Dossier(Base):
+    """An application. While a call is still filling it in, it is a draft without a code."""
+
+    __tablename__ = "dossier"
+    __table_args__ = (
+        Index("ix_dossier_status_due_date", "status", "due_date"),
+        Index("ix_dossier_caller_phone_status", "caller_phone", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # `<agency>-<yyMMdd>-<seq>`; empty while a draft.
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The code the province one-stop system gives when the dossier is registered there.
+    external_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    procedure: Mapped[str] = mapped_column(String(40))
+    variant: Mapped[str | None] = mapped_column(String(40))
+    applicant_id: Mapped[int | None] = mapped_column(ForeignKey("applicant.id"), index=True)
+    vessel_id: Mapped[int | None] = mapped_column(ForeignKey("vessel.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    status: Mapped[DossierStatus] = mapped_column(str_enum(DossierStatus, 24))
+    delivery: Mapped[Delivery | None] = mapped_column(str_enum(Delivery, 16))
+    # The number that called (E.164), and the mobile that gets the SMS notices.
+    caller_phone: Mapped[str | None] = mapped_column(String(16))
+    notify_phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    received_at: Mapped[dt.datetime | None]
+    # The legal due date (local calendar day); moved by supplement waits, never by apologies.
+    due_date: Mapped[dt.date | None]
+    # The new return date promised in an apology letter (set at most once without override).
+    new_due_date: Mapped[dt.date | None]
+    supplement_count: Mapped[int] = mapped_column(default=0)
+    apology_count: Mapped[int] = mapped_column(default=0)
+    # When the current wait for the citizen's supplement began.
+    supplement_requested_at: Mapped[dt.datetime | None]
+    result_ready_at: Mapped[dt.datetime | None]
+    # Answers given per procedure (see [procedures.*.fields] in config.toml).
+    form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Optimistic locking: a second editor working from a stale copy is refused, not obeyed.
+    version: Mapped[int] = mapped_column(default=1)
+
+    applicant: Mapped[Applicant | None] = relationship(lazy="raise")
+    vessel: Mapped[Vessel | None] = relationship(lazy="raise")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def effective_due_date(self) -> dt.date | None:
+        """The date the citizen was last promised."""
+        return self.new_due_date or self.due_date

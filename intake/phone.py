@@ -1,0 +1,67 @@
+"""Vietnamese phone numbers: accept what people type, store E.164, know who can get an SMS."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from intake.errors import InvalidInput
+
+# Since 2018 mobiles are 0 + 9 digits with these second digits; landlines are 02 + 9 digits.
+_MOBILE = re.compile(r"^0[35789]\d{8}$")
+_LANDLINE = re.compile(r"^02\d{9}$")
+_SEPARATORS = re.compile(r"[\s.\-()]")
+
+
+class LineKind(StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    e164: str
+    kind: LineKind
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return self.kind is LineKind.MOBILE
+
+    @property
+    def national(self) -> str:
+        """The form people read: 0912345678."""
+        return "0" + self.e164[3:]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+def parse_phone(raw: str) -> PhoneNumber:
+    """`0912 345 678`, `84912345678`, `+84 912.345.678` -> +84912345678 (mobile).
+
+    Raises InvalidInput for anything that is not a Vietnamese mobile or landline number.
+    """
+    digits = _SEPARATORS.sub("", raw.strip())
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("0084"):
+        digits = "0" + digits[4:]
+    elif digits.startswith("84") and len(digits) in (11, 12):
+        digits = "0" + digits[2:]
+    if not digits.isdigit():
+        raise InvalidInput(f"Số điện thoại không hợp lệ: {raw!r}")
+    if _MOBILE.match(digits):
+        return PhoneNumber("+84" + digits[1:], LineKind.MOBILE)
+    if _LANDLINE.match(digits):
+        return PhoneNumber("+84" + digits[1:], LineKind.LANDLINE)
+    raise InvalidInput(
+        f"Số điện thoại không hợp lệ: {raw!r} (di động 10 số bắt đầu 03, 05, 07, 08, 09)"
+    )
+
+
+def mask_phone(e164: str) -> str:
+    """For logs: +84912345678 -> +8491****678."""
+    if len(e164) < 8:
+        return "***"
+    return e164[:5] + "*" * (len(e164) - 8) + e164[-3:]

@@ -1,0 +1,1 @@
+"""Notice rules, the outbox dispatcher and the scheduler process."""

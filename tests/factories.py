@@ -1,0 +1,45 @@
+"""Plain `create_*` functions that build rows for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from intake.dossiers import start_draft, submit
+from intake.lifecycle import Actor
+from intake.models import Dossier
+from intake.statuses import Channel, Delivery
+from tongdai.runtime import Runtime
+
+
+def create_dossier(
+    session: Session,
+    runtime: Runtime,
+    *,
+    procedure: str = "fishing_licence",
+    variant: str | None = "new",
+    now: dt.datetime | None = None,
+    phone: str = "+84912345678",
+) -> Dossier:
+    """A submitted phone-in dossier (status received, with code and due date)."""
+    now = now or runtime.clock.now()
+    draft = start_draft(
+        session,
+        procedure=procedure,
+        channel=Channel.PHONE,
+        settings=runtime.settings,
+        caller_phone=phone,
+        now=now,
+    )
+    draft.variant = variant
+    draft.delivery = Delivery.POST
+    draft.notify_phone = phone
+    return submit(
+        session,
+        draft,
+        settings=runtime.settings,
+        calendar=runtime.calendar(),
+        actor=Actor.system("ivr"),
+        now=now,
+    )

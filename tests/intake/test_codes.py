@@ -1,0 +1,87 @@
+"""Dossier codes: agency id, local date, gap-free daily sequence; never the same code twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+
+from sqlalchemy import select
+
+from intake.codes import format_code, spoken_part
+from intake.models import Dossier
+from tests.factories import create_dossier
+
+WORKERS = 8
+PER_WORKER = 12
+
+
+def test_code_has_agency_local_date_and_sequence(session, runtime, clock):
+    # 23:30 UTC on 30/11 is already 01/12 in Quảng Ngãi: the code carries the local date.
+    clock.set(dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC))
+    first = create_dossier(session, runtime)
+    second = create_dossier(session, runtime)
+    agency = runtime.settings.centre.agency_id
+    assert first.code == f"{agency}-261201-0001"
+    assert second.code == f"{agency}-261201-0002"
+    assert spoken_part(second.code) == "2612010002"
+
+
+def test_sequence_restarts_each_local_day(session, runtime, clock):
+    create_dossier(session, runtime)
+    clock.advance(dt.timedelta(days=1))
+    assert create_dossier(session, runtime).code.endswith("-261202-0001")
+
+
+def test_a_rolled_back_dossier_gives_its_number_back(runtime):
+    with runtime.sessions() as session:
+        create_dossier(session, runtime)
+        session.rollback()
+    with runtime.sessions() as session:
+        assert create_dossier(session, runtime).code.endswith("-0001")
+
+
+def test_format_code_matches_the_province_format():
+    assert format_code("000.00.53.H48", dt.date(2022, 9, 21), 99) == "000.00.53.H48-220921-0099"
+
+
+def _worker(url: str, count: int, barrier) -> list[str]:
+    from intake.clock import FixedClock
+    from tests.conftest import DEFAULT_NOW, ROOT
+    from tongdai.db import make_engine, make_session_factory
+    from tongdai.runtime import Runtime
+    from tongdai.settings import load_settings
+
+    settings = load_settings(ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "x"})
+    settings = settings.model_copy(update={"database_url": url})
+    engine = make_engine(url)
+    runtime = Runtime(settings, engine, make_session_factory(engine), FixedClock(DEFAULT_NOW))
+    runtime.calendar()
+    barrier.wait()  # everyone starts hammering at the same moment
+    codes = []
+    for _ in range(count):
+        with runtime.sessions() as session:
+            codes.append(create_dossier(session, runtime).code)
+            session.commit()
+    engine.dispose()
+    return codes
+
+
+def test_concurrent_workers_on_postgresql_get_distinct_gap_free_sequences(pg_only_url):
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(WORKERS)
+        with context.Pool(WORKERS) as pool:
+            results = pool.starmap(_worker, [(pg_only_url, PER_WORKER, barrier)] * WORKERS)
+    codes = [code for worker in results for code in worker]
+    assert len(codes) == len(set(codes)) == WORKERS * PER_WORKER
+    sequences = sorted(int(code.rsplit("-", 1)[1]) for code in codes)
+    assert sequences == list(range(1, WORKERS * PER_WORKER + 1))
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(pg_only_url)
+    with Session(engine) as session:
+        stored = set(session.scalars(select(Dossier.code)))
+    engine.dispose()
+    assert stored == set(codes)

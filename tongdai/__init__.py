@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, the web app factory and the `tongdai` command."""

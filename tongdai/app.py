@@ -1,0 +1,22 @@
+"""The Flask application factory (web app: /admin, Twilio webhooks, /healthz)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tongdai.runtime import Runtime, load_runtime
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or load_runtime()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=runtime.settings.secret_key,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions["tongdai"] = runtime
+
+    from tongdai.health import blueprint as health
+
+    app.register_blueprint(health)
+    return app

@@ -1,0 +1,134 @@
+"""The `tongdai` command. Errors end with one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import os
+import sys
+
+import click
+
+from intake.errors import DomainError
+from tongdai.logs import configure_logging
+from tongdai.settings import SettingsError, load_settings
+
+log = logging.getLogger("tongdai")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Tổng đài: phone and SMS intake of fishing-licence and vessel-safety dossiers."""
+    configure_logging()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to DATABASE_URL and seed the calendar from config.toml."""
+    from tongdai.bootstrap import prepare_database
+
+    settings = load_settings()
+    prepare_database(settings)
+    click.echo("database is up to date")
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["operator", "supervisor", "admin"]), default="operator")
+def user_add(name: str, role: str) -> None:
+    """Add a staff account (password from standard input when it is not a terminal)."""
+    from admin.accounts import add_user
+    from intake.models import Role
+    from tongdai.db import transaction
+    from tongdai.runtime import load_runtime
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Mật khẩu: ")
+        if getpass.getpass("Nhập lại mật khẩu: ") != password:
+            raise click.ClickException("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    runtime = load_runtime()
+    with transaction(runtime.sessions) as session:
+        add_user(session, name, password, Role(role))
+    click.echo(f"added {name} ({role})")
+
+
+@cli.group()
+def calendar() -> None:
+    """The working-day calendar."""
+
+
+@calendar.command("due")
+@click.option("--received", required=True, help='local receipt time, "YYYY-MM-DD HH:MM"')
+@click.option("--days", required=True, type=click.IntRange(1, 366), help="working days")
+def calendar_due(received: str, days: int) -> None:
+    """Print the legal due date of a dossier received at RECEIVED."""
+    from intake.calendar_store import calendar_from_settings, load_calendar
+    from tongdai.runtime import load_runtime
+
+    try:
+        local = dt.datetime.strptime(received, "%Y-%m-%d %H:%M")
+    except ValueError as exc:
+        raise click.BadParameter('write it as "YYYY-MM-DD HH:MM"', param_hint="--received") from exc
+    settings = load_settings()
+    try:
+        # The database holds the admins' corrections; without one, config.toml alone.
+        runtime = load_runtime()
+        with runtime.sessions() as session:
+            working = load_calendar(session, settings)
+    except Exception:  # no database (yet): the file's calendar is the best answer
+        working = calendar_from_settings(settings)
+    received_at = local.replace(tzinfo=settings.zone)
+    due = working.due_date(received_at, days)
+    counted = working.receipt_day(received_at)
+    click.echo(f"{due.isoformat()}  (hạn trả {due:%d/%m/%Y}; tính từ ngày nhận {counted:%d/%m/%Y})")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def web(host: str, port: int) -> None:
+    """The web app alone."""
+    from tongdai.serve import serve_web
+
+    serve_web(load_settings(), host, port)
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="web port")
+def run(port: int) -> None:
+    """Everything on one machine: migrations, first admin, web (later AGI, scheduler, SMS)."""
+    from tongdai.serve import run_all
+
+    run_all(load_settings(), os.environ.get("TONGDAI_ADMIN_PASSWORD"), web_port=port)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except DomainError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

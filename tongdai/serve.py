@@ -1,0 +1,61 @@
+"""Starting the long-running parts: the web server, and everything together for `make run`."""
+
+from __future__ import annotations
+
+import logging
+
+from waitress.server import create_server
+
+from tongdai.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _web_server(settings: Settings, host: str, port: int):
+    from tongdai.app import create_app
+    from tongdai.runtime import Runtime
+
+    app = create_app(Runtime.from_settings(settings))
+    return create_server(app, host=host, port=port, threads=8, ident="tongdai")
+
+
+def serve_web(settings: Settings, host: str, port: int) -> None:
+    server = _web_server(settings, host, port)
+    log.info("web: listening on http://%s:%d", host, port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("web: stopping")
+    finally:
+        server.close()
+
+
+def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000) -> None:
+    from admin.accounts import ensure_first_admin
+    from tongdai.bootstrap import prepare_database
+    from tongdai.db import make_engine, make_session_factory, transaction
+
+    prepare_database(settings)
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as session:
+        created = ensure_first_admin(session, admin_password)
+    engine.dispose()
+    if created:
+        name, password = created
+        print(f"\nFirst admin account: {name}  password: {password}  (shown once)\n", flush=True)
+
+    host, port = "127.0.0.1", web_port
+    server = _web_server(settings, host, port)
+    print(
+        f"Tổng đài is running:\n"
+        f"  web      http://{host}:{port}/admin   health http://{host}:{port}/healthz\n"
+        f"  database {settings.database_url}\n"
+        f"Ctrl-C stops everything.",
+        flush=True,
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        server.close()

@@ -1,0 +1,237 @@
+"""Settings: `config.toml` (what a province tunes) plus environment variables (secrets, URLs).
+
+Loaded once into a frozen object. Every mistake in the file is reported as one line naming the
+file and the key, at start-up, so it can never surface as a traceback deep inside a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong. The message is one line meant for an operator."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _clock_time(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a local time written HH:MM, e.g. 15:00")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+
+
+def parse_clock(value: str) -> dt.time:
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+class Centre(_Frozen):
+    name: str = Field(min_length=1)
+    sms_name: str = Field(min_length=1)
+    hotline: str = Field(pattern=r"^\d{8,11}$")
+    agency_id: str = Field(pattern=r"^[0-9A-Z.]+$", max_length=30)
+    home_province: str
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class DayNote(_Frozen):
+    date: dt.date
+    note: str = ""
+
+
+class CalendarSettings(_Frozen):
+    cutoff: ClockTime = "15:00"
+    extra_holidays: tuple[DayNote, ...] = ()
+    worked_days: tuple[DayNote, ...] = ()
+    removed_holidays: tuple[DayNote, ...] = ()
+
+    @property
+    def cutoff_time(self) -> dt.time:
+        return parse_clock(self.cutoff)
+
+
+class SmsSettings(_Frozen):
+    sender: str = Field(min_length=1, max_length=11)
+    quiet_start: ClockTime = "21:00"
+    quiet_end: ClockTime = "07:00"
+
+
+class Variant(_Frozen):
+    name: str = Field(min_length=1)
+    days: int = Field(ge=1, le=60)
+    fee_vnd: int = Field(ge=0)
+    reasons: dict[str, str] = Field(default_factory=dict)
+
+
+FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number"]
+
+
+class FormField(_Frozen):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1)
+    kind: FieldKind = "text"
+    required: bool = False
+    variants: tuple[str, ...] = ()
+
+
+class Procedure(_Frozen):
+    name: str = Field(min_length=1)
+    short_name: str = Field(min_length=1)
+    national_code: str = ""
+    min_vessel_length_m: float = Field(gt=0)
+    completeness_check_days: int = Field(ge=0, le=30)
+    documents: tuple[str, ...] = ()
+    variants: dict[str, Variant]
+    fields: tuple[FormField, ...] = ()
+
+    @model_validator(mode="after")
+    def _fields_name_known_variants(self) -> Procedure:
+        if not self.variants:
+            raise ValueError("a procedure needs at least one variant")
+        keys = [f.key for f in self.fields]
+        if len(keys) != len(set(keys)):
+            raise ValueError("form field keys must be unique")
+        for field in self.fields:
+            unknown = set(field.variants) - set(self.variants)
+            if unknown:
+                raise ValueError(f"field {field.key!r} names unknown variants {sorted(unknown)}")
+        return self
+
+
+class Settings(_Frozen):
+    """Everything the program reads from config.toml and the environment."""
+
+    centre: Centre
+    provinces: dict[str, str]
+    calendar: CalendarSettings = CalendarSettings()
+    sms: SmsSettings
+    procedures: dict[str, Procedure]
+
+    # From the environment (never from the file).
+    database_url: str = ""
+    secret_key: str = ""
+    public_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    sms_gateway: Literal["console", "twilio"] = "console"
+    ami_url: str | None = None
+    data_dir: Path = Path("var")
+    config_path: Path = DEFAULT_CONFIG
+
+    @model_validator(mode="after")
+    def _home_province_listed(self) -> Settings:
+        if self.centre.home_province not in self.provinces:
+            raise ValueError(
+                f"centre.home_province {self.centre.home_province!r} is not in [provinces]"
+            )
+        for required in ("fishing_licence", "vessel_safety"):
+            if required not in self.procedures:
+                raise ValueError(f"procedures.{required} is missing")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.centre.timezone)
+
+
+def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict[str, object]:
+    values: dict[str, object] = {"data_dir": data_dir}
+    mapping = {
+        "DATABASE_URL": "database_url",
+        "TONGDAI_SECRET_KEY": "secret_key",
+        "TONGDAI_PUBLIC_URL": "public_url",
+        "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+        "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+        "TONGDAI_SMS_GATEWAY": "sms_gateway",
+        "TONGDAI_AMI_URL": "ami_url",
+    }
+    for name, key in mapping.items():
+        if env.get(name):
+            values[key] = env[name]
+    if not values.get("database_url"):
+        values["database_url"] = f"sqlite:///{(data_dir / 'tongdai.sqlite3').resolve()}"
+    return values
+
+
+def _dev_secret_key(data_dir: Path) -> str:
+    """A random key kept under var/ so dev sessions survive restarts (CONTRACT.md)."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {location}: {message}{suffix}"
+
+
+def load_settings(
+    path: Path | str | None = None, env: os._Environ[str] | dict[str, str] | None = None
+) -> Settings:
+    """Read the TOML file and the environment; raise SettingsError with a one-line message."""
+    env = os.environ if env is None else env
+    path = Path(path or env.get("TONGDAI_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{path}: settings file not found (set TONGDAI_CONFIG)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    for key in ("database_url", "secret_key", "public_url", "data_dir", "config_path"):
+        if key in raw:
+            raise SettingsError(f"{path}: {key}: set it in the environment, not in the file")
+    data_dir = Path(env.get("TONGDAI_DATA_DIR") or "var")
+    try:
+        settings = Settings(**raw, **_environment(env, data_dir), config_path=path)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from exc
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": _dev_secret_key(data_dir)})
+    return settings
