@@ -1,0 +1,1 @@
+"""SMS helpers: encoding detection, segment counting and Vietnamese diacritic stripping."""

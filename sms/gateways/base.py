@@ -1,0 +1,54 @@
+"""The interface every SMS gateway implements, and how a failed send is classified.
+
+Only the dispatcher calls `send`, with no database session open: a slow provider must never hold
+a row lock or a connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    notice_id: int
+    to: str  # E.164, always a Vietnamese mobile
+    text: str  # final text, already encoded as the template's policy says
+    sender: str  # the fixed brandname from config
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The provider took the message; `provider_id` settles it later (receipts, look-ups)."""
+
+    provider_id: str
+    provider_status: str = "sent"
+
+
+class SendError(Exception):
+    """The provider did not take the message."""
+
+    permanent = False
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help (invalid number, unsubscribed, refused content): keep the reason."""
+
+    permanent = True
+
+
+class TransientSendError(SendError):
+    """Worth retrying later (rate limit, provider outage, timeout, network)."""
+
+
+class SmsGateway(Protocol):
+    name: str
+
+    def send(self, message: OutgoingSms) -> Accepted:
+        """Hand one message to the provider; raise PermanentSendError or TransientSendError."""
+        ...
