@@ -16,7 +16,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["tongdai"] = runtime
 
+    from sms.twilio_webhooks import blueprint as twilio_sms
     from tongdai.health import blueprint as health
 
     app.register_blueprint(health)
+    app.register_blueprint(twilio_sms)
     return app

@@ -12,7 +12,8 @@ import click
 
 from intake.errors import DomainError
 from tongdai.logs import configure_logging
-from tongdai.settings import SettingsError, load_settings
+from tongdai.settings import SettingsError
+from tongdai.startup import load_checked_settings as load_settings
 
 log = logging.getLogger("tongdai")
 
@@ -104,6 +105,42 @@ def web(host: str, port: int) -> None:
     from tongdai.serve import serve_web
 
     serve_web(load_settings(), host, port)
+
+
+@cli.command()
+def scheduler() -> None:
+    """The scheduler alone: the outbox dispatcher (later: notice rules, retention)."""
+    from scheduler.process import build_scheduler
+    from sms.gateways.factory import gateway_from_settings
+    from tongdai.runtime import Runtime
+
+    settings = load_settings()
+    runtime = Runtime.from_settings(settings)
+    log.info("scheduler: dispatching every %s s through %s", settings.scheduler.dispatch_seconds,
+             settings.sms_gateway)  # fmt: skip
+    try:
+        build_scheduler(runtime, gateway_from_settings(settings), background=False).start()
+    except KeyboardInterrupt:
+        log.info("scheduler: stopping")
+
+
+@cli.group()
+def sms() -> None:
+    """SMS text tools."""
+
+
+@sms.command("preview")
+@click.option("--strip", is_flag=True, help="remove Vietnamese diacritics (GSM-7 policy)")
+@click.argument("text")
+def sms_preview(text: str, strip: bool) -> None:
+    """Print the final TEXT, its encoding, characters and SMS parts."""
+    from sms.encoding import prepare
+
+    measure = prepare(text, "strip" if strip else "unicode")
+    click.echo(measure.text)
+    click.echo(f"encoding: {measure.encoding}")
+    click.echo(f"characters: {measure.characters}")
+    click.echo(f"segments: {measure.segments}")
 
 
 @cli.command()

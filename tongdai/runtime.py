@@ -13,7 +13,8 @@ from intake.calendar import WorkingCalendar
 from intake.calendar_store import load_calendar
 from intake.clock import Clock, SystemClock
 from tongdai.db import make_engine, make_session_factory
-from tongdai.settings import Settings, load_settings
+from tongdai.settings import Settings
+from tongdai.startup import load_checked_settings as load_settings
 
 # How long a process trusts its copy of the calendar before re-reading the database. An admin's
 # edit reaches every process (web, AGI, scheduler) within this time.

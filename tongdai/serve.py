@@ -44,12 +44,24 @@ def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000
         name, password = created
         print(f"\nFirst admin account: {name}  password: {password}  (shown once)\n", flush=True)
 
+    from scheduler.process import build_scheduler
+    from sms.gateways.factory import gateway_from_settings
+    from tongdai.runtime import Runtime
+
     host, port = "127.0.0.1", web_port
     server = _web_server(settings, host, port)
+    scheduler = build_scheduler(
+        Runtime.from_settings(settings), gateway_from_settings(settings), background=True
+    )
+    scheduler.start()
+    sms_where = f"{settings.sms_gateway} gateway"
+    if settings.sms_gateway == "console":
+        sms_where += f" (also written to {settings.data_dir / 'sms.log'})"
     print(
         f"Tổng đài is running:\n"
         f"  web      http://{host}:{port}/admin   health http://{host}:{port}/healthz\n"
         f"  database {settings.database_url}\n"
+        f"  SMS      {sms_where}\n"
         f"Ctrl-C stops everything.",
         flush=True,
     )
@@ -59,3 +71,4 @@ def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000
         log.info("stopping")
     finally:
         server.close()
+        scheduler.shutdown(wait=True)

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import string
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -84,10 +85,66 @@ class CalendarSettings(_Frozen):
         return parse_clock(self.cutoff)
 
 
+# The placeholders a template may name; the SMS package renders them (sms/templates.py).
+SMS_PLACEHOLDERS = frozenset(
+    {
+        "centre", "code", "short_code", "procedure_short", "due", "new_due", "hotline",
+        "reason", "documents", "tracking", "number", "status",
+    }
+)  # fmt: skip
+SMS_TEMPLATE_KINDS = (
+    "receipt", "result_collect", "result_post", "supplement", "apology", "reminder", "refused",
+    "withdrawn", "stopped", "survey", "status_reply", "not_found", "help", "opted_out",
+    "opted_in", "rating_thanks",
+)  # fmt: skip
+_LINK = re.compile(r"https?:|www\.|\.(vn|com|net|org|gov)\b/?|bit\.ly", re.IGNORECASE)
+
+
+class SmsTemplate(_Frozen):
+    text: str = Field(min_length=1)
+    policy: Literal["strip", "unicode"] = "strip"
+    max_segments: int = Field(default=1, ge=1, le=4)
+
+    @field_validator("text")
+    @classmethod
+    def _known_placeholders_and_no_links(cls, value: str) -> str:
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"badly formed placeholder: {exc}") from exc
+        unknown = sorted(names - SMS_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}}")
+        if _LINK.search(value):
+            # Citizens are taught that an SMS with a link is a scam: the centre never sends one.
+            raise ValueError("a citizen SMS must not contain a link")
+        return value
+
+
 class SmsSettings(_Frozen):
-    sender: str = Field(min_length=1, max_length=11)
+    sender: str = Field(min_length=1, max_length=11, pattern=r"^[A-Za-z0-9 .\-]+$")
+    reply_number: str = Field(pattern=r"^\d{3,15}$")
     quiet_start: ClockTime = "21:00"
     quiet_end: ClockTime = "07:00"
+    max_reason_chars: int = Field(default=60, ge=10, le=300)
+    max_documents_chars: int = Field(default=90, ge=10, le=300)
+    templates: dict[str, SmsTemplate]
+
+    @field_validator("templates")
+    @classmethod
+    def _every_kind_present(cls, value: dict[str, SmsTemplate]) -> dict[str, SmsTemplate]:
+        missing = [kind for kind in SMS_TEMPLATE_KINDS if kind not in value]
+        if missing:
+            raise ValueError(f"template {missing[0]!r} is missing")
+        extra = sorted(set(value) - set(SMS_TEMPLATE_KINDS))
+        if extra:
+            raise ValueError(f"unknown template {extra[0]!r}")
+        return value
+
+
+class SchedulerSettings(_Frozen):
+    dispatch_seconds: float = Field(default=3.0, gt=0, le=300)
+    dispatch_batch: int = Field(default=100, ge=1, le=10000)
 
 
 class Variant(_Frozen):
@@ -139,6 +196,7 @@ class Settings(_Frozen):
     provinces: dict[str, str]
     calendar: CalendarSettings = CalendarSettings()
     sms: SmsSettings
+    scheduler: SchedulerSettings = SchedulerSettings()
     procedures: dict[str, Procedure]
 
     # From the environment (never from the file).

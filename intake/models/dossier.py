@@ -37,6 +37,8 @@ class Dossier(Base):
     # The number that called (E.164), and the mobile that gets the SMS notices.
     caller_phone: Mapped[str | None] = mapped_column(String(16))
     notify_phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The only number we have cannot receive SMS (a landline): staff phone the citizen instead.
+    needs_phone_call: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[dt.datetime | None]
     # The legal due date (local calendar day); moved by supplement waits, never by apologies.
     due_date: Mapped[dt.date | None]

@@ -1,0 +1,168 @@
+"""Inbound SMS from any provider: status look-ups, survey ratings, opt-out and opt-in.
+
+Keywords are matched ignoring case, diacritics, stray spaces and punctuation, because people type
+"Tra cứu: 261201 0001", "tt2612010001", "HỦY" or "1." on feature phones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.calendar import WorkingCalendar
+from intake.errors import InvalidInput
+from intake.models import Dossier
+from intake.phone import mask_phone, parse_phone
+from intake.text import fold
+from sms.models import InboundMessage, Notice, SmsPreference, SurveyRating
+from sms.outbox import enqueue
+from tongdai.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_STATUS_WORDS = ("tracuu", "tt")
+_OPT_OUT = ("huy", "tuchoi")
+_OPT_IN = ("dk", "dangky")
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A provider-neutral inbound message; each provider's adapter builds one."""
+
+    provider: str
+    provider_id: str
+    sender: str
+    recipient: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str  # status, rating, opt_out, opt_in, help
+    argument: str = ""
+
+
+def parse_intent(body: str) -> Intent:
+    text = fold(body)
+    compact = re.sub(r"[^a-z0-9]", "", text)
+    if compact in ("1", "2", "3"):
+        return Intent("rating", compact)
+    if compact in _OPT_OUT:
+        return Intent("opt_out")
+    if compact in _OPT_IN:
+        return Intent("opt_in")
+    for word in _STATUS_WORDS:
+        if compact.startswith(word) and len(compact) > len(word):
+            # Keep the code's own punctuation (dots and dashes) for a full-code match.
+            rest = re.sub(r"^\W*(tra\W*cuu|tt)\W*", "", text).strip(" .:;,")
+            if sum(c.isdigit() for c in rest) >= 10:
+                return Intent("status", rest)
+
+    return Intent("help")
+
+
+def find_dossier_by_code(session: Session, argument: str) -> Dossier | None:
+    """A full code (`000.00.53.H48.TD-261201-0001`) or the 10 digits read back on the phone."""
+    candidate = argument.replace(" ", "").upper()
+    if "-" in candidate and not candidate.replace("-", "").isdigit():
+        return session.scalar(select(Dossier).where(Dossier.code == candidate))
+    digits = re.sub(r"\D", "", argument)
+    if len(digits) != 10:
+        return None
+    return session.scalar(select(Dossier).where(Dossier.code.like(f"%-{digits[:6]}-{digits[6:]}")))
+
+
+def handle_inbound(
+    session: Session,
+    message: InboundSms,
+    *,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    now: dt.datetime,
+) -> InboundMessage | None:
+    """Record and answer one inbound SMS. Returns None if this provider message was seen before."""
+    record = InboundMessage(
+        provider=message.provider,
+        provider_id=message.provider_id,
+        sender=message.sender,
+        recipient=message.recipient,
+        body=message.body[:1000],
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:
+        log.info("sms inbound %s already handled", message.provider_id)
+        return None
+    try:
+        phone = parse_phone(message.sender).e164
+    except InvalidInput:
+        record.intent = "ignored"
+        log.info("sms inbound from an unusable number %s ignored", mask_phone(message.sender))
+        return record
+
+    intent = parse_intent(message.body)
+    record.intent = intent.name
+    kind, values, dossier = _answer(session, intent, phone, calendar, now)
+    if dossier is not None:
+        record.dossier_id = dossier.id
+    reply = enqueue(session, settings, kind=kind, phone=phone, values=values, now=now,
+                    dossier=dossier)  # fmt: skip
+    record.reply_notice_id = reply.id if reply else None
+    log.info("sms inbound from %s: %s -> %s", mask_phone(phone), intent.name, kind)
+    return record
+
+
+def _answer(session, intent: Intent, phone: str, calendar, now):
+    if intent.name == "status":
+        dossier = find_dossier_by_code(session, intent.argument)
+        if dossier is None or phone not in (dossier.notify_phone, dossier.caller_phone):
+            # Someone else's code gets no personal data back, not even whether it exists.
+            return "not_found", {}, None
+        values = {"code": dossier.code, "status": dossier.status.label,
+                  "due": dossier.effective_due_date}  # fmt: skip
+        return "status_reply", values, dossier
+    if intent.name == "rating":
+        dossier = _latest_surveyed_dossier(session, phone)
+        if dossier is None:
+            return "help", {}, None
+        rating = session.scalar(select(SurveyRating).where(SurveyRating.dossier_id == dossier.id))
+        if rating is None:
+            session.add(SurveyRating(dossier_id=dossier.id, phone=phone,
+                                     rating=int(intent.argument), received_at=now,
+                                     updated_at=now))  # fmt: skip
+        else:
+            rating.rating = int(intent.argument)
+            rating.updated_at = now
+        return "rating_thanks", {"code": dossier.code}, dossier
+    if intent.name in ("opt_out", "opt_in"):
+        preference = session.get(SmsPreference, phone) or SmsPreference(phone=phone)
+        preference.opted_out = intent.name == "opt_out"
+        preference.updated_at = now
+        session.add(preference)
+        return ("opted_out" if preference.opted_out else "opted_in"), {}, None
+    return "help", {}, None
+
+
+def _latest_surveyed_dossier(session: Session, phone: str) -> Dossier | None:
+    dossier_id = session.scalar(
+        select(Notice.dossier_id)
+        .where(Notice.phone == phone, Notice.kind == "survey", Notice.dossier_id.is_not(None))
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+        .limit(1)
+    )
+    return session.get(Dossier, dossier_id) if dossier_id else None
+
+
+def opted_out(session: Session, phone: str) -> bool:
+    """Surveys and reminders respect this; legally required notices ignore it."""
+    preference = session.get(SmsPreference, phone)
+    return bool(preference and preference.opted_out)
