@@ -109,6 +109,7 @@ def change_status(
         dossier.result_ready_at = now
 
     dossier.status = to
+    dossier.updated_at = now
     event = DossierEvent(
         dossier_id=dossier.id,
         at=now,

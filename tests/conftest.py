@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import intake.models  # noqa: F401 - registers the tables
+import ivr.models  # noqa: F401
 import sms.models  # noqa: F401
 from intake.clock import FixedClock
 from tongdai.db import Base, make_engine, make_session_factory

@@ -16,9 +16,13 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["tongdai"] = runtime
 
+    from ivr.audio_lookup import blueprint as prompt_audio
+    from ivr.twilio_voice import blueprint as twilio_voice
     from sms.twilio_webhooks import blueprint as twilio_sms
     from tongdai.health import blueprint as health
 
     app.register_blueprint(health)
     app.register_blueprint(twilio_sms)
+    app.register_blueprint(twilio_voice)
+    app.register_blueprint(prompt_audio)
     return app

@@ -147,6 +147,17 @@ class SchedulerSettings(_Frozen):
     dispatch_batch: int = Field(default=100, ge=1, le=10000)
 
 
+class IvrSettings(_Frozen):
+    resume_hours: int = Field(default=48, ge=0, le=24 * 30)
+    max_failures: int = Field(default=3, ge=1, le=10)
+    input_timeout_seconds: int = Field(default=6, ge=2, le=30)
+    record_max_seconds: int = Field(default=30, ge=3, le=300)
+    operator_number: str = Field(pattern=r"^\+?\d{3,15}$")
+    office_open: ClockTime = "07:30"
+    office_close: ClockTime = "17:00"
+    twilio_voice: str = "Google.vi-VN-Standard-A"
+
+
 class Variant(_Frozen):
     name: str = Field(min_length=1)
     days: int = Field(ge=1, le=60)
@@ -198,6 +209,8 @@ class Settings(_Frozen):
     sms: SmsSettings
     scheduler: SchedulerSettings = SchedulerSettings()
     procedures: dict[str, Procedure]
+    ivr: IvrSettings
+    prompts: dict[str, str]
 
     # From the environment (never from the file).
     database_url: str = ""

@@ -49,10 +49,14 @@ class Dossier(Base):
     # When the current wait for the citizen's supplement began.
     supplement_requested_at: Mapped[dt.datetime | None]
     result_ready_at: Mapped[dt.datetime | None]
+    # A caller chose "start again" on an unfinished application: never offered for resume.
+    discarded_at: Mapped[dt.datetime | None]
     # Answers given per procedure (see [procedures.*.fields] in config.toml).
     form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by the code that changes the dossier, from its injectable clock (not onupdate: the
+    # resume window and the queues compare it with that clock).
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Optimistic locking: a second editor working from a stale copy is refused, not obeyed.
     version: Mapped[int] = mapped_column(default=1)
 

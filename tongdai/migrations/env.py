@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import intake.models  # noqa: F401 - registers every table on Base.metadata
+import ivr.models  # noqa: F401
 import sms.models  # noqa: F401
 from tongdai.db import Base, make_engine
 

@@ -1,0 +1,398 @@
+"""Drives the pure flow engine for one call against the database.
+
+Every front end (Twilio webhooks, Asterisk FastAGI, the terminal) calls `CallService.handle`
+with an event and gets back only telephony actions. In between, this module applies the engine's
+effects at once (each accepted answer is saved to the draft before the next prompt is played, so
+a hang-up at any point loses nothing) and answers the engine's questions from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.codes import spoken_part
+from intake.dossiers import start_draft, submit
+from intake.errors import InvalidInput
+from intake.lifecycle import Actor
+from intake.models import Applicant, Dossier, Vessel
+from intake.phone import LineKind, mask_phone, parse_phone
+from intake.statuses import Channel, Delivery, DossierStatus
+from ivr import engine
+from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
+from ivr.models import CallbackRequest, IvrCall, Recording
+from sms.notices import queue_receipt
+from tongdai.runtime import Runtime
+from tongdai.settings import parse_clock
+
+log = logging.getLogger(__name__)
+IVR = Actor.system("ivr")
+# Answers that are recordings: the value is our Recording id.
+RECORDED_ANSWERS = frozenset(
+    {"owner_name_recording", "address_recording", "vessel_province_recording", "operator_message"}
+)
+
+
+def caller_number(raw: str | None) -> tuple[str | None, LineKind | None]:
+    """The caller id as E.164 and line kind; (None, None) when hidden or not Vietnamese."""
+    if not raw or raw.lower() in ("anonymous", "restricted", "unknown", "private"):
+        return None, None
+    try:
+        number = parse_phone(raw)
+    except InvalidInput:
+        return None, None
+    return number.e164, number.kind
+
+
+class CallService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+
+    # ---- calls -------------------------------------------------------------------------------
+
+    def open_call(
+        self, session: Session, provider: str, provider_call_id: str, caller_raw: str | None
+    ) -> tuple[IvrCall, bool]:
+        """The call row for this provider id, created on first sight. Returns (call, created)."""
+        call = session.scalar(
+            select(IvrCall).where(
+                IvrCall.provider == provider, IvrCall.provider_call_id == provider_call_id
+            )
+        )
+        if call is not None:
+            return call, False
+        caller, _ = caller_number(caller_raw)
+        now = self.runtime.clock.now()
+        call = IvrCall(
+            provider=provider,
+            provider_call_id=provider_call_id,
+            caller=caller,
+            caller_raw=(caller_raw or "")[:64],
+            started_at=now,
+            state=engine.new_state(),
+        )
+        session.add(call)
+        session.flush()
+        log.info("call %d from %s via %s", call.id, mask_phone(caller or "hidden"), provider)
+        return call, True
+
+    def context(self, call: IvrCall) -> engine.Context:
+        ivr = self.settings.ivr
+        _, kind = caller_number(call.caller)
+        national = "0" + call.caller[3:] if call.caller and kind is LineKind.MOBILE else None
+        fees = {
+            f"{code}:{name}": variant.fee_vnd
+            for code, procedure in self.settings.procedures.items()
+            for name, variant in procedure.variants.items()
+        }
+        return engine.Context(
+            home_province=self.settings.centre.home_province,
+            caller_national=national,
+            max_failures=ivr.max_failures,
+            timeout=ivr.input_timeout_seconds,
+            record_max_seconds=ivr.record_max_seconds,
+            operator_number=ivr.operator_number,
+            fees=fees,
+        )
+
+    def handle(self, session: Session, call: IvrCall, event: Event) -> list[engine.Action]:
+        """Advance the call; apply effects; return the telephony actions to perform."""
+        context = self.context(call)
+        state: dict[str, Any] = call.state or engine.new_state()
+        out: list[engine.Action] = []
+        for _ in range(20):  # questions chain (resume check -> main menu); never loop forever
+            actions, state = engine.step(state, event, context)
+            question = None
+            for action in actions:
+                if isinstance(action, Save):
+                    self._save(session, call, action.key, action.value)
+                elif isinstance(action, Discard):
+                    self._discard(session, call, action.offered_draft)
+                elif isinstance(action, Failed):
+                    self._callback(session, call, f"failures:{action.node}", None)
+                elif isinstance(action, Ask):
+                    question = action
+                else:
+                    out.append(action)
+            if question is None:
+                break
+            event = self._answer(session, call, question, state)
+        call.state = state
+        call.node = state["node"]
+        session.flush()
+        return out
+
+    def ended(
+        self, session: Session, call: IvrCall, reason: str, duration: int | None = None
+    ) -> None:
+        """The line is down. Whatever was answered is already saved on the draft."""
+        if call.ended_at is not None:
+            return
+        call.ended_at = self.runtime.clock.now()
+        call.end_reason = reason[:32]
+        call.duration_seconds = duration
+        if call.outcome is None:
+            call.outcome = "abandoned" if call.dossier_id else "hangup"
+        log.info("call %d ended (%s) at node %s", call.id, reason, call.node)
+
+    def add_recording(
+        self,
+        session: Session,
+        call: IvrCall,
+        *,
+        provider_ref: str,
+        provider_url: str = "",
+        seconds: float,
+        path: str | None = None,
+    ) -> Recording:
+        """Store a recording's metadata at once; Twilio's audio is fetched later by a job."""
+        from ivr.models import RecordingStatus
+
+        purpose = self._recording_purpose(call)
+        recording = Recording(
+            call_id=call.id,
+            dossier_id=call.dossier_id,
+            purpose=purpose,
+            provider=call.provider,
+            provider_ref=provider_ref,
+            provider_url=provider_url,
+            seconds=seconds,
+            path=path,
+            created_at=self.runtime.clock.now(),
+            status=RecordingStatus.STORED if path else RecordingStatus.PENDING_FETCH,
+        )
+        session.add(recording)
+        session.flush()
+        return recording
+
+    def _recording_purpose(self, call: IvrCall) -> str:
+        from ivr.flow import NODES, Record
+
+        node = NODES.get(call.node)
+        return node.answer if isinstance(node, Record) else "unknown"
+
+    # ---- effects -----------------------------------------------------------------------------
+
+    def _draft(self, session: Session, call: IvrCall) -> Dossier | None:
+        return session.get(Dossier, call.dossier_id) if call.dossier_id else None
+
+    def _save(self, session: Session, call: IvrCall, key: str, value: Any) -> None:
+        now = self.runtime.clock.now()
+        draft = self._draft(session, call)
+        if key == "procedure":
+            if draft is None or draft.status is not DossierStatus.DRAFT:
+                draft = start_draft(
+                    session,
+                    procedure=value,
+                    channel=Channel.PHONE,
+                    settings=self.settings,
+                    caller_phone=call.caller,
+                    now=now,
+                )
+                call.dossier_id = draft.id
+            draft.procedure = value
+        if draft is None:
+            log.warning("call %d: answer %s before a procedure was chosen", call.id, key)
+            return
+        answers = dict((draft.form or {}).get("ivr", {}))
+        answers[key] = value
+        form = dict(draft.form or {})
+        form["ivr"] = answers
+        if key == "variant":
+            draft.variant = value
+        elif key == "reissue_reason":
+            form["reissue_reason"] = value
+        elif key == "vessel":
+            draft.vessel_id = self._vessel(session, value).id
+            form["vessel_number"] = self._vessel(session, value).registration_number
+        elif key == "citizen_id":
+            form["citizen_id"] = value
+        elif key == "delivery":
+            draft.delivery = Delivery(value)
+        elif key == "notify_phone":
+            draft.notify_phone = parse_phone(value).e164
+            form["mobile"] = draft.notify_phone
+        elif key in RECORDED_ANSWERS:
+            recording = session.get(Recording, int(value))
+            if recording is not None:
+                recording.dossier_id = draft.id
+        draft.form = form
+        draft.updated_at = now
+
+    def _vessel(self, session: Session, value: str) -> Vessel:
+        province, digits = value.split(":")
+        province = province or None
+        vessel = session.scalar(
+            select(Vessel).where(
+                Vessel.digits == digits,
+                Vessel.province_code.is_(None)
+                if province is None
+                else Vessel.province_code == province,
+            )
+        )
+        if vessel is None:
+            vessel = Vessel(province_code=province, digits=digits)
+            session.add(vessel)
+            session.flush()
+        return vessel
+
+    def _discard(self, session: Session, call: IvrCall, offered: int | None) -> None:
+        draft = session.get(Dossier, offered) if offered else self._draft(session, call)
+        if (
+            draft is not None
+            and draft.caller_phone == call.caller
+            and draft.status is DossierStatus.DRAFT
+        ):
+            draft.discarded_at = self.runtime.clock.now()
+        call.dossier_id = None
+
+    def _callback(
+        self, session: Session, call: IvrCall, reason: str, recording: str | None
+    ) -> None:
+        session.add(
+            CallbackRequest(
+                call_id=call.id,
+                dossier_id=call.dossier_id,
+                phone=call.caller,
+                reason=reason,
+                recording_id=int(recording) if recording else None,
+                created_at=self.runtime.clock.now(),
+            )
+        )
+        call.outcome = "callback"
+
+    # ---- questions ---------------------------------------------------------------------------
+
+    def _answer(self, session: Session, call: IvrCall, ask: Ask, state: dict) -> Outcome:
+        handler = getattr(self, f"_q_{ask.question}")
+        return handler(session, call, ask.args, state)
+
+    def _resumable(self, session: Session, call: IvrCall) -> Dossier | None:
+        if call.caller is None:
+            return None
+        since = self.runtime.clock.now() - dt.timedelta(hours=self.settings.ivr.resume_hours)
+        return session.scalar(
+            select(Dossier)
+            .where(
+                Dossier.status == DossierStatus.DRAFT,
+                Dossier.caller_phone == call.caller,
+                Dossier.discarded_at.is_(None),
+                Dossier.updated_at >= since,
+                Dossier.channel == Channel.PHONE,
+            )
+            .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+            .limit(1)
+        )
+
+    def _q_resumable_draft(self, session, call, args, state) -> Outcome:
+        draft = self._resumable(session, call)
+        if draft is None or not (draft.form or {}).get("ivr"):
+            return Outcome("no")
+        return Outcome("yes", {"resume_draft_id": draft.id})
+
+    def _q_load_draft(self, session, call, args, state) -> Outcome:
+        draft = session.get(Dossier, state["scratch"].get("resume_draft_id") or 0)
+        if draft is None or draft.status is not DossierStatus.DRAFT:
+            return Outcome("gone")
+        call.dossier_id = draft.id
+        return Outcome("ok", answers=dict(draft.form.get("ivr", {})))
+
+    def _q_caller_has_mobile(self, session, call, args, state) -> Outcome:
+        _, kind = caller_number(call.caller)
+        return Outcome("yes" if kind is LineKind.MOBILE else "no")
+
+    def _q_submit(self, session, call, args, state) -> Outcome:
+        draft = self._draft(session, call)
+        now = self.runtime.clock.now()
+        form = draft.form or {}
+        applicant = Applicant(
+            phone=draft.notify_phone, citizen_id=form.get("citizen_id"), created_at=now
+        )
+        session.add(applicant)
+        session.flush()
+        draft.applicant_id = applicant.id
+        submit(
+            session,
+            draft,
+            settings=self.settings,
+            calendar=self.runtime.calendar(),
+            actor=IVR,
+            now=now,
+        )
+        queue_receipt(session, self.settings, draft, now)
+        call.outcome = "submitted"
+        log.info("call %d submitted dossier %s", call.id, draft.code)
+        return Outcome(
+            "ok", {"spoken_code": spoken_part(draft.code), "due": draft.due_date.isoformat()}
+        )
+
+    def _q_find_dossier(self, session, call, args, state) -> Outcome:
+        query: str = args.get("query", "")
+        found = self._find(session, call, query)
+        call.outcome = "status"
+        if found is None:
+            return Outcome("none")
+        if call.caller and call.caller in (found.notify_phone, found.caller_phone):
+            return Outcome("mine", self._status_data(found))
+        return Outcome("verify", {"candidate_id": found.id})
+
+    def _find(self, session: Session, call: IvrCall, query: str) -> Dossier | None:
+        submitted = Dossier.status != DossierStatus.DRAFT
+        newest = (Dossier.received_at.desc(), Dossier.id.desc())
+        if query == "":
+            if call.caller is None:
+                return None
+            return session.scalar(
+                select(Dossier)
+                .where(
+                    submitted,
+                    (Dossier.caller_phone == call.caller) | (Dossier.notify_phone == call.caller),
+                )
+                .order_by(*newest)
+                .limit(1)
+            )
+        if len(query) == 10:
+            return session.scalar(
+                select(Dossier).where(Dossier.code.like(f"%-{query[:6]}-{query[6:]}")).limit(1)
+            )
+        return session.scalar(
+            select(Dossier)
+            .join(Vessel, Dossier.vessel_id == Vessel.id)
+            .where(submitted, Vessel.digits == query)
+            .order_by(*newest)
+            .limit(1)
+        )
+
+    def _status_data(self, dossier: Dossier) -> dict[str, Any]:
+        return {
+            "spoken_code": spoken_part(dossier.code),
+            "status": dossier.status.value,
+            "due": dossier.effective_due_date.isoformat(),
+        }
+
+    def _q_verify_citizen_id(self, session, call, args, state) -> Outcome:
+        dossier = session.get(Dossier, state["scratch"].get("candidate_id") or 0)
+        citizen_id = (dossier.form or {}).get("citizen_id", "") if dossier else ""
+        if dossier is not None and citizen_id and citizen_id[-4:] == args.get("last4"):
+            return Outcome("ok", self._status_data(dossier))
+        return Outcome("no")
+
+    def _q_office_open(self, session, call, args, state) -> Outcome:
+        ivr = self.settings.ivr
+        local = self.runtime.clock.now().astimezone(self.settings.zone)
+        open_now = self.runtime.calendar().is_working_day(local.date()) and parse_clock(
+            ivr.office_open
+        ) <= local.time() < parse_clock(ivr.office_close)
+        call.outcome = "operator"
+        return Outcome("yes" if open_now else "no")
+
+    def _q_create_callback(self, session, call, args, state) -> Outcome:
+        message = state["answers"].get("operator_message")
+        reason = "operator_closed" if state["node"] == "callback" else state["node"]
+        self._callback(session, call, reason, message)
+        return Outcome("ok")

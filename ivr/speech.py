@@ -1,0 +1,105 @@
+"""What the IVR says, as parts: fixed prompts (from config) and spoken words for numbers.
+
+Numbers are read as sequences of Vietnamese word atoms ("chín", "không", "mươi", ...), so a
+front end that plays recorded audio needs one file per atom, and one that uses text-to-speech
+simply joins the words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+DIGIT_WORDS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
+# Every word number_words and date_words can produce: the audio vocabulary for numbers.
+NUMBER_ATOMS = (
+    *DIGIT_WORDS, "mười", "mươi", "mốt", "tư", "lăm", "linh", "trăm", "nghìn", "triệu",
+    "ngày", "tháng", "năm", "đồng",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A fixed prompt by its key in config.toml [prompts] (or a generated one)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Words:
+    """Spoken words from NUMBER_ATOMS, e.g. a vessel number read digit by digit."""
+
+    words: tuple[str, ...]
+
+
+Part = Prompt | Words
+
+
+def digit_words(digits: str) -> Words:
+    """'90617' -> chín không sáu một bảy (every digit, as the caller typed it)."""
+    return Words(tuple(DIGIT_WORDS[int(d)] for d in digits if d.isdigit()))
+
+
+def _below_thousand(n: int, full: bool) -> list[str]:
+    """Words for 0 < n < 1000; `full` adds 'không trăm' / 'linh' inside a larger number."""
+    hundreds, rest = divmod(n, 100)
+    tens, units = divmod(rest, 10)
+    words: list[str] = []
+    if hundreds or full:
+        words += [DIGIT_WORDS[hundreds], "trăm"]
+        if rest and tens == 0:
+            words.append("linh")
+    if tens == 1:
+        words.append("mười")
+    elif tens > 1:
+        words += [DIGIT_WORDS[tens], "mươi"]
+    if units:
+        if units == 1 and tens > 1:
+            words.append("mốt")
+        elif units == 5 and tens >= 1:
+            words.append("lăm")
+        elif units == 4 and tens > 1:
+            words.append("tư")
+        else:
+            words.append(DIGIT_WORDS[units])
+    return words
+
+
+def number_words(n: int) -> Words:
+    """40000 -> bốn mươi nghìn; 2026 -> hai nghìn không trăm hai mươi sáu."""
+    if n < 0:
+        raise ValueError("negative numbers are not spoken")
+    if n == 0:
+        return Words(("không",))
+    groups = []
+    while n:
+        n, group = divmod(n, 1000)
+        groups.append(group)
+    scales = ["", "nghìn", "triệu"]
+    if len(groups) > len(scales):
+        raise ValueError("number too large to speak")
+    words: list[str] = []
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            continue
+        words += _below_thousand(group, full=bool(words))
+        if scales[index]:
+            words.append(scales[index])
+    return Words(tuple(words))
+
+
+def date_words(day: dt.date) -> Words:
+    """09/12/2026 -> ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu."""
+    return Words(
+        ("ngày", *number_words(day.day).words, "tháng", *number_words(day.month).words,
+         "năm", *number_words(day.year).words)
+    )  # fmt: skip
+
+
+def text_of(parts: tuple[Part, ...], prompts: dict[str, str]) -> str:
+    """The parts as one Vietnamese sentence, for text-to-speech and the terminal simulator."""
+    pieces = []
+    for part in parts:
+        pieces.append(prompts[part.key] if isinstance(part, Prompt) else " ".join(part.words))
+    return " ".join(piece for piece in pieces if piece)

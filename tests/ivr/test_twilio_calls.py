@@ -1,0 +1,276 @@
+"""Whole calls through the Twilio webhooks, as a boat owner would make them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from intake.models import Dossier, Vessel
+from intake.statuses import Delivery, DossierStatus
+from ivr.models import CallbackRequest, IvrCall, Recording
+from sms.models import Notice
+
+LICENCE_NEW = [
+    ("press", "1"),
+    ("press", "1"),
+    ("press", "90617#"),
+    ("press", "1"),
+    ("press", "012345678901#"),
+    ("press", "1"),
+    ("speak", 4),
+    ("speak", 5),
+    ("press", "1"),
+    ("press", "1"),
+    ("press", "1"),
+]
+
+
+def walk(caller, steps):
+    for kind, value in steps:
+        getattr(caller, kind)(value)
+
+
+def only_dossier(session) -> Dossier:
+    return session.scalars(select(Dossier)).one()
+
+
+def test_a_new_licence_by_phone_becomes_a_dossier_with_a_receipt(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    assert "Cuộc gọi được ghi âm" in caller.heard()
+    assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
+    walk(caller, LICENCE_NEW)
+    assert caller.hung_up
+    assert "Mã hồ sơ của ông bà là hai sáu một hai không một không không không một" in (
+        caller.heard()
+    )
+    assert "ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu" in caller.heard()
+
+    dossier = only_dossier(session)
+    assert dossier.status is DossierStatus.RECEIVED
+    assert (dossier.procedure, dossier.variant) == ("fishing_licence", "new")
+    assert dossier.code.endswith("-261201-0001") and dossier.due_date == dt.date(2026, 12, 9)
+    assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
+    assert dossier.form["citizen_id"] == "012345678901"
+    assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
+    purposes = sorted(r.purpose for r in session.scalars(select(Recording)))
+    assert purposes == ["address_recording", "owner_name_recording"]
+    receipt = session.scalars(select(Notice)).one()
+    assert (receipt.kind, receipt.phone) == ("receipt", "+84912345678")
+    assert dossier.code in receipt.text
+
+
+def test_the_summary_reads_back_procedure_vessel_delivery_and_fee(new_caller):
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:-1])
+    heard = caller.heard()
+    assert "cấp mới giấy phép khai thác thủy sản" in heard
+    assert "cho tàu số Quảng Ngãi chín không sáu một bảy" in heard
+    assert "Lệ phí là bốn mươi nghìn đồng" in heard
+
+
+def test_a_reissue_asks_the_reason_and_uses_three_working_days(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("1")
+    caller.press("2")
+    assert "Giấy phép bị mất, bấm 1" in caller.heard()
+    caller.press("1")
+    walk(caller, LICENCE_NEW[2:])
+    dossier = only_dossier(session)
+    assert (dossier.variant, dossier.form["reissue_reason"]) == ("reissue", "lost")
+    assert dossier.due_date == dt.date(2026, 12, 4)
+
+
+def test_a_safety_certificate_skips_the_licence_questions(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("2")
+    assert "5 chữ số trong số đăng ký tàu" in caller.heard()
+    walk(caller, LICENCE_NEW[2:])
+    dossier = only_dossier(session)
+    assert (dossier.procedure, dossier.due_date) == ("vessel_safety", dt.date(2026, 12, 8))
+    assert "Không thu lệ phí" in caller.history[-2].find("Gather").find("Say").text
+
+
+def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, [("press", "1"), ("press", "1"), ("press", "96129#")])
+    caller.press("3")
+    assert "nói tên tỉnh" in caller.heard()
+    caller.speak(2)
+    assert "căn cước" in caller.heard()
+    vessel = session.scalars(select(Vessel)).one()
+    assert (vessel.province_code, vessel.digits) == (None, "96129")
+    assert session.scalars(select(Recording)).one().purpose == "vessel_province_recording"
+
+
+def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, session):
+    caller = new_caller(caller="anonymous")
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:9])
+    assert "10 số điện thoại di động" in caller.heard()
+    caller.press("0255382222#")  # a landline-like number: refused with an explanation
+    assert "không phải số di động" in caller.heard()
+    caller.press("0987654321#")
+    assert "Số điện thoại là không chín tám bảy sáu năm bốn ba hai một" in caller.heard()
+    caller.press("1")
+    caller.press("1")
+    assert only_dossier(session).notify_phone == "+84987654321"
+
+
+def test_a_caller_on_a_borrowed_phone_can_give_another_number(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:9])
+    assert "số máy đang gọi là không chín một hai ba bốn năm sáu bảy tám" in caller.heard()
+    caller.press("2")
+    caller.press("0987654321#")
+    caller.press("1")
+    caller.press("1")
+    assert only_dossier(session).notify_phone == "+84987654321"
+
+
+def test_wrong_keys_get_an_explanation_and_star_repeats(new_caller):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("7")
+    assert caller.heard().startswith("Phím vừa bấm không có trong lựa chọn.")
+    caller.press("*")
+    assert caller.heard().startswith("Cấp hoặc cấp lại giấy phép")
+    caller.press("1")
+    caller.press("1")
+    caller.press("9061#")
+    assert caller.heard().startswith("Số đăng ký tàu gồm đúng 5 chữ số.")
+
+
+def test_three_failures_end_the_call_politely_with_a_callback(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.silence()
+    assert caller.heard().startswith("Tổng đài chưa nhận được phím bấm.")
+    caller.press("9")
+    caller.silence()
+    assert caller.hung_up and "Tổng đài viên sẽ gọi lại" in caller.heard()
+    callback = session.scalars(select(CallbackRequest)).one()
+    assert (callback.reason, callback.phone) == ("failures:main_menu", "+84912345678")
+
+
+def test_a_silent_recording_asks_again(new_caller):
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:6])
+    caller.say_nothing()
+    assert caller.heard().startswith("Tổng đài chưa nghe được câu trả lời.")
+    assert caller.twiml.find("Record") is not None
+
+
+def test_the_status_of_my_latest_dossier_by_pressing_hash(new_caller, session):
+    first = new_caller()
+    first.dial_in()
+    walk(first, LICENCE_NEW)
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("3")
+    caller.press("#")
+    heard = caller.heard()
+    assert (
+        "Hồ sơ số hai sáu một hai không một không không không một hiện mới được tiếp nhận" in heard
+    )
+    assert caller.hung_up
+
+
+@pytest.mark.parametrize("query", ["2612010001#", "90617#"])
+def test_another_phone_must_give_the_last_four_citizen_id_digits(new_caller, query):
+    owner = new_caller()
+    owner.dial_in()
+    walk(owner, LICENCE_NEW)
+    other = new_caller(caller="+84987654321")
+    other.dial_in()
+    other.press("3")
+    other.press(query)
+    assert "4 số cuối căn cước" in other.heard()
+    other.press("0000#")
+    assert "Không tìm thấy hồ sơ" in other.heard()
+    other.press("3")
+    other.press(query)
+    other.press("8901#")
+    assert "hiện mới được tiếp nhận" in other.heard()
+
+
+def test_operator_out_of_hours_takes_a_message_and_a_callback(new_caller, session, clock):
+    clock.set(dt.datetime(2026, 12, 1, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=7))))
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("0")
+    assert "ngoài giờ làm việc" in caller.heard()
+    caller.speak(6)
+    assert caller.hung_up
+    callback = session.scalars(select(CallbackRequest)).one()
+    assert callback.recording_id == session.scalars(select(Recording)).one().id
+
+
+def test_operator_in_office_hours_is_dialled(new_caller):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("0")
+    dial = caller.twiml.find("Dial")
+    assert dial is not None and dial.find("Number").text == "+842553822222"
+
+
+def test_each_webhook_delivered_twice_advances_the_call_once(new_caller, session):
+    caller = new_caller()
+    first = caller.dial_in()
+    again = caller.post("/twilio/voice", {})
+    assert again.data == caller.responses[0].data
+    for kind, value in LICENCE_NEW:
+        getattr(caller, kind)(value)
+        replay = caller.retry_last()
+        assert replay.data == caller.responses[-2].data
+    assert first is not None
+    assert session.scalar(select(func.count()).select_from(Dossier)) == 1
+    assert session.scalar(select(func.count()).select_from(Notice)) == 1
+    assert session.scalar(select(func.count()).select_from(Recording)) == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Twilio-Signature": "AAAA"}],
+    ids=["missing", "forged"],
+)
+def test_forged_or_missing_signatures_get_403(voice_app, session, headers):
+    client = voice_app.test_client()
+    response = client.post(
+        "/twilio/voice", data={"CallSid": "CA1", "From": "+84912345678"}, headers=headers
+    )
+    assert response.status_code == 403
+    assert session.scalar(select(func.count()).select_from(IvrCall)) == 0
+
+
+def test_behind_a_proxy_signatures_are_checked_against_the_public_url(voice_runtime):
+    from tests.ivr.twilio_caller import TwilioCaller
+    from tongdai.app import create_app
+
+    public = "https://tongdai.example.vn"
+    voice_runtime.settings = voice_runtime.settings.model_copy(update={"public_url": public})
+    client = create_app(voice_runtime).test_client()
+    caller = TwilioCaller(client, base=public)
+    caller.dial_in()
+    caller.press("1")
+    assert "Cấp mới giấy phép" in caller.heard()
+    inside = TwilioCaller(client)  # signed for http://localhost: not what Twilio would sign
+    assert inside.post("/twilio/voice", {}).status_code == 403
+
+
+def test_the_status_callback_records_how_the_call_ended(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("1")
+    caller.hang_up()
+    call = session.scalars(select(IvrCall)).one()
+    assert (call.end_reason, call.duration_seconds, call.outcome) == ("completed", 42, "abandoned")
+    assert only_dossier(session).status is DossierStatus.DRAFT
