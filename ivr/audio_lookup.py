@@ -1,29 +1,47 @@
-"""Where a front end finds built prompt audio, and the public route that serves it to Twilio.
+"""Which prompts Twilio should <Play> (human recordings only), and the route that serves them.
 
-Prompts are the centre's own words, not personal data, so they may be served without log-in
-(Twilio fetches them); callers' recordings never are.
+DOMAIN.md's order of preference: a human recording; on Twilio, <Say> with a Google vi-VN voice;
+last, espeak-ng. So on Twilio only prompts voiced by a person are played from files. Prompts are
+the centre's own words, not personal data, so they are served without log-in (Twilio fetches
+them); callers' recordings never are.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import threading
 
 from flask import Blueprint, abort, current_app, request, send_file
 
+from ivr.audio import PromptFiles
 from tongdai.settings import Settings
 
 blueprint = Blueprint("prompt_audio", __name__)
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[float, frozenset[str]]] = {}
 
 
-def web_audio_path(settings: Settings, key: str) -> Path:
-    return settings.data_dir / "prompts" / "web" / f"{key}.mp3"
+def recorded_keys(settings: Settings) -> frozenset[str]:
+    """Keys whose built web audio is a human recording; re-read when the manifest changes."""
+    files = PromptFiles.of(settings)
+    try:
+        stamp = files.manifest_path.stat().st_mtime
+    except FileNotFoundError:
+        return frozenset()
+    root = str(files.root)
+    with _cache_lock:
+        cached = _cache.get(root)
+        if cached is None or cached[0] != stamp:
+            manifest = files.manifest()
+            keys = frozenset(k for k, v in manifest.items() if v.get("source") == "recorded")
+            _cache[root] = cached = (stamp, keys)
+    return cached[1]
 
 
 def web_audio_url(settings: Settings, key: str) -> str | None:
-    """The absolute URL of a prompt's web audio, or None when it has not been built."""
-    if not web_audio_path(settings, key).is_file():
+    """The absolute URL of a human-recorded prompt, or None (then Twilio uses <Say>)."""
+    if key not in recorded_keys(settings):
         return None
     base = (settings.public_url or request.url_root).rstrip("/")
     return f"{base}/prompts/{key}.mp3"
@@ -33,7 +51,7 @@ def web_audio_url(settings: Settings, key: str) -> str | None:
 def prompt_file(key: str):
     if not _KEY.match(key):
         abort(404)
-    path = web_audio_path(current_app.extensions["tongdai"].settings, key)
+    path = PromptFiles.of(current_app.extensions["tongdai"].settings).web_file(key)
     if not path.is_file():
         abort(404)
     return send_file(path.resolve(), mimetype="audio/mpeg", max_age=3600)

@@ -55,7 +55,7 @@ def step() -> Response:
     with runtime.sessions() as session, session.begin():
         call = _call_for_update(session)
         if call is None:
-            return _twiml(str(VoiceResponse().hangup()))
+            return _twiml(_hangup_twiml())
         seq = request.args.get("seq", type=int)
         if seq != call.seq:
             log.info("call %d: replaying step %s (now at %d)", call.id, seq, call.seq)
@@ -76,10 +76,10 @@ def dial_done() -> Response:
     with runtime.sessions() as session, session.begin():
         call = _call_for_update(session)
         if call is None or request.args.get("seq", type=int) != call.seq:
-            return _twiml(call.last_response if call else str(VoiceResponse().hangup()))
+            return _twiml(call.last_response if call else _hangup_twiml())
         if request.form.get("DialCallStatus") == "completed":
             call.outcome = "operator"
-            return _twiml(str(VoiceResponse().hangup()))
+            return _twiml(_hangup_twiml())
         return _twiml(_advance(service, session, call, engine.TransferFailed()))
 
 
@@ -99,6 +99,12 @@ def status() -> Response:
             duration = request.form.get("CallDuration", type=int)
             CallService(runtime).ended(session, call, request.form["CallStatus"], duration)
     return Response(status=204)
+
+
+def _hangup_twiml() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
 
 
 def _call_for_update(session) -> IvrCall | None:

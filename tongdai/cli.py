@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -141,6 +142,30 @@ def sms_preview(text: str, strip: bool) -> None:
     click.echo(f"encoding: {measure.encoding}")
     click.echo(f"characters: {measure.characters}")
     click.echo(f"segments: {measure.segments}")
+
+
+@cli.group()
+def prompts() -> None:
+    """IVR prompt audio."""
+
+
+@prompts.command("build")
+@click.option(
+    "--asterisk-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="write the Asterisk WAV files here (e.g. a sounds/tongdai folder)",
+)  # fmt: skip
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def prompts_build(asterisk_dir: Path | None, quiet: bool) -> None:
+    """Build the audio of every prompt: staff recordings first, else espeak-ng."""
+    from ivr.audio import AudioError, build_prompts
+
+    try:
+        report = build_prompts(load_settings(), asterisk_dir=asterisk_dir, progress=not quiet)
+    except AudioError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name in report.unknown_recordings:
+        click.echo(f"warning: recorded/{name} is named after no prompt; it is not used", err=True)
+    click.echo(report.summary())
 
 
 @cli.command()

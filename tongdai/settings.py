@@ -156,6 +156,7 @@ class IvrSettings(_Frozen):
     office_open: ClockTime = "07:30"
     office_close: ClockTime = "17:00"
     twilio_voice: str = "Google.vi-VN-Standard-A"
+    espeak_voice: str = Field(default="vi-vn-x-central", pattern=r"^[a-z-]+$")
 
 
 class Variant(_Frozen):

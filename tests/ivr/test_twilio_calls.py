@@ -274,3 +274,24 @@ def test_the_status_callback_records_how_the_call_ended(new_caller, session):
     call = session.scalars(select(IvrCall)).one()
     assert (call.end_reason, call.duration_seconds, call.outcome) == ("completed", 42, "abandoned")
     assert only_dossier(session).status is DossierStatus.DRAFT
+
+
+def test_a_completed_transfer_ends_with_a_valid_hangup(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("0")
+    dial = caller.twiml.find("Dial")
+    caller._follow(caller.post(dial.get("action"), {"DialCallStatus": "completed"}))
+    assert caller.hung_up
+    assert session.scalars(select(IvrCall)).one().outcome == "operator"
+
+
+def test_a_transfer_nobody_answers_takes_a_message(new_caller, session):
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("0")
+    dial = caller.twiml.find("Dial")
+    caller._follow(caller.post(dial.get("action"), {"DialCallStatus": "no-answer"}))
+    assert "Tổng đài viên đang bận" in caller.heard()
+    caller.speak(3)
+    assert session.scalars(select(CallbackRequest)).one().recording_id is not None

@@ -8,6 +8,8 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
+from tests.ivr.twiml_check import problems
+
 TOKEN = "test-auth-token"
 _sids = itertools.count(1)
 
@@ -35,6 +37,8 @@ class TwilioCaller:
 
     def _follow(self, response) -> ET.Element:
         assert response.status_code == 200, response.data
+        # Every document the IVR sends must be TwiML Twilio accepts.
+        assert problems(response.data.decode()) == [], response.data
         self.twiml = ET.fromstring(response.data)
         self.history.append(self.twiml)
         return self.twiml

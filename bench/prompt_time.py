@@ -1,0 +1,111 @@
+"""How long the IVR talks during a happy-path fishing-licence application (new and re-issue).
+
+Walks the real flow engine with plausible answers, collects every prompt it plays and adds up
+their durations from the prompt manifest (building the prompts first; the build is incremental).
+The target is under 2.5 minutes of prompts per application.
+
+    .venv/bin/python bench/prompt_time.py
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr import engine
+from ivr.audio import PromptFiles, build_prompts
+from ivr.prompts import part_keys
+from tongdai.startup import load_checked_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_SECONDS = 150.0
+
+CONTEXT = engine.Context(
+    home_province="QNg",
+    caller_national="0912345678",
+    fees={"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0},
+)
+ANSWERS = {
+    "resumable_draft": engine.Outcome("no"),
+    "caller_has_mobile": engine.Outcome("yes"),
+    "submit": engine.Outcome("ok", data={"spoken_code": "2612010001", "due": "2026-12-09"}),
+}
+NEW = (
+    engine.Keys("1"),  # main menu: fishing licence
+    engine.Keys("1"),  # new licence
+    engine.Keys("90617#"),  # vessel number
+    engine.Keys("1"),  # vessel read back: correct
+    engine.Keys("012345678901#"),  # citizen id
+    engine.Keys("1"),  # citizen id read back: correct
+    engine.Recorded("rec-1", 4.0),  # owner's name
+    engine.Recorded("rec-2", 4.0),  # address
+    engine.Keys("1"),  # delivery by post
+    engine.Keys("1"),  # notify the phone calling
+    engine.Keys("1"),  # summary: send
+)
+REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
+
+
+@dataclass(frozen=True)
+class Walk:
+    prompts: int  # Play / RecordAnswer / Hangup actions, each one prompt the caller hears
+    keys: list[str]  # the audio files played, in order
+    recorded_seconds: float  # the caller's own spoken answers
+
+
+def walk(events: Iterable[engine.Event]) -> Walk:
+    """Drive the engine through `events`, answering every Ask; fail loudly off the happy path."""
+    state, prompts, keys, recorded = engine.new_state(), 0, [], 0.0
+    pending: list[engine.Event] = [engine.Start(), *events]
+    while pending:
+        event = pending.pop(0)
+        if isinstance(event, engine.Recorded):
+            recorded += event.seconds
+        actions, state = engine.step(state, event, CONTEXT)
+        for action in engine.telephony(actions):
+            prompts += 1
+            keys += part_keys(action.parts)
+        asks = [action for action in actions if isinstance(action, engine.Ask)]
+        if asks:
+            pending.insert(0, ANSWERS[asks[0].question])
+    if not state["done"] or state["node"] != "submitted":
+        raise SystemExit(f"the walk ended at {state['node']!r}, not at 'submitted'")
+    return Walk(prompts, keys, recorded)
+
+
+def report(name: str, result: Walk, files: PromptFiles) -> None:
+    seconds = files.duration_of(result.keys)
+    words = files.duration_of([key for key in result.keys if key.startswith("word_")])
+    verdict = "meets" if seconds < TARGET_SECONDS else "MISSES"
+    print(
+        f"{name}: {result.prompts} prompts ({len(result.keys)} audio files), "
+        f"{seconds:.1f} s = {seconds / 60:.2f} min of prompts ({words:.1f} s of it numbers "
+        f"read back); {verdict} the {TARGET_SECONDS / 60:g} min target"
+    )
+
+
+def main() -> None:
+    os.environ.setdefault("TONGDAI_CONFIG", str(ROOT / "config.toml"))
+    os.environ.setdefault("TONGDAI_DATA_DIR", str(ROOT / "var"))
+    settings = load_checked_settings()
+    build = build_prompts(settings, progress=True)
+    files = PromptFiles.of(settings)
+    print(f"prompts: {build.built} built, {build.skipped} up to date, {build.recorded} recorded")
+    new, reissue = walk(NEW), walk(REISSUE)
+    report("new fishing licence", new, files)
+    report("re-issued fishing licence", reissue, files)
+    longest = sorted(set(new.keys) | set(reissue.keys), key=lambda key: -files.duration_of([key]))
+    print(
+        "longest on the path: "
+        + ", ".join(f"{key} {files.duration_of([key]):.1f} s" for key in longest[:5])
+    )
+    print(
+        f"Not included: the caller's think and typing time, and their {new.recorded_seconds:g} s "
+        "of spoken answers; a caller who presses keys during a prompt cuts it short."
+    )
+
+
+if __name__ == "__main__":
+    main()
