@@ -144,6 +144,35 @@ def sms_preview(text: str, strip: bool) -> None:
     click.echo(f"segments: {measure.segments}")
 
 
+@cli.command()
+@click.option(
+    "--from",
+    "caller",
+    default="0912345678",
+    show_default=True,
+    help='the caller id; "anonymous" for a hidden number',
+)
+@click.option("--audio", is_flag=True, help="also play the built prompts (needs aplay)")
+def call(caller: str, audio: bool) -> None:
+    """A call to the IVR from the terminal, keypad on the keyboard."""
+    from ivr.console import run_console_call
+    from scheduler.process import dispatch_tick
+    from sms.gateways.factory import gateway_from_settings
+    from tongdai.bootstrap import prepare_database
+    from tongdai.runtime import Runtime
+
+    settings = load_settings()
+    prepare_database(settings)
+    runtime = Runtime.from_settings(settings)
+    # Send the receipt at once, so a trainee sees the SMS the citizen would get.
+    run_console_call(
+        runtime,
+        caller,
+        audio,
+        after=lambda: dispatch_tick(runtime, gateway_from_settings(settings)),
+    )
+
+
 @cli.group()
 def prompts() -> None:
     """IVR prompt audio."""
