@@ -15,7 +15,6 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
-from twilio.rest import Client
 
 from intake.phone import mask_phone
 from sms.gateways.base import (
@@ -25,10 +24,9 @@ from sms.gateways.base import (
     SendError,
     TransientSendError,
 )
+from tongdai.twilio_client import TWILIO_API, rest_client
 
 log = logging.getLogger(__name__)
-
-TWILIO_API = "https://api.twilio.com"
 
 PERMANENT_CODES = frozenset(
     {
@@ -44,7 +42,6 @@ PERMANENT_CODES = frozenset(
 )
 RATE_LIMITED = 20429
 BAD_CREDENTIALS = 20003
-_NO_TWILIO_ENVIRONMENT = {"TONGDAI_NO_TWILIO_ENVIRONMENT": "1"}
 
 
 class TwilioGateway:
@@ -77,12 +74,7 @@ class TwilioGateway:
         self.status_callback_base = (
             status_callback_base.rstrip("/") if status_callback_base else None
         )
-        # Twilio fills anything left empty (token, edge, region) from TWILIO_* variables, and
-        # reads `environment or os.environ`, so only a non-empty mapping keeps it out: a stray
-        # TWILIO_EDGE would otherwise send to another host, past RedirectingHttpClient.
-        self._client = Client(
-            account_sid, auth_token, http_client=http_client, environment=_NO_TWILIO_ENVIRONMENT
-        )
+        self._client = rest_client(account_sid, auth_token, http_client)
 
     def status_callback(self, notice_id: int) -> str | None:
         if self.status_callback_base is None:

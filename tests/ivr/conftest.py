@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.contract.fixtures import contract_http, prism_url  # noqa: F401
 from tests.ivr.twilio_caller import TOKEN, TwilioCaller
 from tongdai.app import create_app
 
