@@ -109,6 +109,17 @@ def web(host: str, port: int) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4573, show_default=True, type=int)
+def agi(host: str, port: int) -> None:
+    """The FastAGI server alone (Asterisk: AGI(agi://HOST:PORT/intake))."""
+    from ivr.asterisk.agi_server import serve_agi
+    from tongdai.runtime import Runtime
+
+    serve_agi(Runtime.from_settings(load_settings()), host, port)
+
+
+@cli.command()
 def scheduler() -> None:
     """The scheduler alone: the outbox dispatcher (later: notice rules, retention)."""
     from scheduler.process import build_scheduler
@@ -199,11 +210,14 @@ def prompts_build(asterisk_dir: Path | None, quiet: bool) -> None:
 
 @cli.command()
 @click.option("--port", default=8000, show_default=True, type=int, help="web port")
-def run(port: int) -> None:
-    """Everything on one machine: migrations, first admin, web (later AGI, scheduler, SMS)."""
+@click.option("--agi-port", default=4573, show_default=True, type=int, help="FastAGI port")
+def run(port: int, agi_port: int) -> None:
+    """Everything on one machine: migrations, first admin, web, FastAGI, scheduler, console SMS."""
     from tongdai.serve import run_all
 
-    run_all(load_settings(), os.environ.get("TONGDAI_ADMIN_PASSWORD"), web_port=port)
+    run_all(
+        load_settings(), os.environ.get("TONGDAI_ADMIN_PASSWORD"), web_port=port, agi_port=agi_port
+    )
 
 
 def main() -> None:

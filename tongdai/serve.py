@@ -30,7 +30,9 @@ def serve_web(settings: Settings, host: str, port: int) -> None:
         server.close()
 
 
-def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000) -> None:
+def run_all(
+    settings: Settings, admin_password: str | None, web_port: int = 8000, agi_port: int = 4573
+) -> None:
     from admin.accounts import ensure_first_admin
     from tongdai.bootstrap import prepare_database
     from tongdai.db import make_engine, make_session_factory, transaction
@@ -44,15 +46,17 @@ def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000
         name, password = created
         print(f"\nFirst admin account: {name}  password: {password}  (shown once)\n", flush=True)
 
+    from ivr.asterisk.agi_server import AgiThread
     from scheduler.process import build_scheduler
     from sms.gateways.factory import gateway_from_settings
     from tongdai.runtime import Runtime
 
     host, port = "127.0.0.1", web_port
     server = _web_server(settings, host, port)
-    scheduler = build_scheduler(
-        Runtime.from_settings(settings), gateway_from_settings(settings), background=True
-    )
+    runtime = Runtime.from_settings(settings)
+    agi = AgiThread(runtime, host, agi_port)
+    agi.start()
+    scheduler = build_scheduler(runtime, gateway_from_settings(settings), background=True)
     scheduler.start()
     sms_where = f"{settings.sms_gateway} gateway"
     if settings.sms_gateway == "console":
@@ -60,6 +64,7 @@ def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000
     print(
         f"Tổng đài is running:\n"
         f"  web      http://{host}:{port}/admin   health http://{host}:{port}/healthz\n"
+        f"  FastAGI  agi://{host}:{agi_port}/intake\n"
         f"  database {settings.database_url}\n"
         f"  SMS      {sms_where}\n"
         f"Ctrl-C stops everything.",
@@ -72,3 +77,4 @@ def run_all(settings: Settings, admin_password: str | None, web_port: int = 8000
     finally:
         server.close()
         scheduler.shutdown(wait=True)
+        agi.stop()

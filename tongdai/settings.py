@@ -159,6 +159,18 @@ class IvrSettings(_Frozen):
     espeak_voice: str = Field(default="vi-vn-x-central", pattern=r"^[a-z-]+$")
 
 
+class AsteriskSettings(_Frozen):
+    # Prompts are played as `<sounds_prefix>/<key>`, relative to Asterisk's sounds folder
+    # (or an absolute path without extension).
+    sounds_prefix: str = "tongdai"
+    # Where Asterisk writes recordings (as Asterisk sees the path), and the same folder as this
+    # process sees it (a shared volume; empty when both run on one file system).
+    recording_dir: str = "/var/spool/asterisk/recording/tongdai"
+    recording_dir_local: str = ""
+    header_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    command_timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+
 class Variant(_Frozen):
     name: str = Field(min_length=1)
     days: int = Field(ge=1, le=60)
@@ -211,6 +223,7 @@ class Settings(_Frozen):
     scheduler: SchedulerSettings = SchedulerSettings()
     procedures: dict[str, Procedure]
     ivr: IvrSettings
+    asterisk: AsteriskSettings = AsteriskSettings()
     prompts: dict[str, str]
 
     # From the environment (never from the file).

@@ -82,7 +82,8 @@ def _free_port() -> int:
 def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_path):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tongdai", "run", "--port", str(port)],
+        [sys.executable, "-m", "tongdai", "run", "--port", str(port), "--agi-port",
+         str(_free_port())],
         env={"PATH": os.environ["PATH"], **env}, cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -104,3 +105,4 @@ def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_pa
     assert process.returncode == 0, output
     assert "First admin account: admin  password: " in output
     assert f"http://127.0.0.1:{port}/admin" in output
+    assert "FastAGI  agi://127.0.0.1:" in output

@@ -1,0 +1,1 @@
+"""The Asterisk front end: FastAGI (the flow) and AMI (call events, originate)."""

@@ -1,0 +1,146 @@
+"""The AGI protocol over one FastAGI connection: headers in, commands out, replies parsed.
+
+Asterisk opens a TCP connection per call, sends `agi_*: value` header lines ending with a blank
+line, then answers each command with `200 result=<n> [(<data>)] [endpos=<n>]`. When the caller
+hangs up it may send a bare `HANGUP` line, and commands on a dead channel get
+`511 result=-1 ...`. Every read has a timeout, so a silent or slow peer cannot hold the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+_REPLY = re.compile(r"^(\d{3})[ -]result=(-?\d+)(?: \(([^)]*)\))?(?: endpos=(\d+))?")
+DIGITS = "0123456789*#"
+
+
+class AgiError(Exception):
+    """The AGI conversation cannot go on."""
+
+
+class AgiHangup(AgiError):
+    """The caller hung up (HANGUP line, result -1 on a channel command, 511, closed socket)."""
+
+
+class AgiTimeout(AgiError):
+    """Asterisk did not answer in time."""
+
+
+class AgiProtocolError(AgiError):
+    """Asterisk answered something we do not understand (520 usage errors, garbage)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    result: int
+    data: str = ""
+    endpos: int | None = None
+
+    @property
+    def digit(self) -> str:
+        """The key pressed (result is its ASCII code), or "" for none."""
+        return chr(self.result) if self.result > 0 and chr(self.result) in DIGITS else ""
+
+
+async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    while True:
+        line = await _read_line(reader, timeout)
+        if line == "":
+            return headers
+        key, _, value = line.partition(":")
+        headers[key.strip()] = value.strip()
+        if len(headers) > 100:
+            raise AgiProtocolError("too many AGI headers")
+
+
+async def _read_line(reader: asyncio.StreamReader, timeout: float) -> str:
+    try:
+        raw = await asyncio.wait_for(reader.readline(), timeout)
+    except TimeoutError as exc:
+        raise AgiTimeout(f"no data from Asterisk within {timeout:.0f} s") from exc
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        raise AgiHangup("connection lost") from exc
+    if not raw:
+        raise AgiHangup("connection closed")
+    if len(raw) > 8192:
+        raise AgiProtocolError("AGI line too long")
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+class AgiChannel:
+    """Commands for one call. Methods raise AgiHangup when the caller is gone."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 *, timeout: float = 10.0) -> None:  # fmt: skip
+        self.reader = reader
+        self.writer = writer
+        self.timeout = timeout
+        self.hung_up = False
+        self.commands = 0
+
+    async def command(self, text: str, *, expect_seconds: float = 0.0) -> Reply:
+        """Send one command; wait for its reply (plus the time the operation itself takes)."""
+        if self.hung_up:
+            raise AgiHangup("channel already hung up")
+        try:
+            self.writer.write(text.encode("utf-8") + b"\n")
+            await self.writer.drain()
+        except ConnectionError as exc:
+            raise AgiHangup("connection lost") from exc
+        self.commands += 1
+        while True:
+            line = await _read_line(self.reader, self.timeout + expect_seconds)
+            if line.startswith("HANGUP"):
+                # Asterisk tells a FastAGI script the channel hung up; the reply still follows.
+                self.hung_up = True
+                continue
+            break
+        match = _REPLY.match(line)
+        if line.startswith("520"):
+            await self._skip_usage(line)
+            raise AgiProtocolError(f"Asterisk refused {text.split()[0]!r}: {line}")
+        if match is None:
+            raise AgiProtocolError(f"unexpected AGI reply {line!r} to {text!r}")
+        reply = Reply(int(match[1]), int(match[2]), match[3] or "",
+                      int(match[4]) if match[4] else None)  # fmt: skip
+        # result=-1 alone is ambiguous: STREAM FILE answers it for a missing sound file too
+        # (res_agi.c), so only an explicit hang-up counts here; callers judge the rest.
+        if reply.code == 511 or reply.data == "hangup":
+            self.hung_up = True
+            raise AgiHangup(f"{text.split()[0]}: channel is gone")
+        if reply.code != 200:
+            raise AgiProtocolError(f"AGI reply {line!r} to {text!r}")
+        return reply
+
+    async def _skip_usage(self, first: str) -> None:
+        line = first
+        while line.startswith("520-"):
+            line = await _read_line(self.reader, self.timeout)
+
+    async def stream_file(self, name: str, escape: str = "", seconds: float = 30.0) -> Reply:
+        return await self.command(f'STREAM FILE {name} "{escape}"', expect_seconds=seconds)
+
+    async def wait_for_digit(self, timeout_ms: int) -> str:
+        reply = await self.command(f"WAIT FOR DIGIT {timeout_ms}",
+                                   expect_seconds=timeout_ms / 1000)  # fmt: skip
+        if reply.result == -1:  # the only failure WAIT FOR DIGIT has is a dead channel
+            self.hung_up = True
+            raise AgiHangup("WAIT FOR DIGIT: channel is gone")
+        return reply.digit
+
+    async def record_file(self, path: str, *, max_seconds: int, silence: int = 4) -> Reply:
+        # `#` ends the recording; BEEP first; stop after `silence` seconds of silence.
+        return await self.command(
+            f'RECORD FILE {path} wav "#" {max_seconds * 1000} BEEP s={silence}',
+            expect_seconds=max_seconds + 5,
+        )
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command(f'SET VARIABLE {name} "{value}"')
+
+    async def verbose(self, message: str) -> None:
+        await self.command(f'VERBOSE "{message}" 3')

@@ -1,0 +1,276 @@
+"""The FastAGI server (`tongdai agi`, port 4573, path /intake): the flow over Asterisk.
+
+One asyncio task per call. The flow engine and the database run in worker threads (the call
+service is synchronous SQLAlchemy); the event loop only waits on sockets, so hundreds of calls
+share one process and a slow or silent peer holds nothing but its own task.
+
+Mapping of the engine's actions to AGI:
+- Play: STREAM FILE of each prompt file with every key as an escape digit, so a practised caller
+  never waits for a prompt to end; then WAIT FOR DIGIT for the rest of the number.
+- RecordAnswer: the prompt, then RECORD FILE with a beep, ended by `#` or silence.
+- Connect: SET VARIABLE TONGDAI_NEXT=operator and TONGDAI_OPERATOR_NUMBER, then return to the
+  dialplan, which dials and comes back with `?event=transfer_failed` if nobody answers.
+- Hangup: the goodbye prompt, TONGDAI_NEXT=hangup, return.
+A hang-up at any point ends the task; every answer given so far is already on the draft.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+import uuid
+import wave
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from ivr import engine
+from ivr.asterisk.agi import DIGITS, AgiChannel, AgiError, AgiHangup, read_headers
+from ivr.call_service import CallService
+from ivr.models import IvrCall
+from ivr.prompts import part_keys
+from tongdai.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SAMPLES_PER_SECOND = 8000  # endpos counts 8 kHz samples for our WAV recordings
+
+
+class _Connection:
+    """What one FastAGI connection knows about its call (for the clean-up after a hang-up)."""
+
+    call_id: int | None = None
+
+
+class AgiServer:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.service = CallService(runtime)
+        self.settings = runtime.settings.asterisk
+        self.active = 0
+        self.served = 0
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        server = await asyncio.start_server(self._connection, host, port, limit=16384)
+        log.info("agi: listening on agi://%s:%d/intake", host, port)
+        return server
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:  # fmt: skip
+        self.active += 1
+        this = _Connection()
+        try:
+            headers = await read_headers(reader, self.settings.header_timeout_seconds)
+            channel = AgiChannel(reader, writer, timeout=self.settings.command_timeout_seconds)
+            await self._run(channel, headers, this)
+        except AgiHangup as exc:
+            log.info("agi: call %s hung up (%s)", this.call_id or "?", exc)
+            await self._end(this, "hangup")
+        except AgiError as exc:
+            log.warning("agi: call %s stopped: %s", this.call_id or "?", exc)
+            await self._end(this, "agi_error")
+        except Exception:
+            log.exception("agi: call %s failed", this.call_id or "?")
+            await self._end(this, "server_error")
+        finally:
+            self.active -= 1
+            self.served += 1
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+    async def _end(self, this: _Connection, reason: str) -> None:
+        if this.call_id is not None:
+            await asyncio.to_thread(self._ended, this.call_id, reason)
+
+    async def _run(self, channel: AgiChannel, headers: dict[str, str], this: _Connection) -> None:
+        request = urlsplit(headers.get("agi_request", ""))
+        if request.path.rstrip("/") not in ("/intake", "intake"):
+            log.warning("agi: unknown script %r", request.path)
+            await channel.set_variable("TONGDAI_NEXT", "hangup")
+            return
+        event_name = parse_qs(request.query).get("event", [""])[0]
+        uniqueid = headers.get("agi_uniqueid", "") or uuid.uuid4().hex
+        caller = headers.get("agi_callerid", "")
+        first = engine.TransferFailed() if event_name == "transfer_failed" else engine.Start()
+        this.call_id, actions = await asyncio.to_thread(self._open, uniqueid, caller, first)
+        while True:
+            event = await self._perform(channel, this.call_id, actions)
+            if event is None:
+                return
+            actions = await asyncio.to_thread(self._handle, this.call_id, event)
+
+    # ---- database work (in threads) --------------------------------------------------------
+
+    def _open(self, uniqueid: str, caller: str, first: engine.Event):
+        with self.runtime.sessions() as session, session.begin():
+            call, _created = self.service.open_call(session, "asterisk", uniqueid, caller)
+            return call.id, self.service.handle(session, call, first)
+
+    def _handle(self, call_id: int, event: engine.Event) -> list[engine.Action]:
+        with self.runtime.sessions() as session, session.begin():
+            call = session.get(IvrCall, call_id, with_for_update=True)
+            return self.service.handle(session, call, event)
+
+    def _ended(self, call_id: int, reason: str) -> None:
+        with self.runtime.sessions() as session, session.begin():
+            self.service.ended(session, session.get(IvrCall, call_id), reason)
+
+    def _store_recording(self, call_id: int, name: str, seconds: float) -> str:
+        with self.runtime.sessions() as session, session.begin():
+            call = session.get(IvrCall, call_id)
+            path = self._keep_recording(name)
+            recording = self.service.add_recording(
+                session, call, provider_ref=f"{self.settings.recording_dir}/{name}.wav",
+                seconds=seconds, path=path,
+            )  # fmt: skip
+            return str(recording.id)
+
+    def _keep_recording(self, name: str) -> str | None:
+        """Copy Asterisk's WAV into our data folder as MP3 for the admin page (pydub)."""
+        source = self._local_recording(name)
+        if source is None:
+            return None
+        folder = self.runtime.settings.data_dir / "recordings"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            from ivr.audio import AudioError, convert_recording
+
+            target = folder / f"asterisk-{name}.mp3"
+            convert_recording(source, target)
+        except (AudioError, OSError) as exc:
+            log.warning("agi: could not convert %s (%s); keeping the WAV", source.name, exc)
+            target = folder / f"asterisk-{name}.wav"
+            shutil.copyfile(source, target)
+        return str(target.relative_to(self.runtime.settings.data_dir))
+
+    def _local_recording(self, name: str) -> Path | None:
+        folder = Path(self.settings.recording_dir_local or self.settings.recording_dir)
+        path = folder / f"{name}.wav"
+        return path if path.is_file() else None
+
+    # ---- telephony ---------------------------------------------------------------------------
+
+    async def _perform(self, channel: AgiChannel, call_id: int,
+                       actions: list[engine.Action]) -> engine.Event | None:  # fmt: skip
+        for action in actions:
+            if isinstance(action, engine.Play) and action.gather is not None:
+                return engine.Keys(await self._gather(channel, action))
+            if isinstance(action, engine.Play):
+                await self._play(channel, action.parts, escape="")
+            elif isinstance(action, engine.RecordAnswer):
+                return await self._record(channel, call_id, action)
+            elif isinstance(action, engine.Connect):
+                await self._play(channel, action.parts, escape="")
+                await channel.set_variable("TONGDAI_OPERATOR_NUMBER", action.number)
+                await channel.set_variable("TONGDAI_NEXT", "operator")
+                return None
+            elif isinstance(action, engine.Hangup):
+                await self._play(channel, action.parts, escape="")
+                await channel.set_variable("TONGDAI_NEXT", "hangup")
+                return None
+        await channel.set_variable("TONGDAI_NEXT", "hangup")
+        return None
+
+    async def _play(self, channel: AgiChannel, parts, *, escape: str) -> str:
+        """Play the parts in order; return the first key pressed (and stop playing)."""
+        for key in part_keys(parts):
+            reply = await channel.stream_file(f"{self.settings.sounds_prefix}/{key}", escape)
+            if reply.result == -1:
+                log.warning("agi: prompt %s could not be played (missing sound file?)", key)
+            if reply.digit:
+                return reply.digit
+        return ""
+
+    async def _gather(self, channel: AgiChannel, action: engine.Play) -> str:
+        gather = action.gather
+        typed = await self._play(channel, action.parts, escape=DIGITS)
+        timeout_ms = gather.timeout * 1000
+        if gather.max_digits == 1:
+            return typed or await channel.wait_for_digit(timeout_ms)
+        while len(typed) < gather.max_digits and not typed.endswith(("#", "*")):
+            key = await channel.wait_for_digit(timeout_ms)
+            if not key:
+                break  # silence: what was typed so far, as Twilio does on its timeout
+            typed += key
+        return typed
+
+    async def _record(self, channel: AgiChannel, call_id: int,
+                      action: engine.RecordAnswer) -> engine.Event:  # fmt: skip
+        await self._play(channel, action.parts, escape="")
+        name = f"{call_id}-{uuid.uuid4().hex[:12]}"
+        reply = await channel.record_file(f"{self.settings.recording_dir}/{name}",
+                                          max_seconds=action.max_seconds)  # fmt: skip
+        if reply.result == -1:
+            log.warning("agi: recording failed (%s)", reply.data)
+            return engine.Recorded("", 0.0)
+        seconds = await asyncio.to_thread(self._seconds, name, reply.endpos)
+        if seconds < 1:
+            return engine.Recorded("", seconds)
+        recording_id = await asyncio.to_thread(self._store_recording, call_id, name, seconds)
+        return engine.Recorded(recording_id, seconds)
+
+    def _seconds(self, name: str, endpos: int | None) -> float:
+        source = self._local_recording(name)
+        if source is not None:
+            try:
+                with wave.open(str(source)) as audio:
+                    return audio.getnframes() / audio.getframerate()
+            except (wave.Error, EOFError, OSError):
+                pass
+        return (endpos or 0) / SAMPLES_PER_SECOND
+
+
+def serve_agi(runtime: Runtime, host: str, port: int) -> None:
+    """Run the FastAGI server until interrupted."""
+
+    async def main() -> None:
+        server = await AgiServer(runtime).start(host, port)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        log.info("agi: stopping")
+
+
+class AgiThread:
+    """The FastAGI server on its own event loop in a background thread (for `tongdai run`)."""
+
+    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
+        self.runtime, self.host, self.port = runtime, host, port
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="fastagi", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise self._error
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            server = await AgiServer(self.runtime).start(self.host, self.port)
+        except OSError as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=5)

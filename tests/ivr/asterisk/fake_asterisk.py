@@ -1,0 +1,146 @@
+"""Asterisk's side of one FastAGI call, scripted: headers, then an answer to every command.
+
+The script is a queue of what the caller does:
+- a key ("1", "#", ...): pressed during the next prompt that takes keys, or at WAIT FOR DIGIT;
+- SILENCE: one WAIT FOR DIGIT times out;
+- Speak(seconds) / MUTE: the next RECORD FILE records a tone that long / nothing;
+- when the queue runs out the caller hangs up (as a HANGUP line, a 511, or a closed socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SILENCE = "T"
+MUTE = "M"
+
+
+@dataclass(frozen=True)
+class Speak:
+    seconds: float
+
+
+def keys(*inputs) -> list:
+    """'90617#' -> ['9', '0', '6', '1', '7', '#']; other items are kept as they are."""
+    queue: list = []
+    for item in inputs:
+        queue.extend(
+            list(item) if isinstance(item, str) and item not in (SILENCE, MUTE) else [item]
+        )
+    return queue
+
+
+@dataclass
+class FakeAsterisk:
+    port: int
+    callerid: str = "0912345678"
+    uniqueid: str = "1764100000.1"
+    request: str = "agi://127.0.0.1/intake"
+    script: list = field(default_factory=list)
+    recording_dir: Path | None = None  # where RECORD FILE paths land on this machine
+    hangup_style: str = "hangup-line"  # hangup-line, 511, close
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    played: list[str] = field(default_factory=list)
+
+    async def call(self) -> FakeAsterisk:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        headers = {
+            "agi_network": "yes", "agi_network_script": "intake", "agi_request": self.request,
+            "agi_channel": "PJSIP/caller-00000001", "agi_language": "en", "agi_type": "PJSIP",
+            "agi_uniqueid": self.uniqueid, "agi_callerid": self.callerid,
+            "agi_calleridname": "unknown", "agi_context": "tongdai-inbound",
+            "agi_extension": "1900", "agi_priority": "2", "agi_enhanced": "0.0",
+        }  # fmt: skip
+        writer.write("".join(f"{k}: {v}\n" for k, v in headers.items()).encode() + b"\n")
+        await writer.drain()
+        hung_up = False
+        try:
+            while True:
+                line = await asyncio.wait_for(reader.readline(), 30)
+                if not line:
+                    break
+                command = line.decode().strip()
+                if hung_up:
+                    self._say(
+                        writer,
+                        command,
+                        "511 result=-1 Command Not Permitted on a dead channel or intercepted",
+                    )
+                    continue
+                reply = self._answer(command)
+                if reply is None:  # the script ran out: the caller hangs up now
+                    if self.hangup_style == "close":
+                        break
+                    if self.hangup_style == "hangup-line":
+                        writer.write(b"HANGUP\n")
+                        self._say(writer, command, "200 result=-1 (hangup)")
+                    else:
+                        self._say(
+                            writer,
+                            command,
+                            "511 result=-1 Command Not Permitted on a dead channel or intercepted",
+                        )
+                    hung_up = True
+                    continue
+                self._say(writer, command, reply)
+                await writer.drain()
+        finally:
+            writer.close()
+        return self
+
+    def _say(self, writer, command: str, reply: str) -> None:
+        self.transcript.append((command, reply))
+        writer.write(reply.encode() + b"\n")
+
+    def _answer(self, command: str) -> str | None:
+        if command.startswith("STREAM FILE"):
+            name, escape = re.match(r'STREAM FILE (\S+) "([^"]*)"', command).groups()
+            self.played.append(name)
+            head = self.script[0] if self.script else None
+            if escape and isinstance(head, str) and head not in (SILENCE, MUTE):
+                self.script.pop(0)
+                return f"200 result={ord(head)} endpos=4000"
+            return "200 result=0 endpos=8000"
+        if command.startswith("WAIT FOR DIGIT"):
+            if not self.script or not isinstance(self.script[0], str):
+                return None
+            head = self.script.pop(0)
+            return (
+                "200 result=0 (timeout)" if head in (SILENCE, MUTE) else f"200 result={ord(head)}"
+            )
+        if command.startswith("RECORD FILE"):
+            path = command.split()[2]
+            if not self.script:
+                return None
+            head = self.script.pop(0)
+            if not isinstance(head, Speak):
+                return "200 result=0 (timeout) endpos=0"
+            self._write_tone(Path(path).name, head.seconds)
+            return f"200 result=35 (dtmf) endpos={int(head.seconds * 8000)}"
+        if command.startswith("SET VARIABLE"):
+            name, value = re.match(r'SET VARIABLE (\S+) "([^"]*)"', command).groups()
+            self.variables[name] = value
+            return "200 result=1"
+        return "200 result=0"
+
+    def _write_tone(self, name: str, seconds: float) -> None:
+        if self.recording_dir is None:
+            return
+        import math
+        import struct
+        import wave
+
+        self.recording_dir.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(self.recording_dir / f"{name}.wav"), "wb") as audio:
+            audio.setnchannels(1)
+            audio.setsampwidth(2)
+            audio.setframerate(8000)
+            frames = int(seconds * 8000)
+            audio.writeframes(b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                for i in range(frames)
+            ))  # fmt: skip

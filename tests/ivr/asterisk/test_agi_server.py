@@ -1,0 +1,170 @@
+"""The flow over FastAGI, with a scripted Asterisk at the protocol level."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+from sqlalchemy import select
+
+from intake.models import Dossier, Vessel
+from intake.statuses import Delivery, DossierStatus
+from ivr.asterisk.agi_server import AgiThread
+from ivr.models import CallbackRequest, IvrCall, Recording
+from sms.models import Notice
+from tests.ivr.asterisk.fake_asterisk import MUTE, SILENCE, FakeAsterisk, Speak, keys
+
+LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def agi_runtime(runtime, tmp_path):
+    asterisk = runtime.settings.asterisk.model_copy(
+        update={"recording_dir": "/var/spool/asterisk/recording/tongdai",
+                "recording_dir_local": str(tmp_path / "spool"), "command_timeout_seconds": 3,
+                "header_timeout_seconds": 2}
+    )  # fmt: skip
+    runtime.settings = runtime.settings.model_copy(
+        update={"asterisk": asterisk, "data_dir": tmp_path / "data"}
+    )
+    return runtime
+
+
+@pytest.fixture
+def agi_port(agi_runtime):
+    port = _free_port()
+    server = AgiThread(agi_runtime, "127.0.0.1", port)
+    server.start()
+    yield port
+    server.stop()
+
+
+def call(port, agi_runtime, *script, **options) -> FakeAsterisk:
+    fake = FakeAsterisk(port, script=keys(*script),
+                        recording_dir=agi_runtime.settings.asterisk.recording_dir_local and
+                        __import__("pathlib").Path(agi_runtime.settings.asterisk.recording_dir_local),
+                        **options)  # fmt: skip
+    return asyncio.run(fake.call())
+
+
+def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session):
+    fake = call(agi_port, agi_runtime, *LICENCE)
+    assert fake.variables["TONGDAI_NEXT"] == "hangup"
+    dossier = session.scalars(select(Dossier)).one()
+    assert dossier.status is DossierStatus.RECEIVED
+    assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
+    assert (dossier.form["citizen_id"], dossier.delivery) == ("012345678901", Delivery.POST)
+    recordings = session.scalars(select(Recording).order_by(Recording.id)).all()
+    assert [r.purpose for r in recordings] == ["owner_name_recording", "address_recording"]
+    assert [round(r.seconds) for r in recordings] == [3, 4]
+    assert all((agi_runtime.settings.data_dir / r.path).is_file() for r in recordings)
+    assert session.scalars(select(Notice)).one().kind == "receipt"
+    call_row = session.scalars(select(IvrCall)).one()
+    assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
+
+
+def test_numbers_are_read_back_with_our_vietnamese_digit_audio(agi_port, agi_runtime):
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#")  # listens to the whole read-back
+    readback = fake.played[fake.played.index("tongdai/vessel_is") :]
+    assert readback[:7] == ["tongdai/vessel_is", "tongdai/province_QNg", "tongdai/word_chin",
+                            "tongdai/word_khong", "tongdai/word_sau", "tongdai/word_mot",
+                            "tongdai/word_bay"]  # fmt: skip
+    assert not any(cmd.startswith("SAY") for cmd, _ in fake.transcript)
+
+
+def test_a_key_pressed_during_a_prompt_stops_it_at_once(agi_port, agi_runtime):
+    fake = call(agi_port, agi_runtime, "1")
+    commands = [cmd for cmd, _ in fake.transcript]
+    menu = commands.index('STREAM FILE tongdai/main_menu "0123456789*#"')
+    # The key came during the menu: no WAIT FOR DIGIT, the next prompt is the licence menu.
+    assert commands[menu + 1] == 'STREAM FILE tongdai/licence_variant "0123456789*#"'
+
+
+def test_the_greeting_cannot_be_skipped(agi_port, agi_runtime):
+    fake = call(agi_port, agi_runtime)
+    assert fake.transcript[0][0] == 'STREAM FILE tongdai/greeting ""'
+
+
+@pytest.mark.parametrize("style", ["hangup-line", "511", "close"])
+def test_a_hang_up_in_any_form_keeps_the_draft(agi_port, agi_runtime, session, style):
+    call(agi_port, agi_runtime, "1", "1", "90617#", "1", hangup_style=style)
+    draft = session.scalars(select(Dossier)).one()
+    assert draft.status is DossierStatus.DRAFT and draft.form["ivr"]["vessel"] == "QNg:90617"
+    assert _eventually(lambda: _end_reason(agi_runtime)) == "hangup"
+
+
+def _end_reason(runtime) -> str | None:
+    with runtime.sessions() as fresh:
+        return fresh.scalars(select(IvrCall.end_reason)).one()
+
+
+def _eventually(read, seconds: float = 5.0):
+    """The server records the end in its own thread, just after the socket closes."""
+    deadline = time.monotonic() + seconds
+    while (value := read()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
+
+
+def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, session):
+    call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1")
+    fake = call(agi_port, agi_runtime, "1", Speak(3), Speak(3), "1", "1", "1",
+                uniqueid="1764100000.2")  # fmt: skip
+    assert "tongdai/resume_offer" in fake.played
+    assert "tongdai/vessel_digits" not in fake.played
+    assert "tongdai/citizen_id" not in fake.played
+    assert session.scalars(select(Dossier)).one().status is DossierStatus.RECEIVED
+
+
+def test_silence_and_a_mute_recording_are_asked_again(agi_port, agi_runtime, session):
+    fake = call(agi_port, agi_runtime, SILENCE, "1", "1", "90617#", "1", "012345678901#", "1",
+                MUTE, Speak(2))  # fmt: skip
+    # The "1" comes during the explanation of the silence: taken at once, no second menu.
+    assert fake.played[:4] == ["tongdai/greeting", "tongdai/main_menu", "tongdai/no_input",
+                               "tongdai/licence_variant"]  # fmt: skip
+    assert "tongdai/no_recording" in fake.played
+    assert session.scalars(select(Recording)).one().purpose == "owner_name_recording"
+
+
+def test_the_operator_transfer_returns_to_the_dialplan_and_comes_back(agi_port, agi_runtime,
+                                                                      session):  # fmt: skip
+    # 10:00 on a working day: the operator line is staffed.
+    first = call(agi_port, agi_runtime, "0")
+    assert first.variables == {"TONGDAI_OPERATOR_NUMBER": "+842553822222",
+                               "TONGDAI_NEXT": "operator"}  # fmt: skip
+    again = call(agi_port, agi_runtime, Speak(5),
+                 request="agi://127.0.0.1/intake?event=transfer_failed")  # fmt: skip
+    assert "tongdai/operator_busy" in again.played
+    assert again.variables["TONGDAI_NEXT"] == "hangup"
+    callback = session.scalars(select(CallbackRequest)).one()
+    assert callback.recording_id is not None and callback.phone == "+84912345678"
+
+
+def test_a_silent_peer_does_not_block_other_calls(agi_port, agi_runtime, session):
+    async def scenario():
+        # A peer that connects and says nothing, then a real call alongside it.
+        _reader, silent = await asyncio.open_connection("127.0.0.1", agi_port)
+        fake = FakeAsterisk(agi_port, script=keys(*LICENCE), uniqueid="1764100000.9",
+                            callerid="0987654321")  # fmt: skip
+        started = time.monotonic()
+        await fake.call()
+        silent.close()
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert elapsed < 20
+    assert session.scalars(select(Dossier)).one().notify_phone == "+84987654321"
+
+
+def test_an_unknown_agi_script_is_refused(agi_port, agi_runtime, session):
+    fake = call(agi_port, agi_runtime, "1", request="agi://127.0.0.1/other")
+    assert fake.variables == {"TONGDAI_NEXT": "hangup"}
+    assert session.scalars(select(IvrCall)).all() == []
