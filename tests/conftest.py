@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 import intake.models  # noqa: F401 - registers the tables
 import ivr.models  # noqa: F401
 import sms.models  # noqa: F401
+import tongdai.heartbeat  # noqa: F401
 from intake.clock import FixedClock
 from tongdai.db import Base, make_engine, make_session_factory
 from tongdai.migrate import upgrade

@@ -1,16 +1,24 @@
-"""GET /healthz: the state of each part, for monitoring (and the admin Health page)."""
+"""GET /healthz: the state of each part, for monitoring (and the admin Health page).
+
+200 when the database answers (other parts may still be degraded: see `status`), 503 when it
+does not. Parts running in other processes (AMI in the AGI process, the scheduler) report
+through heartbeat rows.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
+from tongdai.heartbeat import read as read_heartbeats
 from tongdai.runtime import Runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("health", __name__)
+STALE_AFTER = dt.timedelta(seconds=60)
 
 
 def check_database(runtime: Runtime) -> dict[str, object]:
@@ -23,9 +31,48 @@ def check_database(runtime: Runtime) -> dict[str, object]:
     return {"ok": True, "backend": runtime.engine.dialect.name}
 
 
+def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
+    """AMI and the SMS queue (the database must be up)."""
+    from sms.models import Notice, NoticeStatus
+
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        beats = read_heartbeats(session)
+        pending = Notice.status == NoticeStatus.PENDING
+        due = session.scalar(
+            select(func.min(Notice.next_attempt_at)).where(pending, Notice.next_attempt_at <= now)
+        )
+        is_due = Notice.next_attempt_at <= now
+        pending_due = session.scalar(select(func.count()).where(pending, is_due))
+        held = session.scalar(select(func.count()).where(pending, ~is_due))
+        failing = session.scalar(select(func.count()).where(pending, Notice.attempts > 0))
+    report: dict[str, dict[str, object]] = {}
+    if runtime.settings.ami_url:
+        ami = beats.get("ami")
+        fresh = ami is not None and now - ami.beat_at < STALE_AFTER
+        report["ami"] = {
+            "ok": bool(fresh and ami.state.get("connected")),
+            "connected": bool(ami and ami.state.get("connected")),
+            "last_heartbeat": ami.beat_at.isoformat() if ami else None,
+        }
+    else:
+        report["ami"] = {"ok": True, "configured": False}
+    report["sms"] = {
+        "ok": due is None or now - due < dt.timedelta(minutes=10),
+        "oldest_pending_seconds": round((now - due).total_seconds()) if due else 0,
+        "pending_due": pending_due,
+        "held": held,  # waiting for quiet hours or a retry
+        "retrying": failing,
+    }
+    return report
+
+
 @blueprint.get("/healthz")
 def healthz():
     runtime: Runtime = current_app.extensions["tongdai"]
-    report = {"database": check_database(runtime)}
-    healthy = report["database"]["ok"]
-    return jsonify(status="ok" if healthy else "down", **report), 200 if healthy else 503
+    report: dict[str, object] = {"database": check_database(runtime)}
+    if not report["database"]["ok"]:
+        return jsonify(status="down", **report), 503
+    report.update(check_parts(runtime))
+    healthy = all(part["ok"] for part in report.values())
+    return jsonify(status="ok" if healthy else "degraded", **report), 200

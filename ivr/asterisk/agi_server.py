@@ -22,6 +22,7 @@ import shutil
 import threading
 import uuid
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -223,13 +224,36 @@ class AgiServer:
         return (endpos or 0) / SAMPLES_PER_SECOND
 
 
+async def serve_asterisk_side(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    started: Callable[[], None] = lambda: None,
+) -> None:
+    """FastAGI, plus the AMI call log when TONGDAI_AMI_URL is set, until `stop` is set."""
+    from ivr.asterisk.call_events import AmiService
+
+    server = await AgiServer(runtime).start(host, port)
+    ami = AmiService(runtime, runtime.settings.ami_url) if runtime.settings.ami_url else None
+    if ami is not None:
+        await ami.start()
+    else:
+        log.info("ami: off (TONGDAI_AMI_URL is not set)")
+    started()
+    try:
+        async with server:
+            await stop.wait()
+    finally:
+        if ami is not None:
+            await ami.stop()
+
+
 def serve_agi(runtime: Runtime, host: str, port: int) -> None:
-    """Run the FastAGI server until interrupted."""
+    """Run the FastAGI server (and AMI) until interrupted."""
 
     async def main() -> None:
-        server = await AgiServer(runtime).start(host, port)
-        async with server:
-            await server.serve_forever()
+        await serve_asterisk_side(runtime, host, port, asyncio.Event())
 
     try:
         asyncio.run(main())
@@ -238,7 +262,7 @@ def serve_agi(runtime: Runtime, host: str, port: int) -> None:
 
 
 class AgiThread:
-    """The FastAGI server on its own event loop in a background thread (for `tongdai run`)."""
+    """The FastAGI server (and AMI) on its own event loop in a background thread."""
 
     def __init__(self, runtime: Runtime, host: str, port: int) -> None:
         self.runtime, self.host, self.port = runtime, host, port
@@ -261,14 +285,12 @@ class AgiThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            server = await AgiServer(self.runtime).start(self.host, self.port)
+            await serve_asterisk_side(
+                self.runtime, self.host, self.port, self._stop, started=self._ready.set
+            )
         except OSError as exc:
             self._error = exc
             self._ready.set()
-            return
-        self._ready.set()
-        async with server:
-            await self._stop.wait()
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:

@@ -1,7 +1,8 @@
 """SQLAlchemy models of the IVR package, one per module."""
 
+from ivr.models.call_log import CallLog
 from ivr.models.callback_request import CallbackRequest
 from ivr.models.ivr_call import IvrCall
 from ivr.models.recording import Recording, RecordingStatus
 
-__all__ = ["CallbackRequest", "IvrCall", "Recording", "RecordingStatus"]
+__all__ = ["CallLog", "CallbackRequest", "IvrCall", "Recording", "RecordingStatus"]
