@@ -22,6 +22,7 @@ from intake.lifecycle import Actor
 from intake.models import Applicant, Dossier, Vessel
 from intake.phone import LineKind, mask_phone, parse_phone
 from intake.statuses import Channel, Delivery, DossierStatus
+from intake.vessels import vessel_for
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
@@ -208,8 +209,9 @@ class CallService:
         elif key == "reissue_reason":
             form["reissue_reason"] = value
         elif key == "vessel":
-            draft.vessel_id = self._vessel(session, value).id
-            form["vessel_number"] = self._vessel(session, value).registration_number
+            vessel = self._vessel(session, value)
+            draft.vessel_id = vessel.id
+            form["vessel_number"] = vessel.registration_number
         elif key == "citizen_id":
             form["citizen_id"] = value
         elif key == "delivery":
@@ -226,20 +228,7 @@ class CallService:
 
     def _vessel(self, session: Session, value: str) -> Vessel:
         province, digits = value.split(":")
-        province = province or None
-        vessel = session.scalar(
-            select(Vessel).where(
-                Vessel.digits == digits,
-                Vessel.province_code.is_(None)
-                if province is None
-                else Vessel.province_code == province,
-            )
-        )
-        if vessel is None:
-            vessel = Vessel(province_code=province, digits=digits)
-            session.add(vessel)
-            session.flush()
-        return vessel
+        return vessel_for(session, province or None, digits)
 
     def _discard(self, session: Session, call: IvrCall, offered: int | None) -> None:
         draft = session.get(Dossier, offered) if offered else self._draft(session, call)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,10 @@ class FakeAsterisk:
     transcript: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     played: list[str] = field(default_factory=list)
+    # Seconds between our answer (or the headers) and the server's next command: the time the
+    # server itself took. Filled when `timed` is set (benchmarks).
+    timed: bool = False
+    latencies: list[float] = field(default_factory=list)
 
     async def call(self) -> FakeAsterisk:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -58,11 +63,14 @@ class FakeAsterisk:
         writer.write("".join(f"{k}: {v}\n" for k, v in headers.items()).encode() + b"\n")
         await writer.drain()
         hung_up = False
+        sent_at = time.perf_counter()
         try:
             while True:
                 line = await asyncio.wait_for(reader.readline(), 30)
                 if not line:
                     break
+                if self.timed:
+                    self.latencies.append(time.perf_counter() - sent_at)
                 command = line.decode().strip()
                 if hung_up:
                     self._say(
@@ -88,6 +96,7 @@ class FakeAsterisk:
                     continue
                 self._say(writer, command, reply)
                 await writer.drain()
+                sent_at = time.perf_counter()
         finally:
             writer.close()
         return self
