@@ -99,6 +99,11 @@ class AgiChannel:
                 self.hung_up = True
                 continue
             break
+        if line.startswith("511"):
+            # Asterisk 22 sends "511 Command Not Permitted on a dead channel or intercept
+            # routine", without a result= field.
+            self.hung_up = True
+            raise AgiHangup(f"{text.split()[0]}: channel is gone")
         match = _REPLY.match(line)
         if line.startswith("520"):
             await self._skip_usage(line)
@@ -109,7 +114,7 @@ class AgiChannel:
                       int(match[4]) if match[4] else None)  # fmt: skip
         # result=-1 alone is ambiguous: STREAM FILE answers it for a missing sound file too
         # (res_agi.c), so only an explicit hang-up counts here; callers judge the rest.
-        if reply.code == 511 or reply.data == "hangup":
+        if reply.data == "hangup":
             self.hung_up = True
             raise AgiHangup(f"{text.split()[0]}: channel is gone")
         if reply.code != 200:
@@ -134,6 +139,8 @@ class AgiChannel:
 
     async def record_file(self, path: str, *, max_seconds: int, silence: int = 4) -> Reply:
         # `#` ends the recording; BEEP first; stop after `silence` seconds of silence.
+        # A hang-up during the beep comes back as "(randomerror)", during the recording as
+        # "(hangup)" or "(waitfor)" (res_agi.c); the next command then gets 511.
         return await self.command(
             f'RECORD FILE {path} wav "#" {max_seconds * 1000} BEEP s={silence}',
             expect_seconds=max_seconds + 5,

@@ -248,7 +248,8 @@ class AmiClient:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._writer is not None:
+        writer = self._writer
+        if writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.action("Logoff"), 2)
-            self._writer.close()
+            writer.close()

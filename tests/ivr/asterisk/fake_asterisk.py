@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# What Asterisk 22 answers on a dead channel (seen against the real one: no result= field).
+DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
 SILENCE = "T"
 MUTE = "M"
 
@@ -76,7 +78,7 @@ class FakeAsterisk:
                     self._say(
                         writer,
                         command,
-                        "511 result=-1 Command Not Permitted on a dead channel or intercepted",
+                        DEAD_CHANNEL,
                     )
                     continue
                 reply = self._answer(command)
@@ -90,7 +92,7 @@ class FakeAsterisk:
                         self._say(
                             writer,
                             command,
-                            "511 result=-1 Command Not Permitted on a dead channel or intercepted",
+                            DEAD_CHANNEL,
                         )
                     hung_up = True
                     continue

@@ -1,0 +1,213 @@
+"""Real calls: baresip dials the shipped Asterisk configuration, which hands the call to our
+FastAGI server. Keys go as RFC 4733 events, each only once AMI shows the IVR listening (an AGI
+STREAM FILE that takes keys, or WAIT FOR DIGIT). Runs in CI (TONGDAI_REQUIRE_SERVICES=1).
+
+One scenario, in order, because Asterisk is slow to start and one call builds on the other:
+1. a licence application hung up after the citizen id -> a draft;
+2. Asterisk is killed (-9) and started again: our AMI client must reconnect;
+3. a second call from the same caller id resumes and completes the application;
+then the dossier, the recordings, and the AMI call log of both calls are checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from intake.models import Dossier, Vessel
+from intake.statuses import Delivery, DossierStatus
+from ivr.asterisk.agi_server import AgiThread
+from ivr.models import CallLog, IvrCall, Recording
+from tests.asterisk.harness import (
+    Ami,
+    AsteriskProcess,
+    Baresip,
+    asterisk_root,
+    caller_audio,
+    free_port,
+)
+from tests.conftest import missing_service
+from tongdai.db import make_engine, make_session_factory
+from tongdai.heartbeat import Heartbeat
+from tongdai.runtime import Runtime
+
+CALLER = "0912345678"
+LISTENING = ("0123456789*#",)
+
+
+class IvrListener:
+    """Follows the IVR's AGI commands on AMI, so the phone presses keys only when heard."""
+
+    def __init__(self, ami: Ami) -> None:
+        self.ami = ami
+
+    def _next_exec(self, predicate, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = self.ami.wait_event("AGIExecStart", timeout=deadline - time.monotonic())
+            command = event.get("Command", "")
+            if predicate(command):
+                return command
+        raise AssertionError("the IVR never got there")
+
+    def prompt(self, key: str) -> None:
+        """Wait until the IVR plays `key` and takes keys during it."""
+        self._next_exec(lambda c: c.startswith(f"STREAM FILE tongdai/{key} ") and '"0' in c)
+
+    def waiting_for_digit(self) -> None:
+        self._next_exec(lambda c: c.startswith("WAIT FOR DIGIT"))
+
+    def recording(self) -> None:
+        self._next_exec(lambda c: c.startswith("RECORD FILE"))
+
+
+def press(phone: Baresip, ivr: IvrListener, prompt: str, keys: str) -> None:
+    ivr.prompt(prompt)
+    phone.send_key(keys[0])
+    for key in keys[1:]:
+        ivr.waiting_for_digit()
+        phone.send_key(key)
+
+
+def speak(phone: Baresip, ivr: IvrListener, seconds: float = 4.5) -> None:
+    """The caller talks (baresip's audio file) after the beep, then ends with #."""
+    ivr.recording()
+    time.sleep(seconds)
+    phone.send_key("#")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, pg_url, base_settings):
+    root = asterisk_root()
+    if root is None:
+        missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
+    for tool in ("baresip", "espeak-ng", "ffmpeg"):
+        if shutil.which(tool) is None:
+            missing_service(tool)
+    work = tmp_path_factory.mktemp("asterisk")
+    agi_port = free_port()
+    asterisk = AsteriskProcess(root, work / "asterisk", agi_port=agi_port, operator_dial_seconds=5)
+    asterisk.start()
+    settings = base_settings.model_copy(update={
+        "database_url": pg_url, "data_dir": work / "data", "ami_url": asterisk.ami_url,
+        "asterisk": base_settings.asterisk.model_copy(
+            update={"recording_dir_local": str(asterisk.recording_dir)}),
+    })  # fmt: skip
+    from ivr.audio import build_prompts
+
+    build_prompts(settings, asterisk_dir=asterisk.sounds_dir, progress=False)
+    engine = make_engine(pg_url)
+    runtime = Runtime(settings, engine, make_session_factory(engine))
+    agi = AgiThread(runtime, "127.0.0.1", agi_port)
+    agi.start()
+    try:
+        yield asterisk, runtime, work
+    finally:
+        agi.stop()
+        asterisk.stop()
+        engine.dispose()
+
+
+def _phone(asterisk: AsteriskProcess, work: Path, name: str) -> Baresip:
+    audio = caller_audio(work / f"{name}.wav")
+    return Baresip(work / name, password=asterisk.sip_password, caller_id=CALLER, audio=audio)
+
+
+def _wait(read, seconds: float = 20.0):
+    deadline = time.monotonic() + seconds
+    while (value := read()) in (None, [], 0, False) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return value
+
+
+def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack):
+    asterisk, runtime, work = stack
+
+    # 1. The first call: procedure, variant, vessel, citizen id; then the line drops.
+    with Ami(asterisk.ami_secret) as ami, _phone(asterisk, work, "first") as phone:
+        ivr = IvrListener(ami)
+        phone.dial()
+        press(phone, ivr, "main_menu", "1")
+        press(phone, ivr, "licence_variant", "1")
+        press(phone, ivr, "vessel_digits", "90617#")
+        press(phone, ivr, "vessel_is", "1")
+        press(phone, ivr, "citizen_id", "012345678901#")
+        press(phone, ivr, "citizen_id_is", "1")
+        ivr.recording()  # the IVR asks for the owner's name ... and the caller hangs up
+        phone.hangup()
+        ami.wait_event("Hangup", timeout=15)
+
+    def first_call_ended():
+        with runtime.sessions() as session:
+            return session.scalar(select(IvrCall.end_reason).where(IvrCall.end_reason.is_not(None)))
+
+    assert _wait(first_call_ended) == "hangup"
+    with runtime.sessions() as session:
+        draft = session.scalars(select(Dossier)).one()
+        assert draft.status is DossierStatus.DRAFT
+        assert draft.form["ivr"]["citizen_id"] == "012345678901"
+
+    # 2. Asterisk crashes and comes back; the AMI client must reconnect by itself.
+    asterisk.restart()
+
+    def reconnected():
+        with runtime.sessions() as session:
+            row = session.get(Heartbeat, "ami")
+            return (
+                row is not None
+                and row.state.get("connections", 0) >= 2
+                and row.state.get("connected")
+            )
+
+    assert _wait(reconnected, 40), "the AMI client did not reconnect after the restart"
+
+    # 3. The same caller calls again: offered to continue, asked only what is missing.
+    with Ami(asterisk.ami_secret) as ami, _phone(asterisk, work, "second") as phone:
+        ivr = IvrListener(ami)
+        phone.dial()
+        press(phone, ivr, "resume_offer", "1")
+        speak(phone, ivr)  # owner's name
+        speak(phone, ivr)  # address
+        press(phone, ivr, "delivery", "1")
+        press(phone, ivr, "phone_own", "1")
+        press(phone, ivr, "summary_intro", "1")
+        ami.wait_event("Hangup", timeout=120)
+
+    with runtime.sessions() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        assert dossier.status is DossierStatus.RECEIVED
+        assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
+        assert dossier.form["citizen_id"] == "012345678901"
+        assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
+        recordings = session.scalars(select(Recording).order_by(Recording.id)).all()
+        calls = session.scalars(select(IvrCall).order_by(IvrCall.id)).all()
+    assert [r.purpose for r in recordings] == ["owner_name_recording", "address_recording"]
+    for recording in recordings:
+        _assert_speech(runtime.settings.data_dir / recording.path, recording.seconds)
+
+    # Both calls are in the AMI call log with their hang-up causes, the second one logged
+    # after the restart by the reconnected client.
+    def logged():
+        with runtime.sessions() as session:
+            rows = session.scalars(select(CallLog).where(
+                CallLog.uniqueid.in_([c.provider_call_id for c in calls]),
+                CallLog.cause.is_not(None))).all()  # fmt: skip
+            return rows if len(rows) == 2 else None
+
+    rows = _wait(logged)
+    assert rows and all(row.cause_txt and row.duration_seconds > 0 for row in rows)
+    assert all(row.dtmf_count >= 1 for row in rows)
+
+
+def _assert_speech(path: Path, seconds: float) -> None:
+    """At least a second of audio, and not silence."""
+    from pydub import AudioSegment
+
+    assert seconds >= 1
+    sound = AudioSegment.from_file(path)
+    assert len(sound) >= 1000
+    assert sound.max_dBFS > -30, f"{path.name} is silence ({sound.max_dBFS:.1f} dBFS)"
