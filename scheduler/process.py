@@ -13,8 +13,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
+from scheduler.leader import Leadership
+from scheduler.rules import run_rules
+from sms.dispatch import dispatch_due
 from sms.gateways.base import SmsGateway
-from sms.outbox import dispatch_due
+from tongdai.heartbeat import beat
 from tongdai.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -44,15 +47,63 @@ def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
         log.info("recordings: %s", report.summary())
 
 
+LEADER_CHECK_SECONDS = 2.0
+
+
+def leader_tick(runtime: Runtime, leadership: Leadership) -> None:
+    """Take the lead when it is free, and say who leads (for /healthz)."""
+    try:
+        if leadership.is_leader():
+            with runtime.sessions() as session, session.begin():
+                beat(session, "scheduler-leader", leadership.holder, {}, runtime.clock.now())
+    except Exception:
+        log.exception("scheduler: leader check failed")
+
+
+def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
+    try:
+        if not leadership.is_leader():
+            return
+        report = run_rules(
+            runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now()
+        )
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("rules: tick failed")
+        return
+    if report.events or report.apologies or report.reminders:
+        log.info("rules: %s", report)
+
+
 def build_scheduler(
     runtime: Runtime,
     gateway: SmsGateway,
     *,
     background: bool,
     recordings: TwilioRecordings | None = None,
+    leadership: Leadership | None = None,
 ) -> BaseScheduler:
-    """`recordings` defaults to the Twilio account of the settings, if any."""
+    """The dispatcher runs in every replica (row locks share the work); the rules only in the
+    leader. `recordings` defaults to the Twilio account of the settings, if any."""
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="UTC")
+    leadership = leadership or Leadership(runtime.engine)
+    scheduler.add_job(
+        leader_tick,
+        "interval",
+        seconds=LEADER_CHECK_SECONDS,
+        args=(runtime, leadership),
+        id="leader",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        rules_tick,
+        "interval",
+        seconds=runtime.settings.scheduler.rule_seconds,
+        args=(runtime, leadership),
+        id="rules",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         dispatch_tick,
         "interval",

@@ -23,4 +23,4 @@ def queue_receipt(
         "due": dossier.due_date,
     }
     return enqueue(session, settings, kind="receipt", phone=phone, values=values, now=now,
-                   dossier=dossier)  # fmt: skip
+                   dossier=dossier, dedupe_key=f"{dossier.id}:receipt")  # fmt: skip

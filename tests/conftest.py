@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 import intake.models  # noqa: F401 - registers the tables
 import ivr.models  # noqa: F401
+import scheduler.models  # noqa: F401
 import sms.models  # noqa: F401
 import tongdai.heartbeat  # noqa: F401
 from intake.clock import FixedClock
@@ -55,7 +56,10 @@ def _pg_reachable() -> bool:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    return load_settings(ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "test-secret"})
+    settings = load_settings(ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "test-secret"})
+    # No rate limit: tests on a fake clock must not sleep (tests/sms/test_dispatch.py checks it).
+    scheduler = settings.scheduler.model_copy(update={"rate_per_second": 0})
+    return settings.model_copy(update={"scheduler": scheduler})
 
 
 def _create_pg_database() -> str:

@@ -21,6 +21,13 @@ class RecordingGateway:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
+    def lookup(self, message: OutgoingSms, since) -> Accepted | None:
+        with self._lock:
+            for index, sent in enumerate(self.sent, start=1):
+                if sent.notice_id == message.notice_id:
+                    return Accepted(f"FAKE{index:06d}", "delivered")
+        return None
+
     def send(self, message: OutgoingSms) -> Accepted:
         with self._lock:
             self.attempts.append(message)

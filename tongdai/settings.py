@@ -95,7 +95,7 @@ SMS_PLACEHOLDERS = frozenset(
 SMS_TEMPLATE_KINDS = (
     "receipt", "result_collect", "result_post", "supplement", "apology", "reminder", "refused",
     "withdrawn", "stopped", "survey", "status_reply", "not_found", "help", "opted_out",
-    "opted_in", "rating_thanks",
+    "opted_in", "rating_thanks", "supervisor_alert",
 )  # fmt: skip
 _LINK = re.compile(r"https?:|www\.|\.(vn|com|net|org|gov)\b/?|bit\.ly", re.IGNORECASE)
 
@@ -145,6 +145,22 @@ class SmsSettings(_Frozen):
 class SchedulerSettings(_Frozen):
     dispatch_seconds: float = Field(default=3.0, gt=0, le=300)
     dispatch_batch: int = Field(default=100, ge=1, le=10000)
+    rule_seconds: float = Field(default=30.0, gt=0, le=3600)
+    apology_extra_days: int = Field(default=3, ge=1, le=60)
+    default_apology_reason: str = Field(min_length=3, max_length=200)
+    reminder_after_days: int = Field(default=5, ge=1, le=60)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    retry_horizon_hours: float = Field(default=72.0, gt=0)
+    unknown_after_seconds: float = Field(default=120.0, gt=0)
+    rate_per_second: float = Field(default=10.0, ge=0)
+    supervisor_phones: tuple[str, ...] = ()
+
+
+class RetentionSettings(_Frozen):
+    recording_days: int = Field(default=90, ge=1)
+    draft_days: int = Field(default=30, ge=1)
+    run_hours: float = Field(default=6.0, gt=0)
 
 
 class IvrSettings(_Frozen):
@@ -220,7 +236,8 @@ class Settings(_Frozen):
     provinces: dict[str, str]
     calendar: CalendarSettings = CalendarSettings()
     sms: SmsSettings
-    scheduler: SchedulerSettings = SchedulerSettings()
+    scheduler: SchedulerSettings
+    retention: RetentionSettings = RetentionSettings()
     procedures: dict[str, Procedure]
     ivr: IvrSettings
     asterisk: AsteriskSettings = AsteriskSettings()

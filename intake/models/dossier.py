@@ -19,6 +19,15 @@ class Dossier(Base):
     __tablename__ = "dossier"
     __table_args__ = (
         Index("ix_dossier_status_due_date", "status", "due_date"),
+        # The late-apology rule: open dossiers past due without an apology.
+        Index("ix_dossier_status_apology_count_due_date", "status", "apology_count", "due_date"),
+        # The collection-reminder rule.
+        Index(
+            "ix_dossier_status_reminder_sent_at_result_ready_at",
+            "status",
+            "reminder_sent_at",
+            "result_ready_at",
+        ),
         Index("ix_dossier_caller_phone_status", "caller_phone", "status"),
     )
 
@@ -46,6 +55,10 @@ class Dossier(Base):
     new_due_date: Mapped[dt.date | None]
     supplement_count: Mapped[int] = mapped_column(default=0)
     apology_count: Mapped[int] = mapped_column(default=0)
+    # The reason given in the (latest) apology letter.
+    apology_reason: Mapped[str | None] = mapped_column(String(300))
+    # When the collection reminder went (or was skipped for an opted-out phone).
+    reminder_sent_at: Mapped[dt.datetime | None]
     # When the current wait for the citizen's supplement began.
     supplement_requested_at: Mapped[dt.datetime | None]
     result_ready_at: Mapped[dt.datetime | None]

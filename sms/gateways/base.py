@@ -6,6 +6,7 @@ a row lock or a connection.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,4 +52,14 @@ class SmsGateway(Protocol):
 
     def send(self, message: OutgoingSms) -> Accepted:
         """Hand one message to the provider; raise PermanentSendError or TransientSendError."""
+        ...
+
+
+class LookupGateway(SmsGateway, Protocol):
+    """A gateway that can say whether it accepted a message, for settling notices a crashed
+    dispatcher left in doubt. Gateways without it leave such notices `unknown` for staff."""
+
+    def lookup(self, message: OutgoingSms, since: dt.datetime) -> Accepted | None:
+        """The provider's record of `message` sent since `since`, or None if it never took it;
+        raise TransientSendError when the provider cannot be asked now."""
         ...

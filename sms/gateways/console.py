@@ -21,7 +21,10 @@ class ConsoleGateway:
     def send(self, message: OutgoingSms) -> Accepted:
         provider_id = f"CON{uuid.uuid4().hex}"
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        line = f"{stamp}\t{message.sender}\t{message.to}\t{provider_id}\t{message.text}\n"
+        line = (
+            f"{stamp}\t{message.sender}\t{message.to}\t{provider_id}\t"
+            f"notice={message.notice_id}\t{message.text}\n"
+        )
         with self._lock:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as log:
@@ -29,3 +32,14 @@ class ConsoleGateway:
         if self.echo:
             print(f"[SMS {message.sender} -> {message.to}] {message.text}", flush=True)
         return Accepted(provider_id, "delivered")
+
+    def lookup(self, message: OutgoingSms, since: dt.datetime) -> Accepted | None:
+        """The log is the console's record of what it accepted."""
+        marker = f"\tnotice={message.notice_id}\t"
+        if not self.log_path.exists():
+            return None
+        with self._lock, self.log_path.open(encoding="utf-8") as log:
+            for line in log:
+                if marker in line:
+                    return Accepted(line.split("\t")[3], "delivered")
+        return None

@@ -48,6 +48,9 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Makes a rule idempotent: `<dossier>:<kind>[:<n>]`. A rule that fires twice (a retried
+    # scan, two leaders for a moment) inserts nothing the second time.
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     phone: Mapped[str] = mapped_column(String(16), index=True)
     text: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(String(8))

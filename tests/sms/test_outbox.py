@@ -9,10 +9,11 @@ import time
 from sqlalchemy import select
 
 from intake.models import Dossier
+from sms.dispatch import dispatch_due
 from sms.gateways.base import PermanentSendError, TransientSendError
 from sms.models import Notice, NoticeStatus
 from sms.notices import queue_receipt
-from sms.outbox import dispatch_due, enqueue
+from sms.outbox import enqueue
 from sms.receipts import apply_receipt
 from tests.factories import create_dossier
 from tests.fakes import RecordingGateway

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from sms.dispatch import dispatch_due
 from sms.models import InboundMessage, Notice, NoticeStatus
-from sms.outbox import dispatch_due, enqueue
+from sms.outbox import enqueue
 from tests.fakes import RecordingGateway
 from tongdai.app import create_app
 

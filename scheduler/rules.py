@@ -1,0 +1,295 @@
+"""The notice rules: which SMS a dossier's history and the calendar call for.
+
+Two kinds of rule:
+- from events: the append-only dossier events are read after a cursor (receipt, supplement
+  request, early result, dispatch by post, refusal/withdrawal/stop, survey after return, an
+  apology with a new date). The cursor row is locked while a scan runs and advanced in the same
+  transaction as the notices, and every notice has a dedupe key: a rule never fires twice.
+- from time: open dossiers past their due day without an apology get one automatically at the
+  start of the next working day (with a supervisor alert); results waiting for collection get
+  one reminder. Both queries are index-backed and touch only the rows that need action, so a
+  tick costs what is due, not what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.calendar import WorkingCalendar
+from intake.lifecycle import Actor
+from intake.models import Dossier, DossierEvent
+from intake.results import set_new_date
+from intake.statuses import Delivery, Timeliness
+from intake.statuses import DossierStatus as S
+from scheduler.models import ScanCursor, StaffAlert
+from sms.inbound import opted_out
+from sms.outbox import enqueue
+from tongdai.settings import Settings
+
+log = logging.getLogger(__name__)
+SCHEDULER = Actor.system("scheduler")
+EVENT_CURSOR = "dossier_events"
+# Late dossiers still being worked on (a dossier waiting for the citizen's supplement is not
+# late: its clock is stopped).
+OPEN_FOR_APOLOGY = (S.RECEIVED, S.ACCEPTED, S.IN_PROCESS, S.PAYMENT_REQUESTED)
+ENDINGS = {S.REFUSED: "refused", S.WITHDRAWN: "withdrawn", S.STOPPED: "stopped"}
+
+
+@dataclass
+class ScanReport:
+    events: int = 0
+    notices: int = 0
+    apologies: int = 0
+    reminders: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.events} events, {self.notices} notices, {self.apologies} automatic "
+            f"apologies, {self.reminders} reminders"
+        )
+
+
+class Rules:
+    def __init__(self, settings: Settings, calendar: WorkingCalendar) -> None:
+        self.settings = settings
+        self.calendar = calendar
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _values(self, dossier: Dossier, **extra: object) -> dict[str, object]:
+        return {
+            "code": dossier.code,
+            "procedure_short": self.settings.procedures[dossier.procedure].short_name,
+            "due": dossier.effective_due_date,
+            **extra,
+        }
+
+    def _notify(
+        self,
+        session: Session,
+        dossier: Dossier,
+        kind: str,
+        key: str,
+        now: dt.datetime,
+        **values: object,
+    ) -> bool:
+        phone = dossier.notify_phone or dossier.caller_phone or ""
+        notice = enqueue(
+            session,
+            self.settings,
+            kind=kind,
+            phone=phone,
+            now=now,
+            dossier=dossier,
+            values=self._values(dossier, **values),
+            dedupe_key=f"{dossier.id}:{key}",
+        )
+        return notice is not None
+
+    # ---- rules from events -----------------------------------------------------------------
+
+    def scan_events(self, session: Session, now: dt.datetime, limit: int = 500) -> ScanReport:
+        report = ScanReport()
+        cursor = session.get(ScanCursor, EVENT_CURSOR, with_for_update=True)
+        if cursor is None:
+            cursor = ScanCursor(name=EVENT_CURSOR, position=0)
+            session.add(cursor)
+            session.flush()
+            cursor = session.get(ScanCursor, EVENT_CURSOR, with_for_update=True)
+        events = list(
+            session.scalars(
+                select(DossierEvent)
+                .where(DossierEvent.id > cursor.position)
+                .order_by(DossierEvent.id)
+                .limit(limit)
+            )
+        )
+        if not events:
+            return report
+        dossiers = {
+            d.id: d
+            for d in session.scalars(
+                select(Dossier).where(Dossier.id.in_({e.dossier_id for e in events}))
+            )
+        }
+        for event in events:
+            report.notices += self._on_event(session, event, dossiers[event.dossier_id], now)
+        cursor.position = events[-1].id
+        report.events = len(events)
+        return report
+
+    def _on_event(
+        self, session: Session, event: DossierEvent, dossier: Dossier, now: dt.datetime
+    ) -> int:
+        action = (event.details or {}).get("action")
+        to = event.to_status
+        if action == "new_date":
+            number = event.details["number"]
+            return self._notify(
+                session,
+                dossier,
+                "apology",
+                f"apology:{number}",
+                now,
+                reason=event.reason,
+                new_due=dt.date.fromisoformat(event.details["new_due"]),
+            )
+        if action == "dispatched":
+            return self._notify(
+                session,
+                dossier,
+                "result_post",
+                "dispatched",
+                now,
+                tracking=event.details.get("tracking") or "(chua co)",
+            )
+        if event.from_status == to:
+            return 0
+        if to is S.RECEIVED:
+            return self._notify(session, dossier, "receipt", "receipt", now)
+        if to is S.SUPPLEMENT_REQUESTED:
+            documents = ", ".join((event.details or {}).get("documents", [])) or event.reason
+            number = (event.details or {}).get("number", dossier.supplement_count)
+            return self._notify(
+                session,
+                dossier,
+                "supplement",
+                f"supplement:{number}",
+                now,
+                documents=documents,
+                reason=event.reason,
+            )
+        if to is S.RESULT_READY and dossier.delivery is Delivery.COLLECT:
+            timeliness = self.calendar.classify(
+                dossier.due_date, event.at, apologised=dossier.apology_count > 0
+            )
+            if timeliness is Timeliness.EARLY:
+                return self._notify(session, dossier, "result_collect", "result", now)
+            return 0
+        if to in ENDINGS:
+            return self._notify(
+                session, dossier, ENDINGS[to], ENDINGS[to], now, reason=event.reason
+            )
+        if to is S.RETURNED:
+            phone = dossier.notify_phone or dossier.caller_phone or ""
+            if opted_out(session, phone):
+                return 0
+            return self._notify(session, dossier, "survey", "survey", now)
+        return 0
+
+    # ---- rules from time -------------------------------------------------------------------
+
+    def scan_overdue(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """At the start of the working day after the due day, a late dossier with no new date
+        from staff gets the default apology and a proposed date; a supervisor is alerted."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        candidates = session.scalars(
+            select(Dossier)
+            .where(
+                Dossier.status.in_(OPEN_FOR_APOLOGY),
+                Dossier.apology_count == 0,
+                Dossier.due_date < today,
+            )
+            .order_by(Dossier.due_date, Dossier.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        extra = self.settings.scheduler.apology_extra_days
+        for dossier in candidates:
+            if today < self.calendar.next_working_day(dossier.due_date):
+                continue  # the due day has ended but the next working day has not begun
+            new_date = self.calendar.add_working_days(dossier.due_date, extra)
+            if new_date <= today:  # the scheduler was down for days: promise from today
+                new_date = self.calendar.add_working_days(today, extra)
+            set_new_date(
+                session,
+                dossier,
+                new_date,
+                reason=self.settings.scheduler.default_apology_reason,
+                actor=SCHEDULER,
+                now=now,
+                calendar=self.calendar,
+                automatic=True,
+            )
+            self._alert(session, dossier, now, new_date)
+            report.apologies += 1
+        return report
+
+    def _alert(
+        self, session: Session, dossier: Dossier, now: dt.datetime, new_date: dt.date
+    ) -> None:
+        message = (
+            f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}); đã gửi tin xin "
+            f"lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
+        )
+        session.add(
+            StaffAlert(kind="auto_apology", dossier_id=dossier.id, message=message, created_at=now)
+        )
+        for phone in self.settings.scheduler.supervisor_phones:
+            enqueue(
+                session,
+                self.settings,
+                kind="supervisor_alert",
+                phone=phone,
+                now=now,
+                values={"code": dossier.code, "reason": "Qua han, da xin loi tu dong."},
+                dedupe_key=f"{dossier.id}:alert:auto_apology:{phone}",
+            )
+
+    def scan_reminders(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """One reminder for a result waiting for collection N working days (opt-out respected)."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        after = self.settings.scheduler.reminder_after_days
+        # N working days are at least N calendar days: a cheap, index-friendly first cut.
+        threshold = now - dt.timedelta(days=after)
+        candidates = session.scalars(
+            select(Dossier)
+            .where(
+                Dossier.status == S.RESULT_READY,
+                Dossier.reminder_sent_at.is_(None),
+                Dossier.result_ready_at <= threshold,
+                Dossier.delivery == Delivery.COLLECT,
+            )
+            .order_by(Dossier.result_ready_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        for dossier in candidates:
+            ready = self.calendar.local(dossier.result_ready_at).date()
+            if self.calendar.working_days_between(ready, today) < after:
+                continue
+            dossier.reminder_sent_at = now
+            phone = dossier.notify_phone or dossier.caller_phone or ""
+            if not opted_out(session, phone):
+                report.reminders += self._notify(session, dossier, "reminder", "reminder", now)
+        return report
+
+
+def run_rules(
+    sessions,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    now: dt.datetime,
+    *,
+    batch: int = 500,
+    max_batches: int = 100,
+) -> ScanReport:
+    """One tick: every rule, in batches each in its own transaction (bounded work per tick)."""
+    rules = Rules(settings, calendar)
+    total = ScanReport()
+    for scan in (rules.scan_overdue, rules.scan_events, rules.scan_reminders):
+        for _ in range(max_batches):
+            with sessions() as session, session.begin():
+                report = scan(session, now, batch)
+            for field in ("events", "notices", "apologies", "reminders"):
+                setattr(total, field, getattr(total, field) + getattr(report, field))
+            if max(report.events, report.apologies, report.reminders) < batch:
+                break
+    return total

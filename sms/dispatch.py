@@ -1,0 +1,275 @@
+"""The dispatcher: the only code that calls an SMS gateway.
+
+A notice moves pending -> sending -> sent (-> delivered / undelivered), or -> failed. Every move
+is an UPDATE guarded by the status it expects, so a notice already past `pending` is never sent
+again and a slow receipt never drags one backwards.
+
+Several dispatcher processes share the work: claims use FOR UPDATE SKIP LOCKED and commit before
+any gateway call, and no database session is open during the call.
+
+Crash window (README, "The outbox"): a dispatcher killed between the provider accepting a message
+and our commit of "sent" leaves the row in `sending`. After `unknown_after_seconds` it becomes
+`unknown` and is settled from the provider (its own look-up of messages to that phone since the
+claim; the status callback URL also carries the notice id): found -> sent, never accepted ->
+pending again. So only a message the provider never accepted is ever sent again. The window
+must be longer than a gateway call can take (the Twilio client times out after 10 s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.clock import Clock
+from intake.phone import mask_phone
+from sms.gateways.base import Accepted, OutgoingSms, SendError, SmsGateway
+from sms.models import Notice, NoticeStatus, RateLimit
+from tongdai.settings import Settings
+
+log = logging.getLogger(__name__)
+# Fault-injection points for the crash tests: a checkpoint callback is called with these names.
+AFTER_CLAIM, AFTER_ACCEPTED, AFTER_RECORD = "after_claim", "after_accepted", "after_record"
+
+
+@dataclass
+class DispatchReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    settled: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return len(self.sent) + len(self.retrying) + len(self.failed)
+
+
+def retry_delay(settings: Settings, attempts: int) -> float:
+    """Exponential backoff with ±50 % jitter, so retries after an outage do not arrive at once."""
+    scheduler = settings.scheduler
+    base = min(
+        scheduler.retry_base_seconds * 2 ** (attempts - 1), scheduler.retry_max_delay_seconds
+    )
+    return base * random.uniform(0.5, 1.5)
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Notice]:
+    """Lock and claim due pending rows; SKIP LOCKED lets several dispatchers share the work."""
+    query = (
+        select(Notice)
+        .where(Notice.status == NoticeStatus.PENDING, Notice.next_attempt_at <= now)
+        .order_by(Notice.next_attempt_at, Notice.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    notices = list(session.scalars(query))
+    for notice in notices:
+        notice.status = NoticeStatus.SENDING
+        notice.claimed_at = now
+        notice.attempts += 1
+        notice.updated_at = now
+    return notices
+
+
+def reserve_slots(
+    sessions: sessionmaker[Session], gateway: str, count: int, rate: float, now: dt.datetime
+) -> list[dt.datetime]:
+    """Times at which `count` messages may go, under `rate` per second for this gateway across
+    every dispatcher process (the row is the shared token bucket, locked while it moves)."""
+    if rate <= 0 or count == 0:
+        return [now] * count
+    step = dt.timedelta(seconds=1 / rate)
+    with sessions() as session, session.begin():
+        row = session.get(RateLimit, gateway, with_for_update=True)
+        if row is None:
+            session.add(RateLimit(gateway=gateway, next_free_at=now))
+            session.flush()
+            row = session.get(RateLimit, gateway, with_for_update=True)
+        start = max(row.next_free_at, now)
+        row.next_free_at = start + step * count
+    return [start + step * i for i in range(count)]
+
+
+def dispatch_due(
+    sessions: sessionmaker[Session],
+    gateway: SmsGateway,
+    settings: Settings,
+    clock: Clock,
+    *,
+    limit: int = 100,
+    sleep: Callable[[float], None] = time.sleep,
+    checkpoint: Callable[[str], None] = lambda point: None,
+) -> DispatchReport:
+    """Settle what crashed dispatchers left, then send what is due."""
+    report = DispatchReport()
+    report.settled = settle_unknown(sessions, gateway, settings, clock)
+    with sessions() as session, session.begin():
+        claimed = [
+            OutgoingSms(n.id, n.phone, n.text, settings.sms.sender)
+            for n in claim_due(session, clock.now(), limit)
+        ]
+    checkpoint(AFTER_CLAIM)
+    slots = reserve_slots(
+        sessions, gateway.name, len(claimed), settings.scheduler.rate_per_second, clock.now()
+    )
+    for message, slot in zip(claimed, slots, strict=True):
+        wait = (slot - clock.now()).total_seconds()
+        if wait > 0:
+            sleep(wait)
+        try:
+            accepted = gateway.send(message)
+        except SendError as error:
+            _record_failure(sessions, gateway, settings, message, error, clock.now(), report)
+            continue
+        checkpoint(AFTER_ACCEPTED)
+        _record_sent(sessions, gateway, message, accepted, clock.now())
+        checkpoint(AFTER_RECORD)
+        report.sent.append(message.notice_id)
+    return report
+
+
+def _record_sent(
+    sessions, gateway, message: OutgoingSms, accepted: Accepted, now: dt.datetime
+) -> None:
+    with sessions() as session, session.begin():
+        result = session.execute(
+            update(Notice)
+            .where(
+                Notice.id == message.notice_id,
+                Notice.status.in_([NoticeStatus.SENDING, NoticeStatus.UNKNOWN]),
+            )
+            .values(
+                status=NoticeStatus.SENT,
+                provider_id=accepted.provider_id,
+                gateway=gateway.name,
+                provider_status=accepted.provider_status,
+                sent_at=now,
+                updated_at=now,
+            )
+        )
+        if result.rowcount == 0:
+            # A delivery receipt overtook us: keep its status, just remember the provider id.
+            session.execute(
+                update(Notice)
+                .where(Notice.id == message.notice_id, Notice.provider_id.is_(None))
+                .values(provider_id=accepted.provider_id, gateway=gateway.name, sent_at=now)
+            )
+    log.info(
+        "sms: notice %d sent to %s as %s",
+        message.notice_id,
+        mask_phone(message.to),
+        accepted.provider_id,
+    )
+
+
+def _record_failure(
+    sessions,
+    gateway,
+    settings: Settings,
+    message: OutgoingSms,
+    error: SendError,
+    now: dt.datetime,
+    report: DispatchReport,
+) -> None:
+    with sessions() as session, session.begin():
+        notice = session.get(Notice, message.notice_id, with_for_update=True)
+        if notice is None or notice.status is not NoticeStatus.SENDING:
+            return
+        notice.gateway = gateway.name
+        notice.error_code = error.code
+        notice.error = str(error)[:1000]
+        notice.updated_at = now
+        horizon = notice.created_at + dt.timedelta(hours=settings.scheduler.retry_horizon_hours)
+        retry_at = now + dt.timedelta(seconds=retry_delay(settings, notice.attempts))
+        if error.permanent or retry_at > horizon:
+            notice.status = NoticeStatus.FAILED
+            notice.settled_at = now
+            if not error.permanent:
+                notice.error = f"retries exhausted after {notice.attempts} attempts: {error}"[:1000]
+            report.failed.append(notice.id)
+            log.warning("sms: notice %d failed for good: %s %s", notice.id, error.code, error)
+        else:
+            notice.status = NoticeStatus.PENDING
+            notice.next_attempt_at = retry_at
+            report.retrying.append(notice.id)
+            log.info("sms: notice %d will retry at %s: %s", notice.id, retry_at.isoformat(), error)
+
+
+def settle_unknown(
+    sessions: sessionmaker[Session],
+    gateway: SmsGateway,
+    settings: Settings,
+    clock: Clock,
+    *,
+    limit: int = 50,
+) -> int:
+    """Rows left in `sending` by a dead dispatcher become `unknown`, then are settled from the
+    provider before anything is resent. Returns how many were settled."""
+    now = clock.now()
+    stale = now - dt.timedelta(seconds=settings.scheduler.unknown_after_seconds)
+    with sessions() as session, session.begin():
+        session.execute(
+            update(Notice)
+            .where(Notice.status == NoticeStatus.SENDING, Notice.claimed_at < stale)
+            .values(status=NoticeStatus.UNKNOWN, updated_at=now)
+        )
+        unknown = list(
+            session.scalars(
+                select(Notice)
+                .where(Notice.status == NoticeStatus.UNKNOWN)
+                .order_by(Notice.claimed_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        checks = [
+            (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.claimed_at) for n in unknown
+        ]
+    lookup = getattr(gateway, "lookup", None)
+    if lookup is None:
+        if checks:
+            log.warning(
+                "sms: %d notice(s) unknown and %s cannot look them up; staff must check",
+                len(checks),
+                gateway.name,
+            )
+        return 0
+    settled = 0
+    for message, since in checks:
+        try:
+            found = lookup(message, since)
+        except SendError as error:
+            log.warning("sms: cannot settle notice %d yet: %s", message.notice_id, error)
+            continue
+        with sessions() as session, session.begin():
+            if found is not None:
+                values = {
+                    "status": NoticeStatus.SENT,
+                    "provider_id": found.provider_id,
+                    "provider_status": found.provider_status,
+                    "gateway": gateway.name,
+                    "sent_at": now,
+                }
+                log.info(
+                    "sms: notice %d was accepted before the crash (%s)",
+                    message.notice_id,
+                    found.provider_id,
+                )
+            else:
+                values = {"status": NoticeStatus.PENDING, "next_attempt_at": now}
+                log.info(
+                    "sms: notice %d never reached the provider; sending it again", message.notice_id
+                )
+            session.execute(
+                update(Notice)
+                .where(Notice.id == message.notice_id, Notice.status == NoticeStatus.UNKNOWN)
+                .values(updated_at=now, **values)
+            )
+        settled += 1
+    return settled
