@@ -6,6 +6,7 @@ in a background thread for the single-machine default.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,6 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
 from scheduler.leader import Leadership
+from scheduler.retention import run_retention
 from scheduler.rules import run_rules
 from sms.dispatch import dispatch_due
 from sms.gateways.base import SmsGateway
@@ -74,6 +76,23 @@ def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
         log.info("rules: %s", report)
 
 
+def retention_tick(
+    runtime: Runtime, leadership: Leadership, recordings: TwilioRecordings | None
+) -> None:
+    try:
+        if not leadership.is_leader():
+            return
+        report = run_retention(runtime.sessions, runtime.settings, runtime.clock, twilio=recordings)
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("retention: tick failed")
+        return
+    if report.changed or report.recordings_kept or report.drafts_kept:
+        log.info("retention: %s", report.summary())
+
+
+RETENTION_FIRST_DELAY = dt.timedelta(minutes=1)
+
+
 def build_scheduler(
     runtime: Runtime,
     gateway: SmsGateway,
@@ -126,4 +145,16 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
         )
+    scheduler.add_job(
+        retention_tick,
+        "interval",
+        hours=runtime.settings.retention.run_hours,
+        args=(runtime, leadership, recordings),
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+        # Soon after start too: a scheduler restarted more often than run_hours would otherwise
+        # never get to it.
+        next_run_time=dt.datetime.now(dt.UTC) + RETENTION_FIRST_DELAY,
+    )
     return scheduler

@@ -1,6 +1,7 @@
 """SQLAlchemy models of the domain, one per module; importing this package registers them all."""
 
 from intake.models.applicant import Applicant
+from intake.models.audit_event import AuditEvent
 from intake.models.calendar_day import CalendarDay, CalendarDayKind
 from intake.models.dossier import Dossier
 from intake.models.dossier_code_counter import DossierCodeCounter
@@ -10,6 +11,7 @@ from intake.models.vessel import Vessel
 
 __all__ = [
     "Applicant",
+    "AuditEvent",
     "CalendarDay",
     "CalendarDayKind",
     "Dossier",
