@@ -42,3 +42,58 @@ def ensure_first_admin(session: Session, password: str | None) -> tuple[str, str
     password = password or secrets.token_urlsafe(12)
     add_user(session, "admin", password, Role.ADMIN)
     return "admin", password
+
+
+# ---- what the users page does ----------------------------------------------------------------
+
+# No look-alike characters (0/O, 1/l/I): a temporary password is read aloud or copied by hand.
+_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GENERATED_PASSWORD_LENGTH = 14
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
+def manageable_roles(actor_role: Role) -> list[Role]:
+    """The roles whose accounts `actor_role` may create and manage."""
+    if actor_role is Role.ADMIN:
+        return list(Role)
+    if actor_role is Role.SUPERVISOR:
+        return [Role.OPERATOR]
+    return []
+
+
+def may_manage(actor: StaffUser, target: StaffUser) -> bool:
+    return target.role in manageable_roles(actor.role)
+
+
+def set_active(session: Session, actor: StaffUser, user: StaffUser, active: bool) -> None:
+    if user.id == actor.id and not active:
+        raise InvalidInput("Bạn không thể tự khoá tài khoản của mình.")
+    user.active = active
+    if active:
+        user.failed_logins = 0
+        user.locked_until = None
+    session.flush()
+
+
+def reset_password(session: Session, user: StaffUser) -> str:
+    """Give `user` a new random password, to be changed at the next log-in; return it (show it
+    once, never store or log it)."""
+    password = generate_password()
+    user.password_hash = generate_password_hash(password)
+    user.must_change_password = True
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return password
+
+
+def change_role(session: Session, actor: StaffUser, user: StaffUser, role: Role) -> None:
+    if user.id == actor.id:
+        raise InvalidInput("Bạn không thể tự đổi vai trò của mình.")
+    if actor.role is not Role.ADMIN:
+        raise InvalidInput("Chỉ quản trị viên được đổi vai trò.")
+    user.role = role
+    session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, redirect, render_template, request, url_for
 
 from tongdai.runtime import Runtime, load_runtime
 
@@ -25,4 +25,30 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(twilio_sms)
     app.register_blueprint(twilio_voice)
     app.register_blueprint(prompt_audio)
+
+    from admin.web import init_app as init_admin
+
+    init_admin(app)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("dashboard.index"))
+
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    def staff_error(error):
+        if not request.path.startswith("/admin"):
+            return error
+        titles = {403: "Không có quyền truy cập", 404: "Không tìm thấy"}
+        messages = {
+            403: "Trang này dành cho vai trò khác. Liên hệ quản trị nếu bạn cần.",
+            404: "Trang hoặc hồ sơ này không tồn tại.",
+        }
+        return render_template(
+            "admin/error.html",
+            code=error.code,
+            title=titles[error.code],
+            message=messages[error.code],
+        ), error.code
+
     return app

@@ -220,6 +220,36 @@ def run(port: int, agi_port: int) -> None:
     )
 
 
+@cli.command()
+@click.option("--from", "start", required=True, help="first day, YYYY-MM-DD (local)")
+@click.option("--to", "end", required=True, help="last day, YYYY-MM-DD (included)")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the report as an Excel file here")  # fmt: skip
+def report(start: str, end: str, xlsx_path: Path | None) -> None:
+    """Print the report of a date range (received, resolved, on time, SMS, satisfaction)."""
+    from admin.report_xlsx import workbook_bytes
+    from admin.statistics import report as build_report
+    from admin.statistics import text_tables
+    from tongdai.runtime import load_runtime
+
+    days: dict[str, dt.date] = {}
+    for hint, value in (("--from", start), ("--to", end)):
+        try:
+            days[hint] = dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r}: write it as YYYY-MM-DD", param_hint=hint) from exc
+    if days["--to"] < days["--from"]:
+        raise click.BadParameter("the last day comes before the first", param_hint="--to")
+    runtime = load_runtime()
+    with runtime.sessions() as session:
+        figures = build_report(session, runtime.settings, runtime.calendar(), days["--from"],
+                               days["--to"])  # fmt: skip
+    click.echo(text_tables(figures), nl=False)
+    if xlsx_path is not None:
+        xlsx_path.write_bytes(workbook_bytes(figures, runtime.settings.centre.name))
+        click.echo(f"\nĐã ghi tệp Excel: {xlsx_path}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -227,7 +257,8 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        # One line, whatever went wrong: no usage text under the error (CONTRACT.md).
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)

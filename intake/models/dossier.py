@@ -64,6 +64,9 @@ class Dossier(Base):
     result_ready_at: Mapped[dt.datetime | None]
     # A caller chose "start again" on an unfinished application: never offered for resume.
     discarded_at: Mapped[dt.datetime | None]
+    # The staff member working the dossier (an operator claims it before changing it).
+    assigned_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[dt.datetime | None]
     # Answers given per procedure (see [procedures.*.fields] in config.toml).
     form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -258,5 +258,5 @@ def test_the_cli_reports_a_missing_tool_in_one_line(tmp_path):
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "Error: ffmpeg is not installed (on Debian: apt-get install ffmpeg)"
+        "error: ffmpeg is not installed (on Debian: apt-get install ffmpeg)"
     ]

@@ -1,0 +1,611 @@
+"""The figures supervisors report on, and the dashboard's counters: pure queries, no Flask.
+
+Definitions (a range is a span of local calendar days, both ends included):
+
+- received: a submitted dossier (not a draft) whose `received_at` falls in the range;
+- resolved: a dossier whose result became ready (`result_ready_at`) in the range. A returned
+  dossier passed through "result ready" first, so it is counted on the day its result was ready,
+  not on the day it was handed over; refused, withdrawn and stopped dossiers are never resolved;
+- early / on time / late: `WorkingCalendar.classify` of a resolved dossier, comparing the local
+  day its result was ready with its legal due date (`due_date`, which apologies never move); a
+  dossier that needed an apology letter (`apology_count > 0`) is late whatever its new date;
+- on-time rate: (early + on time) / resolved;
+- SMS sent: a notice that left the outbox in the range, i.e. `sent_at` (the provider accepted
+  it) or, for one that failed without ever being accepted, `settled_at` falls in the range;
+- delivery rate: delivered / (delivered + undelivered + failed) among those notices; notices
+  still waiting for the provider's receipt count in neither part;
+- satisfaction rate: ratings 1 (very satisfied) or 2 (satisfied) / all ratings whose first reply
+  (`received_at`) falls in the range, each with the citizen's latest answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Date, case, cast, func, literal_column, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from intake.calendar import WorkingCalendar
+from intake.models import Dossier
+from intake.statuses import FINAL_STATUSES, Channel, DossierStatus, Timeliness
+from ivr.models import CallbackRequest, IvrCall
+from scheduler.models import StaffAlert
+from sms.models import Notice, NoticeStatus, SurveyRating
+from tongdai.settings import Settings
+
+ONE_DAY = dt.timedelta(days=1)
+CHANNEL_LABELS = {
+    Channel.PHONE: "Điện thoại",
+    Channel.COUNTER: "Tại quầy",
+    Channel.ONLINE: "Trực tuyến",
+    Channel.POST: "Bưu chính",
+}
+NOTICE_KIND_LABELS = {
+    "receipt": "Xác nhận tiếp nhận",
+    "result_collect": "Có kết quả (nhận tại Trung tâm)",
+    "result_post": "Kết quả gửi bưu điện",
+    "supplement": "Yêu cầu bổ sung",
+    "apology": "Thư xin lỗi trễ hạn",
+    "reminder": "Nhắc nhận kết quả",
+    "refused": "Không tiếp nhận",
+    "withdrawn": "Rút hồ sơ",
+    "stopped": "Dừng xử lý",
+    "survey": "Mời đánh giá",
+    "status_reply": "Trả lời tra cứu",
+    "not_found": "Không tìm thấy hồ sơ",
+    "help": "Hướng dẫn",
+    "opted_out": "Ngừng nhận tin",
+    "opted_in": "Nhận tin trở lại",
+    "supervisor_alert": "Cảnh báo lãnh đạo",
+    "rating_thanks": "Cảm ơn đánh giá",
+}
+RATING_LABELS = {1: "Rất hài lòng", 2: "Hài lòng", 3: "Không hài lòng"}
+# Open dossiers (the queue's "đang xử lý"), in the order work flows through them.
+OPEN_STATUSES = [
+    s for s in DossierStatus if s not in FINAL_STATUSES and s is not DossierStatus.DRAFT
+]
+# Open and still being worked: the result is not ready yet, so a due date can be missed.
+IN_WORK_STATUSES = [s for s in OPEN_STATUSES if s is not DossierStatus.RESULT_READY]
+SETTLED = (NoticeStatus.DELIVERED, NoticeStatus.UNDELIVERED, NoticeStatus.FAILED)
+FAILED_WINDOW = dt.timedelta(days=7)
+SERIES_DAYS = 14
+ON_TIME_DAYS = 30
+
+
+def notice_kind_label(kind: str) -> str:
+    return NOTICE_KIND_LABELS.get(kind, kind)
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A share between 0 and 1, or None when there is nothing to divide (shown as "–")."""
+    return part / whole if whole else None
+
+
+# ---- local days in SQL -----------------------------------------------------------------------
+
+
+def utc_bounds(start: dt.date, end: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, the day after end 00:00) local, as aware UTC times."""
+    low = dt.datetime.combine(start, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    high = dt.datetime.combine(end + ONE_DAY, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    return low, high
+
+
+def local_day(session: Session, column: InstrumentedAttribute, zone: ZoneInfo) -> ColumnElement:
+    """The local calendar day of a UTC timestamp column, computed by the database."""
+    # Inline literals, not bound parameters: PostgreSQL only accepts the GROUP BY expression
+    # when it is textually the selected one, and two parameters would differ.
+    if session.get_bind().dialect.name == "postgresql":
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone.key):
+            raise ValueError(f"unexpected time zone name {zone.key!r}")
+        return cast(func.timezone(literal_column(f"'{zone.key}'"), column), Date)
+    # SQLite stores naive UTC text and knows no zones: shift by the zone's offset, which is fixed
+    # for Asia/Ho_Chi_Minh (no daylight saving since 1975).
+    offset = dt.datetime.now(zone).utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return func.date(column, literal_column(f"'{minutes:+d} minutes'"))
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def count_per_day(
+    session: Session,
+    column: InstrumentedAttribute,
+    start: dt.date,
+    end: dt.date,
+    zone: ZoneInfo,
+    *where: ColumnElement[bool],
+) -> list[int]:
+    """Rows per local day from `start` to `end` (zeros included), one GROUP BY query."""
+    low, high = utc_bounds(start, end, zone)
+    day = local_day(session, column, zone)
+    query = select(day, func.count()).where(column >= low, column < high, *where).group_by(day)
+    counts = {_as_date(d): n for d, n in session.execute(query)}
+    return [counts.get(d, 0) for d in days_between(start, end)]
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    """One row of a table: a procedure, a channel, or the total."""
+
+    key: str
+    label: str
+    received: int = 0
+    resolved: int = 0
+    early: int = 0
+    on_time: int = 0
+    late: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return rate(self.early + self.on_time, self.resolved)
+
+    def count(self, timeliness: Timeliness) -> None:
+        self.resolved += 1
+        if timeliness is Timeliness.EARLY:
+            self.early += 1
+        elif timeliness is Timeliness.ON_TIME:
+            self.on_time += 1
+        else:
+            self.late += 1
+
+
+@dataclass
+class SmsKind:
+    kind: str
+    label: str
+    sent: int = 0  # left the outbox in the range (all statuses below, and "waiting")
+    delivered: int = 0
+    undelivered: int = 0
+    failed: int = 0
+
+    @property
+    def waiting(self) -> int:
+        """Accepted by the provider, no delivery receipt yet."""
+        return self.sent - self.delivered - self.undelivered - self.failed
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return rate(self.delivered, self.delivered + self.undelivered + self.failed)
+
+
+@dataclass
+class Report:
+    start: dt.date
+    end: dt.date
+    by_procedure: list[Breakdown]
+    by_channel: list[Breakdown]
+    total: Breakdown
+    sms: list[SmsKind]
+    sms_total: SmsKind
+    ratings: dict[int, int]
+    days: list[dt.date]
+    received_per_day: list[int]
+    resolved_per_day: list[int]
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return self.sms_total.delivery_rate
+
+    @property
+    def ratings_total(self) -> int:
+        return sum(self.ratings.values())
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return rate(self.ratings.get(1, 0) + self.ratings.get(2, 0), self.ratings_total)
+
+
+def report(
+    session: Session,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    start: dt.date,
+    end: dt.date,
+) -> Report:
+    """The figures of the local days `start` to `end`, both included (see the module's doc)."""
+    if end < start:
+        raise ValueError("the range ends before it starts")
+    zone = settings.zone
+    low, high = utc_bounds(start, end, zone)
+    procedures = {code: Breakdown(code, p.name) for code, p in settings.procedures.items()}
+    channels = {c.value: Breakdown(c.value, CHANNEL_LABELS[c]) for c in Channel}
+    total = Breakdown("total", "Tổng cộng")
+
+    def row(table: dict[str, Breakdown], key: str) -> Breakdown:
+        # A procedure since removed from config.toml still has its dossiers counted.
+        return table.setdefault(key, Breakdown(key, key))
+
+    received = session.execute(
+        select(Dossier.procedure, Dossier.channel, func.count())
+        .where(
+            Dossier.received_at >= low,
+            Dossier.received_at < high,
+            Dossier.status != DossierStatus.DRAFT,
+        )
+        .group_by(Dossier.procedure, Dossier.channel)
+    )
+    for procedure, channel, count in received:
+        for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
+            breakdown.received += count
+
+    # Per row, but bounded: only the dossiers resolved in the range, four small columns each.
+    resolved = session.execute(
+        select(
+            Dossier.procedure,
+            Dossier.channel,
+            Dossier.due_date,
+            Dossier.result_ready_at,
+            Dossier.apology_count,
+        ).where(Dossier.result_ready_at >= low, Dossier.result_ready_at < high)
+    )
+    ready_days: Counter[dt.date] = Counter()
+    for procedure, channel, due, ready_at, apologies in resolved:
+        ready_days[calendar.local(ready_at).date()] += 1
+        timeliness = _timeliness(calendar, due, ready_at, apologies)
+        for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
+            breakdown.count(timeliness)
+
+    left_at = func.coalesce(Notice.sent_at, Notice.settled_at)
+    status_counts = session.execute(
+        select(Notice.kind, Notice.status, func.count())
+        .where(left_at >= low, left_at < high)
+        .group_by(Notice.kind, Notice.status)
+    )
+    kinds: dict[str, SmsKind] = {}
+    sms_total = SmsKind("total", "Tổng cộng")
+    for kind, status, count in status_counts:
+        for entry in (kinds.setdefault(kind, SmsKind(kind, notice_kind_label(kind))), sms_total):
+            entry.sent += count
+            if status is NoticeStatus.DELIVERED:
+                entry.delivered += count
+            elif status is NoticeStatus.UNDELIVERED:
+                entry.undelivered += count
+            elif status is NoticeStatus.FAILED:
+                entry.failed += count
+
+    ratings = dict.fromkeys(RATING_LABELS, 0)
+    for value, count in session.execute(
+        select(SurveyRating.rating, func.count())
+        .where(SurveyRating.received_at >= low, SurveyRating.received_at < high)
+        .group_by(SurveyRating.rating)
+    ):
+        ratings[value] = ratings.get(value, 0) + count
+
+    days = days_between(start, end)
+    return Report(
+        start=start,
+        end=end,
+        by_procedure=list(procedures.values()),
+        by_channel=[b for b in channels.values() if b.received or b.resolved],
+        total=total,
+        sms=sorted(kinds.values(), key=lambda k: (-k.sent, k.kind)),
+        sms_total=sms_total,
+        ratings=ratings,
+        days=days,
+        received_per_day=count_per_day(
+            session, Dossier.received_at, start, end, zone, Dossier.status != DossierStatus.DRAFT
+        ),
+        resolved_per_day=[ready_days.get(d, 0) for d in days],
+    )
+
+
+def _timeliness(
+    calendar: WorkingCalendar, due: dt.date | None, ready_at: dt.datetime, apologies: int
+) -> Timeliness:
+    if due is None:  # never happens to a submitted dossier; do not let it look early
+        return Timeliness.LATE if apologies else Timeliness.ON_TIME
+    return calendar.classify(due, ready_at, apologised=apologies > 0)
+
+
+# ---- the dashboard ---------------------------------------------------------------------------
+
+
+@dataclass
+class Calls:
+    total: int = 0
+    submitted: int = 0
+    abandoned: int = 0
+
+
+@dataclass
+class SmsQueue:
+    pending_due: int = 0  # waiting for the dispatcher now
+    held: int = 0  # waiting for the end of quiet hours
+    retrying: int = 0  # a send failed; another attempt is scheduled
+    failed_recently: int = 0  # failed for good in the last 7 days
+
+
+@dataclass
+class Dashboard:
+    today: dt.date
+    calls: Calls
+    open_by_status: list[tuple[DossierStatus, int]]
+    due_today: int
+    overdue: int
+    open_callbacks: int
+    alerts: list[StaffAlert]
+    alerts_total: int
+    sms: SmsQueue
+    days: list[dt.date]
+    received_per_day: list[int]
+    resolved_per_day: list[int]
+    resolved_30_days: Breakdown = field(default_factory=lambda: Breakdown("30", "30 ngày"))
+
+    @property
+    def open_total(self) -> int:
+        return sum(count for _, count in self.open_by_status)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.resolved_30_days.on_time_rate
+
+
+def dashboard(
+    session: Session,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    now: dt.datetime,
+    *,
+    alert_limit: int = 20,
+) -> Dashboard:
+    """What is happening today, what is waiting, and the last weeks' trend.
+
+    Due today / overdue count dossiers still being worked (open, result not ready) against the
+    date last promised to the citizen: the new date of an apology letter, else the legal one.
+    """
+    zone = settings.zone
+    today = calendar.local(now).date()
+    low, high = utc_bounds(today, today, zone)
+
+    def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    total, submitted, abandoned = session.execute(
+        select(
+            func.count(), flag(IvrCall.outcome == "submitted"), flag(IvrCall.outcome == "abandoned")
+        ).where(IvrCall.started_at >= low, IvrCall.started_at < high)
+    ).one()
+
+    by_status = dict(
+        session.execute(
+            select(Dossier.status, func.count())
+            .where(Dossier.status.in_(OPEN_STATUSES))
+            .group_by(Dossier.status)
+        ).all()
+    )
+    promised = func.coalesce(Dossier.new_due_date, Dossier.due_date)
+    due_today, overdue = session.execute(
+        select(flag(promised == today), flag(promised < today)).where(
+            Dossier.status.in_(IN_WORK_STATUSES)
+        )
+    ).one()
+
+    open_callbacks = session.scalar(
+        select(func.count()).select_from(CallbackRequest).where(CallbackRequest.closed_at.is_(None))
+    )
+    unresolved = StaffAlert.resolved_at.is_(None)
+    alerts = list(
+        session.scalars(
+            select(StaffAlert)
+            .where(unresolved)
+            .order_by(StaffAlert.created_at.desc(), StaffAlert.id.desc())
+            .limit(alert_limit)
+        )
+    )
+    alerts_total = session.scalar(select(func.count()).select_from(StaffAlert).where(unresolved))
+
+    pending = Notice.status == NoticeStatus.PENDING
+    is_due = Notice.next_attempt_at <= now
+    failed_at = func.coalesce(Notice.settled_at, Notice.updated_at)
+    queue = session.execute(
+        select(
+            flag(pending & is_due),
+            flag(pending & ~is_due & (Notice.attempts == 0)),
+            flag(pending & (Notice.attempts > 0)),
+            flag((Notice.status == NoticeStatus.FAILED) & (failed_at >= now - FAILED_WINDOW)),
+        ).where(Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.FAILED]))
+    ).one()
+
+    first = today - dt.timedelta(days=SERIES_DAYS - 1)
+    received_per_day = count_per_day(
+        session, Dossier.received_at, first, today, zone, Dossier.status != DossierStatus.DRAFT
+    )
+    resolved_per_day = count_per_day(session, Dossier.result_ready_at, first, today, zone)
+
+    month_low, _ = utc_bounds(today - dt.timedelta(days=ON_TIME_DAYS - 1), today, zone)
+    resolved_30_days = Breakdown("30", "30 ngày")
+    for due, ready_at, apologies in session.execute(
+        select(Dossier.due_date, Dossier.result_ready_at, Dossier.apology_count).where(
+            Dossier.result_ready_at >= month_low, Dossier.result_ready_at < high
+        )
+    ):
+        resolved_30_days.count(_timeliness(calendar, due, ready_at, apologies))
+
+    return Dashboard(
+        today=today,
+        calls=Calls(total, submitted, abandoned),
+        open_by_status=[(s, by_status[s]) for s in OPEN_STATUSES if by_status.get(s)],
+        due_today=due_today,
+        overdue=overdue,
+        open_callbacks=open_callbacks or 0,
+        alerts=alerts,
+        alerts_total=alerts_total or 0,
+        sms=SmsQueue(*queue),
+        days=days_between(first, today),
+        received_per_day=received_per_day,
+        resolved_per_day=resolved_per_day,
+        resolved_30_days=resolved_30_days,
+    )
+
+
+# ---- the report as tables (for the Excel file, the command line and the page) ---------------
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: str = "int"  # text, int, percent, date
+    width: int = 12  # characters, for the Excel file
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    sheet: str  # at most 31 characters, no []:*?/\
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[object]]
+
+
+def report_tables(r: Report) -> list[Table]:
+    def breakdown_rows(rows: list[Breakdown]) -> list[list[object]]:
+        return [
+            [b.label, b.received, b.resolved, b.early, b.on_time, b.late, b.on_time_rate]
+            for b in [*rows, r.total]
+        ]
+
+    def breakdown_columns(first: str, width: int) -> list[Column]:
+        return [
+            Column(first, "text", width),
+            Column("Tiếp nhận", width=11),
+            Column("Đã có kết quả", width=14),
+            Column("Trước hạn", width=11),
+            Column("Đúng hạn", width=11),
+            Column("Trễ hạn", width=11),
+            Column("Tỷ lệ đúng hạn", "percent", 15),
+        ]
+
+    summary = [
+        ["Hồ sơ tiếp nhận", r.total.received],
+        ["Hồ sơ đã có kết quả", r.total.resolved],
+        ["Trước hạn", r.total.early],
+        ["Đúng hạn", r.total.on_time],
+        ["Trễ hạn", r.total.late],
+        ["Tỷ lệ trước và đúng hạn", r.total.on_time_rate],
+        ["Tin nhắn đã gửi", r.sms_total.sent],
+        ["Tỷ lệ tin nhắn đến máy", r.delivery_rate],
+        ["Lượt đánh giá", r.ratings_total],
+        ["Tỷ lệ hài lòng", r.satisfaction_rate],
+    ]
+    sms_rows = [
+        [k.label, k.sent, k.delivered, k.undelivered, k.failed, k.waiting, k.delivery_rate]
+        for k in [*r.sms, r.sms_total]
+    ]
+    return [
+        Table(
+            "Tổng hợp",
+            "Tổng hợp",
+            [Column("Chỉ tiêu", "text", 30), Column("Giá trị", "mixed", 14)],
+            summary,
+        ),
+        Table(
+            "Theo thủ tục",
+            "Theo thủ tục",
+            breakdown_columns("Thủ tục", 44),
+            breakdown_rows(r.by_procedure),
+        ),
+        Table(
+            "Theo kênh tiếp nhận",
+            "Theo kênh",
+            breakdown_columns("Kênh", 16),
+            breakdown_rows(r.by_channel),
+        ),
+        Table(
+            "Tin nhắn SMS",
+            "Tin nhắn",
+            [
+                Column("Loại tin", "text", 32),
+                Column("Đã gửi", width=10),
+                Column("Đã đến máy", width=12),
+                Column("Không đến", width=11),
+                Column("Lỗi", width=8),
+                Column("Chờ báo nhận", width=13),
+                Column("Tỷ lệ đến máy", "percent", 14),
+            ],
+            sms_rows,
+        ),
+        Table(
+            "Đánh giá mức độ hài lòng",
+            "Đánh giá",
+            [Column("Mức đánh giá", "text", 20), Column("Số lượt", width=10)],
+            [[label, r.ratings.get(value, 0)] for value, label in RATING_LABELS.items()]
+            + [["Tổng cộng", r.ratings_total]],
+        ),
+        Table(
+            "Theo ngày",
+            "Theo ngày",
+            [
+                Column("Ngày", "date", 12),
+                Column("Tiếp nhận", width=11),
+                Column("Đã có kết quả", width=14),
+            ],
+            [list(x) for x in zip(r.days, r.received_per_day, r.resolved_per_day, strict=True)],
+        ),
+    ]
+
+
+def format_percent(value: float | None) -> str:
+    """0.8571 -> "85,7 %" (the Vietnamese decimal comma); None -> "–"."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}".replace(".", ",") + " %"
+
+
+def format_cell(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "percent" or (kind == "mixed" and isinstance(value, float)):
+        return format_percent(value)  # type: ignore[arg-type]
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    return str(value)
+
+
+def text_tables(r: Report) -> str:
+    """The report as plain-text tables, for the terminal."""
+    lines = [
+        f"BÁO CÁO TỪ {r.start:%d/%m/%Y} ĐẾN {r.end:%d/%m/%Y}",
+    ]
+    for table in report_tables(r):
+        if table.sheet == "Theo ngày" and len(table.rows) > 62:
+            continue  # a year of days is for the Excel file, not the terminal
+        cells = [
+            [format_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)]
+            for row in table.rows
+        ]
+        headers = [c.header for c in table.columns]
+        widths = [
+            max(len(h), *(len(row[i]) for row in cells)) if cells else len(h)
+            for i, h in enumerate(headers)
+        ]
+
+        def line(values: list[str], widths: list[int] = widths, table: Table = table) -> str:
+            parts = [
+                v.ljust(w) if c.kind in ("text", "date") else v.rjust(w)
+                for v, w, c in zip(values, widths, table.columns, strict=True)
+            ]
+            return "  ".join(parts).rstrip()
+
+        lines += ["", table.title.upper(), line(headers), "  ".join("-" * w for w in widths)]
+        lines += [line(row) for row in cells]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""The audit log for supervisors: who viewed or changed what, newest first.
+
+Filters: the actor (a username is enough for staff), the action (an exact code, or a family
+such as "recording" for every recording.*), and a range of local days. Pages by keyset on the
+id (`before`), never by OFFSET.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import or_, select
+
+from admin.auth import role_required, runtime
+from admin.statistics import utc_bounds
+from admin.views.reports import BAD_DATE, parse_day
+from intake.models import AuditEvent, Role
+
+blueprint = Blueprint("audit", __name__, url_prefix="/admin")
+PAGE = 50
+ACTION_LABELS = {
+    "login": "Đăng nhập",
+    "login.locked": "Khoá tài khoản do nhập sai mật khẩu",
+    "dossier.changed": "Thay đổi hồ sơ",
+    "citizen_id.viewed": "Xem số căn cước",
+    "recording.viewed": "Nghe bản ghi âm",
+    "recording.deleted": "Xoá bản ghi âm",
+    "draft.deleted": "Xoá hồ sơ khai dở",
+    "callback.closed": "Đóng yêu cầu gọi lại",
+    "sms.retried": "Gửi lại tin nhắn",
+    "sms.manual_queued": "Gửi tin nhắn thủ công",
+    "staff_user.created": "Tạo người dùng",
+    "staff_user.enabled": "Mở khoá người dùng",
+    "staff_user.disabled": "Khoá người dùng",
+    "staff_user.password_reset": "Đặt lại mật khẩu",
+    "staff_user.role_changed": "Đổi vai trò",
+    "calendar.day_added": "Thêm ngày vào lịch làm việc",
+    "calendar.day_removed": "Bỏ ngày khỏi lịch làm việc",
+}
+ACTOR_LABELS = {"scheduler": "Bộ lập lịch", "ivr": "Tổng đài tự động", "sms": "Tin nhắn đến"}
+TARGET_LABELS = {
+    "dossier": "Hồ sơ",
+    "recording": "Bản ghi âm",
+    "staff_user": "Người dùng",
+    "notice": "Tin nhắn",
+    "callback_request": "Yêu cầu gọi lại",
+    "calendar_day": "Ngày trong lịch",
+    "spool_file": "Tệp ghi âm tạm",
+}
+
+
+def actor_label(actor: str) -> str:
+    if actor.startswith("staff:"):
+        return actor.removeprefix("staff:")
+    return ACTOR_LABELS.get(actor, actor)
+
+
+def details_text(details: dict) -> str:
+    return "; ".join(f"{key}: {value}" for key, value in (details or {}).items())
+
+
+@blueprint.get("/audit")
+@role_required(Role.SUPERVISOR)
+def index():
+    args = request.args
+    values = {k: args.get(k, "").strip() for k in ("actor", "action", "start", "end")}
+    errors: dict[str, str] = {}
+    query = select(AuditEvent)
+    if values["actor"]:
+        who = values["actor"].lower()
+        names = [who] if ":" in who else [who, f"staff:{who}"]
+        query = query.where(AuditEvent.actor.in_(names))
+    if values["action"]:
+        action = values["action"].lower().rstrip(".")
+        query = query.where(
+            or_(
+                AuditEvent.action == action,
+                AuditEvent.action.startswith(f"{action}.", autoescape=True),
+            )
+        )
+    days = {}
+    for name in ("start", "end"):
+        if values[name]:
+            days[name] = parse_day(values[name])
+            if days[name] is None:
+                errors[name] = BAD_DATE
+    if days.get("start") and days.get("end") and days["end"] < days["start"]:
+        errors["end"] = "Ngày kết thúc phải bằng hoặc sau ngày bắt đầu."
+    zone = runtime().settings.zone
+    if not errors:
+        if days.get("start"):
+            query = query.where(AuditEvent.at >= utc_bounds(days["start"], days["start"], zone)[0])
+        if days.get("end"):
+            query = query.where(AuditEvent.at < utc_bounds(days["end"], days["end"], zone)[1])
+    filters = {k: v for k, v in values.items() if v}
+    if errors:
+        return render_template(
+            "admin/audit.html",
+            rows=[],
+            values=values,
+            errors=errors,
+            filters=filters,
+            next_before="",
+            first=True,
+            actions=ACTION_LABELS,
+        ), 400
+    before = args.get("before", "")
+    if re.fullmatch(r"\d{1,18}", before):
+        query = query.where(AuditEvent.id < int(before))
+    with runtime().sessions() as session:
+        rows = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(PAGE + 1)))
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        values=values,
+        errors=errors,
+        filters=filters,
+        next_before=str(rows[-1].id) if more and rows else "",
+        first=not before,
+        actions=ACTION_LABELS,
+        action_label=lambda code: ACTION_LABELS.get(code, code),
+        actor_label=actor_label,
+        target_label=lambda kind: TARGET_LABELS.get(kind, kind),
+        details_text=details_text,
+    )

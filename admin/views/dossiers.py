@@ -1,0 +1,543 @@
+"""The dossier queue and the dossier page: where staff work the phone-in applications.
+
+The queue pages by keyset (due date, id), never by OFFSET, so the last page of a million rows
+costs what the first does. An operator claims a dossier before changing it; every change carries
+the version the page was loaded with, so a second person editing at the same time is told
+instead of overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from admin.auth import login_required, now, runtime
+from intake.audit import record
+from intake.errors import DomainError, InvalidInput
+from intake.forms import display_value, fields_for, missing_required, validate
+from intake.lifecycle import TRANSITIONS, Actor, change_status
+from intake.models import Applicant, Dossier, DossierEvent, Role, Vessel
+from intake.phone import parse_phone
+from intake.results import record_dispatch, set_new_date
+from intake.statuses import FINAL_STATUSES, Channel
+from intake.statuses import DossierStatus as S
+from intake.vessel_number import parse_vessel_number
+from intake.vessels import vessel_for
+from ivr.models import CallLog, IvrCall, Recording
+from sms.models import Notice
+
+blueprint = Blueprint("dossiers", __name__, url_prefix="/admin/dossiers")
+PAGE = 50
+OPEN = [s for s in S if s not in FINAL_STATUSES and s is not S.DRAFT]
+# Which recording feeds which form field, so staff hear the answer next to where they type it.
+RECORDING_FIELD = {
+    "owner_name_recording": "owner_name",
+    "address_recording": "address",
+    "vessel_province_recording": "vessel_number",
+}
+ACTION_LABELS = {
+    S.ACCEPTED: "Tiếp nhận hợp lệ",
+    S.IN_PROCESS: "Chuyển xử lý",
+    S.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    S.PAYMENT_REQUESTED: "Yêu cầu nộp phí",
+    S.RESULT_READY: "Đã có kết quả",
+    S.RETURNED: "Đã trả kết quả (nhận/giao)",
+    S.REFUSED: "Không tiếp nhận",
+    S.WITHDRAWN: "Công dân rút hồ sơ",
+    S.STOPPED: "Dừng xử lý",
+}
+
+
+def actor() -> Actor:
+    return Actor.staff(g.user.username, g.user.role)
+
+
+# ---- the queue -------------------------------------------------------------------------------
+
+
+def _search(query, text: str):
+    """A code (full or the 10 digits read on the phone), a phone number, or a vessel number."""
+    settings = runtime().settings
+    compact = re.sub(r"\s", "", text)
+    digits = re.sub(r"\D", "", text)
+    if "-" in compact and compact.upper().startswith(settings.centre.agency_id.split(".")[0]):
+        return query.where(or_(Dossier.code == compact.upper(), Dossier.external_code == compact))
+    if len(digits) == 10 and digits[0] != "0":
+        return query.where(Dossier.code.like(f"%-{digits[:6]}-{digits[6:]}"))
+    try:
+        phone = parse_phone(text).e164
+        return query.where(or_(Dossier.notify_phone == phone, Dossier.caller_phone == phone))
+    except InvalidInput:
+        pass
+    try:
+        vessel = parse_vessel_number(text, settings.provinces, settings.centre.home_province)
+    except InvalidInput:
+        return query.where(Dossier.code == compact.upper())
+    vessels = select(Vessel.id).where(Vessel.digits == vessel.digits)
+    if re.search(r"[A-Za-zĐđ]", text):  # the province was typed: respect it
+        vessels = vessels.where(Vessel.province_code == vessel.province)
+    return query.where(Dossier.vessel_id.in_(vessels))
+
+
+def _promised(on_legal_date, on_new_date):
+    """A condition on the date last promised: the new date after an apology, else the legal one.
+    Spelled out rather than negated: NOT over a NULL new date would drop every row."""
+    return or_(
+        Dossier.new_due_date.is_(None) & on_legal_date,
+        Dossier.new_due_date.is_not(None) & on_new_date,
+    )
+
+
+def queue_query(args, user, today: dt.date, soon: dt.date):
+    query = select(Dossier)
+    status = args.get("status", "")
+    if status == "draft":
+        query = query.where(Dossier.status == S.DRAFT, Dossier.discarded_at.is_(None))
+    elif status in {s.value for s in S}:
+        query = query.where(Dossier.status == S(status))
+    elif status == "all":
+        query = query.where(Dossier.status != S.DRAFT)
+    else:
+        query = query.where(Dossier.status.in_(OPEN))
+    if args.get("procedure") in runtime().settings.procedures:
+        query = query.where(Dossier.procedure == args["procedure"])
+    if args.get("channel") in {c.value for c in Channel}:
+        query = query.where(Dossier.channel == Channel(args["channel"]))
+    # "Overdue" and "due soon" judge the date last promised to the citizen (a new date after an
+    # apology replaces the legal one here), for dossiers whose result is not ready yet: the same
+    # rule as the dashboard's counts and the queue's badges.
+    due = args.get("due", "")
+    waiting = Dossier.status.in_([s for s in OPEN if s is not S.RESULT_READY])
+    if due == "overdue":
+        query = query.where(
+            waiting, _promised(Dossier.due_date < today, Dossier.new_due_date < today)
+        )
+    elif due == "soon":
+        query = query.where(
+            waiting,
+            _promised(
+                Dossier.due_date.between(today, soon), Dossier.new_due_date.between(today, soon)
+            ),
+        )
+    if args.get("mine"):
+        query = query.where(Dossier.assigned_to == user.username)
+    if args.get("q", "").strip():
+        query = _search(query, args["q"].strip())
+    return query
+
+
+@blueprint.get("")
+@login_required
+def queue():
+    rt = runtime()
+    calendar = rt.calendar()
+    today = calendar.local(now()).date()
+    soon = calendar.add_working_days(today, 2)
+    query = queue_query(request.args, g.user, today, soon)
+    after = request.args.get("after", "")
+    drafts = request.args.get("status") == "draft"
+    # Drafts have no due date: they page by id, newest first.
+    if drafts:
+        order = (Dossier.id.desc(),)
+        if after.isdigit():
+            query = query.where(Dossier.id < int(after))
+    else:
+        order = (Dossier.due_date, Dossier.id)
+        match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d+)", after)
+        if match:
+            day, last = dt.date.fromisoformat(match[1]), int(match[2])
+            query = query.where(
+                or_(Dossier.due_date > day, (Dossier.due_date == day) & (Dossier.id > last))
+            )
+    with rt.sessions() as session:
+        rows = list(session.scalars(query.order_by(*order).limit(PAGE + 1)))
+        vessels = _vessels(session, rows)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    next_after = ""
+    if more and rows:
+        last = rows[-1]
+        next_after = str(last.id) if drafts else f"{last.due_date.isoformat()}:{last.id}"
+    args = {k: v for k, v in request.args.items() if k != "after"}
+    return render_template(
+        "admin/dossier_queue.html",
+        rows=rows,
+        vessels=vessels,
+        next_after=next_after,
+        args=args,
+        today=today,
+        soon=soon,
+        statuses=list(S),
+        channels=list(Channel),
+        first=not after,
+    )
+
+
+def _vessels(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
+    ids = {d.vessel_id for d in rows if d.vessel_id}
+    if not ids:
+        return {}
+    return {v.id: v for v in session.scalars(select(Vessel).where(Vessel.id.in_(ids)))}
+
+
+# ---- one dossier -----------------------------------------------------------------------------
+
+
+def _load(session: Session, dossier_id: int) -> Dossier:
+    dossier = session.get(Dossier, dossier_id)
+    if dossier is None:
+        abort(404)
+    return dossier
+
+
+def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str, object]]:
+    events = session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id))
+    calls = list(session.scalars(select(IvrCall).where(IvrCall.dossier_id == dossier.id)))
+    notices = session.scalars(select(Notice).where(Notice.dossier_id == dossier.id))
+    logs = {}
+    if calls:
+        logs = {
+            row.uniqueid: row
+            for row in session.scalars(
+                select(CallLog).where(CallLog.uniqueid.in_([c.provider_call_id for c in calls]))
+            )
+        }
+    items = [(e.at, "event", e) for e in events]
+    items += [(c.started_at, "call", (c, logs.get(c.provider_call_id))) for c in calls]
+    items += [(n.created_at, "notice", n) for n in notices]
+    return sorted(items, key=lambda item: item[0], reverse=True)
+
+
+@blueprint.get("/<int:dossier_id>")
+@login_required
+def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
+    rt = runtime()
+    with rt.sessions() as session:
+        dossier = _load(session, dossier_id)
+        vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+        applicant = session.get(Applicant, dossier.applicant_id) if dossier.applicant_id else None
+        recordings = list(
+            session.scalars(
+                select(Recording).where(Recording.dossier_id == dossier.id).order_by(Recording.id)
+            )
+        )
+        timeline = _timeline(session, dossier)
+        supplement = session.scalar(
+            select(DossierEvent)
+            .where(
+                DossierEvent.dossier_id == dossier.id,
+                DossierEvent.to_status == S.SUPPLEMENT_REQUESTED,
+            )
+            .order_by(DossierEvent.id.desc())
+            .limit(1)
+        )
+    procedure = rt.settings.procedures[dossier.procedure]
+    fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
+    values = {f.key: display_value(f, (dossier.form or {}).get(f.key)) for f in fields}
+    if submitted:
+        values.update(submitted)
+    by_field: dict[str, list[Recording]] = {}
+    for recording in recordings:
+        by_field.setdefault(RECORDING_FIELD.get(recording.purpose, ""), []).append(recording)
+    missing = missing_required(rt.settings, dossier.procedure, dossier.variant, dossier.form or {})
+    status = 400 if errors else 200
+    return render_template(
+        "admin/dossier.html",
+        d=dossier,
+        vessel=vessel,
+        applicant=applicant,
+        fields=fields,
+        values=values,
+        errors=errors or {},
+        recordings_by_field=by_field,
+        procedure=procedure,
+        timeline=timeline,
+        next_statuses=sorted(TRANSITIONS[dossier.status] - {S.RECEIVED}),
+        labels=ACTION_LABELS,
+        missing=missing,
+        supplement=supplement,
+        ami=bool(rt.settings.ami_url),
+        claimed_by_me=dossier.assigned_to == g.user.username,
+        variant=procedure.variants.get(dossier.variant or "new"),
+    ), status
+
+
+def _editable(dossier: Dossier) -> None:
+    """Operators work only dossiers they claimed; supervisors may step in."""
+    if dossier.assigned_to != g.user.username and g.user.role is Role.OPERATOR:
+        raise DomainError(
+            f"Hồ sơ đang do {dossier.assigned_to} xử lý."
+            if dossier.assigned_to
+            else "Bấm «Nhận xử lý» trước khi thao tác trên hồ sơ."
+        )
+
+
+def _expect_version(dossier: Dossier) -> None:
+    from intake.errors import ConcurrentEdit
+
+    if request.form.get("version", type=int) != dossier.version:
+        raise ConcurrentEdit(
+            "Hồ sơ vừa được người khác cập nhật; trang đã được tải lại với "
+            "nội dung mới. Vui lòng kiểm tra rồi thao tác lại."
+        )
+
+
+def _run(dossier_id: int, change, success: str):
+    """Apply `change(session, dossier)` in one transaction; domain errors become a message."""
+    from intake.dossiers import save
+
+    rt = runtime()
+    try:
+        with rt.sessions() as session:
+            dossier = _load(session, dossier_id)
+            _editable(dossier)
+            _expect_version(dossier)
+            change(session, dossier)
+            record(
+                session,
+                actor=actor().name,
+                action="dossier.changed",
+                now=now(),
+                target_type="dossier",
+                target_id=str(dossier.id),
+                details={"what": request.endpoint.split(".")[-1]},
+            )
+            save(session)
+        flash(success, "success")
+    except DomainError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+
+@blueprint.post("/<int:dossier_id>/claim")
+@login_required
+def claim(dossier_id: int):
+    from intake.dossiers import save
+
+    with runtime().sessions() as session:
+        dossier = _load(session, dossier_id)
+        if dossier.assigned_to and dossier.assigned_to != g.user.username:
+            if g.user.role is Role.OPERATOR:
+                flash(f"Hồ sơ đang do {dossier.assigned_to} xử lý.", "error")
+                return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+        dossier.assigned_to = g.user.username
+        dossier.assigned_at = now()
+        try:
+            save(session)
+            flash("Bạn đang xử lý hồ sơ này.", "success")
+        except DomainError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+
+@blueprint.post("/<int:dossier_id>/form")
+@login_required
+def save_form(dossier_id: int):
+    rt = runtime()
+    with rt.sessions() as session:
+        dossier = _load(session, dossier_id)
+        raw = {k: v for k, v in request.form.items() if not k.startswith(("csrf", "version"))}
+        clean, errors = validate(rt.settings, dossier.procedure, dossier.variant, raw)
+    if errors:
+        flash("Có trường chưa hợp lệ; xem thông báo cạnh từng trường.", "error")
+        return show(dossier_id, errors=errors, submitted=raw)
+
+    def change(session: Session, dossier: Dossier) -> None:
+        form = {**(dossier.form or {}), **clean}
+        dossier.form = form
+        dossier.updated_at = now()
+        if clean.get("mobile"):
+            dossier.notify_phone = clean["mobile"]
+        if clean.get("vessel_number"):
+            province, digits, _ = clean["vessel_number"].split("-")
+            dossier.vessel_id = vessel_for(session, province, digits).id
+        if dossier.applicant_id and (
+            "owner_name" in clean or "citizen_id" in clean or "address" in clean
+        ):
+            applicant = session.get(Applicant, dossier.applicant_id)
+            applicant.name = clean.get("owner_name") or applicant.name
+            applicant.citizen_id = clean.get("citizen_id") or applicant.citizen_id
+            applicant.address = clean.get("address") or applicant.address
+
+    return _run(dossier_id, change, "Đã lưu thông tin hồ sơ.")
+
+
+@blueprint.post("/<int:dossier_id>/status")
+@login_required
+def move(dossier_id: int):
+    rt = runtime()
+    try:
+        to = S(request.form.get("to", ""))
+    except ValueError:
+        abort(400)
+    documents = [d for d in request.form.getlist("documents") if d.strip()]
+    other = request.form.get("other_document", "").strip()
+    if other:
+        documents.append(other)
+    override = bool(request.form.get("override"))
+
+    def change(session: Session, dossier: Dossier) -> None:
+        if to is S.ACCEPTED:
+            missing = missing_required(
+                rt.settings, dossier.procedure, dossier.variant, dossier.form or {}
+            )
+            if missing:
+                raise InvalidInput(
+                    "Chưa đủ thông tin để tiếp nhận: " + ", ".join(f.label for f in missing) + "."
+                )
+        if to is S.SUPPLEMENT_REQUESTED and not documents:
+            raise InvalidInput("Chọn ít nhất một giấy tờ cần bổ sung.")
+        details = (
+            {"documents": documents, "number": dossier.supplement_count + 1}
+            if (to is S.SUPPLEMENT_REQUESTED)
+            else {}
+        )
+        change_status(
+            session,
+            dossier,
+            to,
+            actor=actor(),
+            now=now(),
+            calendar=rt.calendar(),
+            reason=request.form.get("reason", ""),
+            override=override,
+            details=details,
+        )
+
+    return _run(dossier_id, change, f"Đã chuyển hồ sơ sang «{to.label}».")
+
+
+@blueprint.post("/<int:dossier_id>/new-date")
+@login_required
+def new_date(dossier_id: int):
+    rt = runtime()
+
+    def change(session: Session, dossier: Dossier) -> None:
+        try:
+            day = dt.datetime.strptime(request.form.get("date", ""), "%d/%m/%Y").date()
+        except ValueError as exc:
+            raise InvalidInput("Ngày hẹn mới viết theo dạng ngày/tháng/năm.") from exc
+        set_new_date(
+            session,
+            dossier,
+            day,
+            reason=request.form.get("reason", ""),
+            actor=actor(),
+            now=now(),
+            calendar=rt.calendar(),
+            override=bool(request.form.get("override")),
+        )
+
+    return _run(dossier_id, change, "Đã hẹn lại ngày trả kết quả; tin nhắn xin lỗi sẽ được gửi.")
+
+
+@blueprint.post("/<int:dossier_id>/dispatch")
+@login_required
+def dispatch(dossier_id: int):
+    def change(session: Session, dossier: Dossier) -> None:
+        record_dispatch(
+            session, dossier, tracking=request.form.get("tracking", ""), actor=actor(), now=now()
+        )
+
+    return _run(dossier_id, change, "Đã ghi nhận gửi kết quả qua bưu điện.")
+
+
+@blueprint.post("/<int:dossier_id>/callback")
+@login_required
+def call_back(dossier_id: int):
+    """Ring the staff member's phone and the citizen's (AMI Originate)."""
+    import asyncio
+
+    from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError
+
+    rt = runtime()
+    if not rt.settings.ami_url:
+        abort(404)
+    with rt.sessions() as session:
+        dossier = _load(session, dossier_id)
+        phone = dossier.notify_phone or dossier.caller_phone
+    if not phone:
+        flash("Hồ sơ không có số điện thoại để gọi lại.", "error")
+        return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+    async def originate() -> None:
+        client = AmiClient(AmiAddress.parse(rt.settings.ami_url), reconnect_max=1)
+        runner = asyncio.create_task(client.run_forever())
+        try:
+            await asyncio.wait_for(client.connected.wait(), 5)
+            await client.originate(
+                f"PJSIP/{'0' + phone[3:]}@trunk",
+                context="tongdai-callback",
+                exten="s",
+                caller_id=rt.settings.centre.hotline,
+                variables={"TONGDAI_DOSSIER": str(dossier_id)},
+            )
+        finally:
+            await client.stop()
+            runner.cancel()
+
+    try:
+        asyncio.run(originate())
+        flash("Đang gọi lại cho công dân.", "success")
+    except (AmiError, TimeoutError, OSError) as exc:
+        flash(f"Không gọi được qua tổng đài: {exc}", "error")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+
+@blueprint.get("/<int:dossier_id>/citizen-id")
+@login_required
+def citizen_id(dossier_id: int):
+    """The full citizen id, shown on request and logged (personal data)."""
+    rt = runtime()
+    with rt.sessions() as session, session.begin():
+        dossier = _load(session, dossier_id)
+        record(
+            session,
+            actor=actor().name,
+            action="citizen_id.viewed",
+            now=now(),
+            target_type="dossier",
+            target_id=str(dossier.id),
+        )
+        value = (dossier.form or {}).get("citizen_id", "")
+    return render_template("admin/citizen_id.html", d=dossier, value=value)
+
+
+@blueprint.get("/<int:dossier_id>/slip/<kind>")
+@login_required
+def slip(dossier_id: int, kind: str):
+    """The printable legal documents: receipt, supplement request, apology with new date."""
+    if kind not in ("receipt", "supplement", "apology"):
+        abort(404)
+    rt = runtime()
+    with rt.sessions() as session:
+        dossier = _load(session, dossier_id)
+        vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+        supplement = session.scalar(
+            select(DossierEvent)
+            .where(
+                DossierEvent.dossier_id == dossier.id,
+                DossierEvent.to_status == S.SUPPLEMENT_REQUESTED,
+            )
+            .order_by(DossierEvent.id.desc())
+            .limit(1)
+        )
+    if kind == "supplement" and supplement is None:
+        abort(404)
+    if kind == "apology" and dossier.new_due_date is None:
+        abort(404)
+    procedure = rt.settings.procedures[dossier.procedure]
+    return render_template(
+        f"admin/slip_{kind}.html",
+        d=dossier,
+        vessel=vessel,
+        procedure=procedure,
+        supplement=supplement,
+        officer=g.user,
+        variant=procedure.variants.get(dossier.variant or "new"),
+        today=rt.calendar().local(now()).date(),
+    )

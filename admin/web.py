@@ -1,0 +1,71 @@
+"""The staff web page: wiring of its blueprints, security headers and template helpers."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from admin import auth, formatting, labels
+from admin.csrf import check_csrf, csrf_token
+from intake.models import Role
+from intake.statuses import DossierStatus
+
+SESSION_HOURS = 12
+
+
+def init_app(app: Flask) -> None:
+    import datetime as dt
+
+    from admin.views import BLUEPRINTS
+
+    settings = app.extensions["tongdai"].settings
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.public_url and settings.public_url.startswith("https")),
+        SESSION_COOKIE_NAME="tongdai_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
+    )
+    app.register_blueprint(auth.blueprint)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _staff_only() -> None:
+        if request.path.startswith("/admin"):
+            auth.load_user()
+            check_csrf()
+
+    @app.after_request
+    def _headers(response):
+        if request.path.startswith("/admin"):
+            # Personal data: never cached, never framed, no third-party anything.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+            )
+        return response
+
+    zone = settings.zone
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token,
+        has_role=auth.has_role,
+        Role=Role,
+        DossierStatus=DossierStatus,
+        centre=settings.centre,
+        procedures=settings.procedures,
+    )
+    app.jinja_env.filters.update(
+        dt=lambda v: formatting.local_datetime(v, zone),
+        date=lambda v: formatting.local_date(v, zone),
+        phone=formatting.national_phone,
+        mask_id=formatting.mask_citizen_id,
+        money=formatting.money,
+        notice_kind=labels.notice_kind,
+        notice_status=labels.notice_status,
+        call_ending=labels.call_ending,
+        outcome=labels.outcome,
+    )

@@ -1,0 +1,103 @@
+"""The per-procedure form fields staff complete (config.toml [[procedures.*.fields]]).
+
+Validation returns a message per field, in Vietnamese, to show next to the field. Blank values
+are allowed while a dossier is being completed; `missing_required` says what must be filled
+before the dossier can be accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+from intake.errors import InvalidInput
+from intake.phone import parse_phone
+from intake.vessel_number import parse_vessel_number
+from tongdai.settings import FormField, Settings
+
+
+def fields_for(settings: Settings, procedure: str, variant: str | None) -> list[FormField]:
+    return [
+        field
+        for field in settings.procedures[procedure].fields
+        if not field.variants or variant in field.variants
+    ]
+
+
+def clean_value(settings: Settings, field: FormField, raw: str) -> str:
+    """The stored form of one value; raises InvalidInput with the message for the field."""
+    value = " ".join(raw.split())
+    if value == "":
+        return ""
+    if field.kind == "date":
+        try:
+            day = dt.datetime.strptime(value, "%d/%m/%Y").date()
+        except ValueError as exc:
+            raise InvalidInput("Ngày viết theo dạng ngày/tháng/năm, ví dụ 05/09/1975.") from exc
+        if not dt.date(1900, 1, 1) <= day <= dt.date(2100, 12, 31):
+            raise InvalidInput("Ngày không hợp lý.")
+        return day.isoformat()
+    if field.kind == "citizen_id":
+        digits = re.sub(r"[\s.]", "", value)
+        if not re.fullmatch(r"\d{12}", digits):
+            raise InvalidInput("Số căn cước công dân gồm đúng 12 chữ số.")
+        return digits
+    if field.kind == "phone":
+        try:
+            number = parse_phone(value)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                "Số điện thoại không hợp lệ (di động 10 số bắt đầu 03, 05, 07, 08, 09)."
+            ) from exc
+        if not number.can_receive_sms:
+            raise InvalidInput("Cần số di động (10 số) để nhận tin nhắn.")
+        return number.e164
+    if field.kind == "vessel_number":
+        try:
+            number = parse_vessel_number(value, settings.provinces, settings.centre.home_province)
+        except InvalidInput as exc:
+            home = settings.centre.home_province
+            raise InvalidInput(f"Số đăng ký tàu dạng {home}-12345-TS (mã tỉnh, 5 số, TS).") from exc
+        return str(number)
+    if len(value) > 300:
+        raise InvalidInput("Tối đa 300 ký tự.")
+    return value
+
+
+def validate(
+    settings: Settings, procedure: str, variant: str | None, raw: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(clean values, errors) for the fields present in `raw`."""
+    clean: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field in fields_for(settings, procedure, variant):
+        if field.key not in raw:
+            continue
+        try:
+            clean[field.key] = clean_value(settings, field, raw[field.key])
+        except InvalidInput as exc:
+            errors[field.key] = str(exc)
+    return clean, errors
+
+
+def missing_required(
+    settings: Settings, procedure: str, variant: str | None, form: Mapping[str, object]
+) -> list[FormField]:
+    return [
+        f for f in fields_for(settings, procedure, variant) if f.required and not form.get(f.key)
+    ]
+
+
+def display_value(field: FormField, stored: object) -> str:
+    """How a stored value is shown in the form again (dates back to dd/mm/yyyy)."""
+    if stored in (None, ""):
+        return ""
+    if field.kind == "date":
+        try:
+            return dt.date.fromisoformat(str(stored)).strftime("%d/%m/%Y")
+        except ValueError:
+            return str(stored)
+    if field.kind == "phone" and str(stored).startswith("+84"):
+        return "0" + str(stored)[3:]  # the form staff dial and type
+    return str(stored)
