@@ -57,6 +57,13 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
         }
     else:
         report["ami"] = {"ok": True, "configured": False}
+    leader = beats.get("scheduler-leader")
+    report["scheduler"] = {
+        # Informational: a stopped scheduler shows as an old heartbeat and a growing SMS queue.
+        "ok": True,
+        "leader": leader.holder if leader and now - leader.beat_at < STALE_AFTER else None,
+        "last_heartbeat": leader.beat_at.isoformat() if leader else None,
+    }
     report["sms"] = {
         "ok": due is None or now - due < dt.timedelta(minutes=10),
         "oldest_pending_seconds": round((now - due).total_seconds()) if due else 0,

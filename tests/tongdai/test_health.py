@@ -59,3 +59,12 @@ def test_healthz_reports_ami_from_its_heartbeat(runtime, session, clock):
     session.commit()
     body = client.get("/healthz").get_json()
     assert body["ami"]["ok"] is True and body["status"] == "ok"
+
+
+def test_healthz_names_the_scheduler_leader(client, session, clock):
+    from tongdai.heartbeat import beat
+
+    assert client.get("/healthz").get_json()["scheduler"]["leader"] is None
+    beat(session, "scheduler-leader", "host-a:4242", {}, clock.now())
+    session.commit()
+    assert client.get("/healthz").get_json()["scheduler"]["leader"] == "host-a:4242"
