@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from intake.errors import DomainError
-from tongdai.logs import configure_logging
+from tongdai.logs import configure_logging, stop_on_signals
 from tongdai.settings import SettingsError
 from tongdai.startup import load_checked_settings as load_settings
 
@@ -23,6 +23,7 @@ log = logging.getLogger("tongdai")
 def cli() -> None:
     """Tổng đài: phone and SMS intake of fishing-licence and vessel-safety dossiers."""
     configure_logging()
+    stop_on_signals()
 
 
 @cli.group()

@@ -22,9 +22,13 @@ from tests.conftest import ROOT
 def tongdai(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tongdai", *args],
-        input=stdin, env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True,
-        timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        input=stdin,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture
@@ -82,11 +86,22 @@ def _free_port() -> int:
 def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_path):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tongdai", "run", "--port", str(port), "--agi-port",
-         str(_free_port())],
-        env={"PATH": os.environ["PATH"], **env}, cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tongdai",
+            "run",
+            "--port",
+            str(port),
+            "--agi-port",
+            str(_free_port()),
+        ],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         body = None
         deadline = time.monotonic() + 60
@@ -106,3 +121,42 @@ def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_pa
     assert "First admin account: admin  password: " in output
     assert f"http://127.0.0.1:{port}/admin" in output
     assert "FastAGI  agi://127.0.0.1:" in output
+
+
+def test_run_stops_cleanly_on_sigterm_even_when_started_with_sigint_ignored(env):
+    import signal as sig
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tongdai",
+            "run",
+            "--port",
+            str(port),
+            "--agi-port",
+            str(_free_port()),
+        ],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # As a non-interactive shell starts a background job (and docker a service).
+        preexec_fn=lambda: sig.signal(sig.SIGINT, sig.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        process.send_signal(sig.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
