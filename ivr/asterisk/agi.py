@@ -9,8 +9,13 @@ hangs up it may send a bare `HANGUP` line, and commands on a dead channel get
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
+
+# DEBUG shows the whole AGI conversation ("agi> command", "agi< reply"): how the replay
+# transcripts under tests/ivr/asterisk/transcripts were recorded from a real Asterisk.
+log = logging.getLogger(__name__)
 
 _REPLY = re.compile(r"^(\d{3})[ -]result=(-?\d+)(?: \(([^)]*)\))?(?: endpos=(\d+))?")
 DIGITS = "0123456789*#"
@@ -53,6 +58,7 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
             return headers
         key, _, value = line.partition(":")
         headers[key.strip()] = value.strip()
+        log.debug("agi< %s", line)
         if len(headers) > 100:
             raise AgiProtocolError("too many AGI headers")
 
@@ -92,8 +98,10 @@ class AgiChannel:
         except ConnectionError as exc:
             raise AgiHangup("connection lost") from exc
         self.commands += 1
+        log.debug("agi> %s", text)
         while True:
             line = await _read_line(self.reader, self.timeout + expect_seconds)
+            log.debug("agi< %s", line)
             if line.startswith("HANGUP"):
                 # Asterisk tells a FastAGI script the channel hung up; the reply still follows.
                 self.hung_up = True

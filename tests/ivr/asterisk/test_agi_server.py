@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
@@ -11,40 +10,11 @@ from sqlalchemy import select
 
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
-from ivr.asterisk.agi_server import AgiThread
 from ivr.models import CallbackRequest, IvrCall, Recording
 from sms.models import Notice
 from tests.ivr.asterisk.fake_asterisk import MUTE, SILENCE, FakeAsterisk, Speak, keys
 
 LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def agi_runtime(runtime, tmp_path):
-    asterisk = runtime.settings.asterisk.model_copy(
-        update={"recording_dir": "/var/spool/asterisk/recording/tongdai",
-                "recording_dir_local": str(tmp_path / "spool"), "command_timeout_seconds": 3,
-                "header_timeout_seconds": 2}
-    )  # fmt: skip
-    runtime.settings = runtime.settings.model_copy(
-        update={"asterisk": asterisk, "data_dir": tmp_path / "data"}
-    )
-    return runtime
-
-
-@pytest.fixture
-def agi_port(agi_runtime):
-    port = _free_port()
-    server = AgiThread(agi_runtime, "127.0.0.1", port)
-    server.start()
-    yield port
-    server.stop()
 
 
 def call(port, agi_runtime, *script, **options) -> FakeAsterisk:

@@ -1,0 +1,47 @@
+"""Two calls recorded against a real Asterisk 22, replayed: the FastAGI server must say every
+command it said then, in order, and end in the same state (tests/asterisk runs the real thing)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+from sqlalchemy import select
+
+from intake.models import Dossier
+from intake.statuses import DossierStatus
+from ivr.models import IvrCall
+from tests.ivr.asterisk.replay import replay
+
+# When the calls were recorded (14:2x in Quảng Ngãi): the dossier code and due date read back
+# depend on the day.
+RECORDED_AT = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
+
+
+def _ended(runtime) -> str | None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with runtime.sessions() as session:
+            reason = session.scalar(select(IvrCall.end_reason))  # the only call so far
+        if reason:
+            return reason
+        time.sleep(0.02)
+    return None
+
+
+def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
+    clock.set(RECORDED_AT)
+    assert asyncio.run(replay(agi_port, "first_call_dropped_at_the_name.txt")) == []
+    assert _ended(agi_runtime) == "hangup"
+    with agi_runtime.sessions() as session:
+        draft = session.scalars(select(Dossier)).one()
+        assert draft.status is DossierStatus.DRAFT
+        assert draft.form["ivr"]["vessel"] == "QNg:90617"
+
+    clock.advance(dt.timedelta(minutes=1))
+    assert asyncio.run(replay(agi_port, "second_call_resumes.txt")) == []
+    with agi_runtime.sessions() as session:
+        dossier = session.scalars(select(Dossier)).one()
+    assert dossier.status is DossierStatus.RECEIVED
+    assert dossier.code.endswith("-261126-0001") and dossier.due_date == dt.date(2026, 12, 4)
