@@ -433,12 +433,28 @@ def dashboard(
 
     month_low, _ = utc_bounds(today - dt.timedelta(days=ON_TIME_DAYS - 1), today, zone)
     resolved_30_days = Breakdown("30", "30 ngày")
-    for due, ready_at, apologies in session.execute(
-        select(Dossier.due_date, Dossier.result_ready_at, Dossier.apology_count).where(
-            Dossier.result_ready_at >= month_low, Dossier.result_ready_at < high
-        )
-    ):
-        resolved_30_days.count(_timeliness(calendar, due, ready_at, apologies))
+    # WorkingCalendar.classify's rule, counted by the database (the dashboard is opened all day
+    # long; classifying tens of thousands of rows in Python cost ~100 ms at a million dossiers):
+    # late when apologised or ready after the due day, early before it, on time on it.
+    ready_day = local_day(session, Dossier.result_ready_at, zone)
+    clean = Dossier.apology_count == 0
+    resolved, early, on_time = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((clean & (ready_day < Dossier.due_date), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (clean & (Dossier.due_date.is_(None) | (ready_day == Dossier.due_date)), 1),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        ).where(Dossier.result_ready_at >= month_low, Dossier.result_ready_at < high)
+    ).one()
+    resolved_30_days.resolved, resolved_30_days.early = resolved, early
+    resolved_30_days.on_time, resolved_30_days.late = on_time, resolved - early - on_time
 
     return Dashboard(
         today=today,

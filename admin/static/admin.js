@@ -3,6 +3,7 @@
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-confirm]");
   if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  if (event.target.closest("[data-print]")) window.print();
 });
 // Live SMS preview: text, encoding, characters and parts, computed by the server.
 document.addEventListener("input", (event) => {

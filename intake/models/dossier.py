@@ -18,7 +18,12 @@ class Dossier(Base):
 
     __tablename__ = "dossier"
     __table_args__ = (
-        Index("ix_dossier_status_due_date", "status", "due_date"),
+        # The staff queue pages by (due_date, id), with or without a status filter.
+        Index("ix_dossier_due_date_id", "due_date", "id"),
+        Index("ix_dossier_status_due_date_id", "status", "due_date", "id"),
+        # Per-day statistics (dashboard, report).
+        Index("ix_dossier_received_at", "received_at"),
+        Index("ix_dossier_result_ready_at", "result_ready_at"),
         # The late-apology rule: open dossiers past due without an apology.
         Index("ix_dossier_status_apology_count_due_date", "status", "apology_count", "due_date"),
         # The collection-reminder rule.
