@@ -111,27 +111,50 @@ def dispatch_due(
     report.settled = settle_unknown(sessions, gateway, settings, clock)
     with sessions() as session, session.begin():
         claimed = [
-            OutgoingSms(n.id, n.phone, n.text, settings.sms.sender)
+            (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.attempts)
             for n in claim_due(session, clock.now(), limit)
         ]
     checkpoint(AFTER_CLAIM)
     slots = reserve_slots(
         sessions, gateway.name, len(claimed), settings.scheduler.rate_per_second, clock.now()
     )
-    for message, slot in zip(claimed, slots, strict=True):
+    for (message, attempt), slot in zip(claimed, slots, strict=True):
         wait = (slot - clock.now()).total_seconds()
         if wait > 0:
             sleep(wait)
+        # The unknown window must cover one call, not the whole batch: re-stamp the claim just
+        # before the call, and skip a row another dispatcher settled meanwhile.
+        if not _start_call(sessions, message.notice_id, attempt, clock.now()):
+            log.info("sms: notice %d was settled by another dispatcher", message.notice_id)
+            continue
         try:
             accepted = gateway.send(message)
         except SendError as error:
-            _record_failure(sessions, gateway, settings, message, error, clock.now(), report)
+            _record_failure(
+                sessions, gateway, settings, message, attempt, error, clock.now(), report
+            )
             continue
         checkpoint(AFTER_ACCEPTED)
         _record_sent(sessions, gateway, message, accepted, clock.now())
         checkpoint(AFTER_RECORD)
         report.sent.append(message.notice_id)
     return report
+
+
+def _start_call(
+    sessions: sessionmaker[Session], notice_id: int, attempt: int, now: dt.datetime
+) -> bool:
+    with sessions() as session, session.begin():
+        result = session.execute(
+            update(Notice)
+            .where(
+                Notice.id == notice_id,
+                Notice.status == NoticeStatus.SENDING,
+                Notice.attempts == attempt,
+            )
+            .values(claimed_at=now, updated_at=now)
+        )
+        return result.rowcount == 1
 
 
 def _record_sent(
@@ -173,6 +196,7 @@ def _record_failure(
     gateway,
     settings: Settings,
     message: OutgoingSms,
+    attempt: int,
     error: SendError,
     now: dt.datetime,
     report: DispatchReport,
@@ -181,10 +205,18 @@ def _record_failure(
         notice = session.get(Notice, message.notice_id, with_for_update=True)
         if notice is None or notice.status is not NoticeStatus.SENDING:
             return
+        if notice.attempts != attempt:  # settled and claimed again by another dispatcher
+            return
         notice.gateway = gateway.name
         notice.error_code = error.code
         notice.error = str(error)[:1000]
         notice.updated_at = now
+        if error.uncertain:
+            # It may have been accepted: stay `sending` (claimed_at is when the call began), so
+            # settle_unknown asks the provider once the window has passed.
+            report.retrying.append(notice.id)
+            log.info("sms: notice %d in doubt, to be looked up: %s", notice.id, error)
+            return
         horizon = notice.created_at + dt.timedelta(hours=settings.scheduler.retry_horizon_hours)
         retry_at = now + dt.timedelta(seconds=retry_delay(settings, notice.attempts))
         if error.permanent or retry_at > horizon:
@@ -229,7 +261,8 @@ def settle_unknown(
             )
         )
         checks = [
-            (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.claimed_at) for n in unknown
+            (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.claimed_at, n.attempts)
+            for n in unknown
         ]
     lookup = getattr(gateway, "lookup", None)
     if lookup is None:
@@ -241,7 +274,7 @@ def settle_unknown(
             )
         return 0
     settled = 0
-    for message, since in checks:
+    for message, since, attempt in checks:
         try:
             found = lookup(message, since)
         except SendError as error:
@@ -268,7 +301,11 @@ def settle_unknown(
                 )
             session.execute(
                 update(Notice)
-                .where(Notice.id == message.notice_id, Notice.status == NoticeStatus.UNKNOWN)
+                .where(
+                    Notice.id == message.notice_id,
+                    Notice.status == NoticeStatus.UNKNOWN,
+                    Notice.attempts == attempt,
+                )
                 .values(updated_at=now, **values)
             )
         settled += 1

@@ -31,6 +31,8 @@ class SendError(Exception):
     """The provider did not take the message."""
 
     permanent = False
+    # The provider may have taken the message all the same (no answer after the request went out).
+    uncertain = False
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -45,6 +47,13 @@ class PermanentSendError(SendError):
 
 class TransientSendError(SendError):
     """Worth retrying later (rate limit, provider outage, timeout, network)."""
+
+
+class UncertainSendError(TransientSendError):
+    """No answer after the request went out (a read timeout, a connection lost mid-call): the
+    provider may have accepted it. The dispatcher settles it by a look-up, never by a resend."""
+
+    uncertain = True
 
 
 class SmsGateway(Protocol):

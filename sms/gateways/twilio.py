@@ -4,11 +4,16 @@ A failed send is classified from Twilio's error code first, then from the HTTP s
 that no retry can fix (invalid or unsubscribed number, unroutable, filtered) are permanent; rate
 limits, outages and network trouble are transient. Bad credentials are transient on purpose: the
 messages wait while an administrator fixes the configuration.
+
+`lookup` settles a notice a crashed dispatcher left in doubt from Twilio's own list of messages.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import unicodedata
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -23,6 +28,7 @@ from sms.gateways.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
+    UncertainSendError,
 )
 from tongdai.twilio_client import TWILIO_API, rest_client
 
@@ -42,6 +48,12 @@ PERMANENT_CODES = frozenset(
 )
 RATE_LIMITED = 20429
 BAD_CREDENTIALS = 20003
+# How many of the recipient's newest messages a look-up reads (one request).
+LOOKUP_PAGE_SIZE = 200
+# Twilio's date_created has whole seconds and comes from Twilio's clock, not ours.
+LOOKUP_CLOCK_SLACK = dt.timedelta(seconds=5)
+# Twilio puts this in front of every body sent from a trial account.
+TRIAL_PREFIX = "Sent from your Twilio trial account - "
 
 
 class TwilioGateway:
@@ -107,6 +119,67 @@ class TwilioGateway:
         )
         return Accepted(provider_id=created.sid, provider_status=status)
 
+    def lookup(self, message: OutgoingSms, since: dt.datetime) -> Accepted | None:
+        """Twilio's record of `message`: an outgoing message to `message.to`, created at or after
+        `since` (less LOOKUP_CLOCK_SLACK), whose body is `message.text`; None if there is none.
+        Any failure to ask is a TransientSendError.
+
+        One page of the recipient's newest messages is read and filtered here rather than with
+        Twilio's DateSent> filter: Twilio fills date_sent only when it hands a message to the
+        carrier, so a message still queued there, the likeliest state right after a crash, would
+        be missed and sent again. Bodies are compared as Twilio may store them: Unicode NFC,
+        whitespace runs as one space, no leading or trailing space, and a trial account's prefix
+        ignored. Of several matches (a duplicate already happened) the earliest is returned.
+        """
+        if since.tzinfo is None:  # the database hands back UTC
+            since = since.replace(tzinfo=dt.UTC)
+        earliest = since - LOOKUP_CLOCK_SLACK
+        wanted = _comparable(message.text)
+        try:
+            page = self._client.api.v2010.account.messages.page(
+                to=message.to, page_size=LOOKUP_PAGE_SIZE
+            )
+            records = list(page)
+        except (requests.exceptions.RequestException, TwilioException, ValueError) as error:
+            raise self._lookup_failure(message, error, _failure_code(error)) from error
+        matches = [
+            record
+            for record in records
+            if str(record.direction or "").startswith("outbound")
+            and record.to == message.to
+            and record.date_created is not None
+            and record.date_created >= earliest
+            and _comparable(record.body or "") == wanted
+        ]
+        if not matches:
+            log.info(
+                "twilio has no message for notice %d to %s since %s",
+                message.notice_id,
+                mask_phone(message.to),
+                since.isoformat(timespec="seconds"),
+            )
+            return None
+        found = min(matches, key=lambda record: record.date_created)
+        status = str(found.status or "queued")
+        log.info(
+            "twilio has notice %d to %s as %s (%s)",
+            message.notice_id,
+            mask_phone(message.to),
+            found.sid,
+            status,
+        )
+        return Accepted(provider_id=found.sid, provider_status=status)
+
+    def _lookup_failure(self, message: OutgoingSms, error: Exception, code: str) -> SendError:
+        if len(error.args) > 1 and isinstance(error.args[1], Response):
+            # twilio raises TwilioException("Unable to fetch page", response) for any error reply.
+            text = f"HTTP {error.args[1].status_code}: {_error_message(error.args[1])}"
+        else:
+            text = f"{type(error).__name__}: {error}"
+        text = text.replace(message.to, mask_phone(message.to))
+        log.info("twilio look-up for notice %d failed (%s): %s", message.notice_id, code, text)
+        return TransientSendError(f"look-up failed: {text}", code)
+
     def _classify(
         self, message: OutgoingSms, error: TwilioRestException | TwilioServiceException
     ) -> SendError:
@@ -159,8 +232,6 @@ class TwilioGateway:
             code = "connection"
         else:
             code = "twilio-client"
-        # A timeout may come after Twilio took the message; the status callback, which carries
-        # the notice id, settles such a notice if the retry is refused or duplicated.
         log.info(
             "twilio unreachable for notice %d to %s (%s): %s",
             message.notice_id,
@@ -168,7 +239,43 @@ class TwilioGateway:
             code,
             error,
         )
-        return TransientSendError(f"{type(error).__name__}: {error}", code)
+        text = f"{type(error).__name__}: {error}"
+        # No answer after the request went out: Twilio may have taken it. The dispatcher then
+        # looks it up instead of sending it again. A connect failure never reached Twilio.
+        if isinstance(
+            cause, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)
+        ):
+            return UncertainSendError(text, code)
+        return TransientSendError(text, code)
+
+
+def _failure_code(error: Exception) -> str:
+    if len(error.args) > 1 and isinstance(error.args[1], Response):
+        return str(error.args[1].status_code)
+    cause = error.__cause__ or error.__context__ or error
+    if isinstance(cause, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(error, ValueError):
+        return "bad-reply"
+    return "connection"
+
+
+def _error_message(response: Response) -> str:
+    """Twilio's `message`, or an RFC 9457 problem's title and detail, from an error body."""
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    if body.get("message"):
+        return str(body["message"])
+    return ": ".join(str(body[key]) for key in ("title", "detail") if body.get(key))
+
+
+def _comparable(body: str) -> str:
+    body = " ".join(unicodedata.normalize("NFC", body).split())
+    return body.removeprefix(TRIAL_PREFIX)
 
 
 class RedirectingHttpClient(TwilioHttpClient):

@@ -142,3 +142,26 @@ def test_the_console_gateway_finds_what_it_accepted(tmp_path):
     since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert gateway.lookup(OutgoingSms(41, "+84912345678", "Xin chao", "TTHCC"), since) == accepted
     assert gateway.lookup(OutgoingSms(4, "+84912345678", "Xin chao", "TTHCC"), since) is None
+
+
+def test_a_timeout_after_the_request_went_out_is_looked_up_never_resent(runtime, session, clock):
+    from sms.gateways.base import UncertainSendError
+
+    notice = _queue(session, runtime)
+    late = RecordingGateway()
+
+    def accept_then_time_out(message):
+        late.sent.append(message)  # the provider took it, but its answer never came back
+        return UncertainSendError("no answer in 10 s", code="timeout")
+
+    late._script = accept_then_time_out
+    dispatch_due(runtime.sessions, late, runtime.settings, clock)
+    session.refresh(notice)
+    assert notice.status is NoticeStatus.SENDING  # in doubt: not pending, not retried
+    clock.advance(dt.timedelta(minutes=1))
+    assert dispatch_due(runtime.sessions, late, runtime.settings, clock).claimed == 0
+    clock.advance(dt.timedelta(minutes=2))
+    report = dispatch_due(runtime.sessions, late, runtime.settings, clock)
+    session.refresh(notice)
+    assert report.settled == 1 and notice.status is NoticeStatus.SENT
+    assert [m.notice_id for m in late.sent] == [notice.id]  # sent once

@@ -1,0 +1,211 @@
+"""Two `tongdai scheduler` processes on one PostgreSQL database: one leads (runs the rules), the
+other stands by and takes over when the leader is SIGKILLed; no rule fires twice, none is missed.
+
+Both processes run the outbox dispatcher with the console gateway, which appends every SMS it
+sends to one shared var/sms.log: each notice must be there exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from intake.clock import SystemClock
+from intake.lifecycle import Actor, change_status
+from intake.models import Role
+from intake.statuses import DossierStatus
+from scheduler.leader import LEADER_LOCK
+from sms.models import Notice, NoticeStatus
+from tests.factories import create_dossier
+from tongdai.db import make_engine, make_session_factory
+from tongdai.heartbeat import Heartbeat
+from tongdai.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = socket.gethostname()
+STAFF = Actor.staff("lan", Role.OPERATOR)
+TAKEOVER_SECONDS = 15.0  # a standby tries every 2 s
+FAST = {"rule_seconds": "1", "dispatch_seconds": "1", "unknown_after_seconds": "3"}
+
+
+def fast_config(tmp_path: Path) -> Path:
+    """config.toml with the scheduler's intervals in seconds (and a short unknown window, so a
+    send cut short by the kill is settled within the test)."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    for key, value in FAST.items():
+        text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert found == 1, f"config.toml has no single {key}"
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def wait_for(what: str, predicate: Callable[[], object], seconds: float) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"{what}: not within {seconds:.0f} s")
+
+
+class Schedulers:
+    """`tongdai scheduler` processes, each logging to its own file."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> int:
+        log = self.logs / f"scheduler-{len(self.processes)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tongdai", "scheduler"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes[process.pid] = process
+        return process.pid
+
+    def log(self, pid: int) -> str:
+        index = list(self.processes).index(pid)
+        return (self.logs / f"scheduler-{index}.log").read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def schedulers(pg_only_url: str, tmp_path: Path) -> Iterator[Schedulers]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TONGDAI_"))}
+    env.update(
+        DATABASE_URL=pg_only_url,
+        TONGDAI_DATA_DIR=str(tmp_path),
+        TONGDAI_CONFIG=str(fast_config(tmp_path)),
+        TONGDAI_SECRET_KEY="leader-test",
+        TONGDAI_SMS_GATEWAY="console",
+        TONGDAI_LOG_LEVEL="INFO",
+    )
+    fleet = Schedulers(env, tmp_path)
+    yield fleet
+    fleet.stop()
+
+
+def test_one_scheduler_leads_and_the_standby_takes_over_when_it_is_killed(
+    pg_only_url: str, base_settings, schedulers: Schedulers, tmp_path: Path
+) -> None:
+    engine = make_engine(pg_only_url)
+    settings = base_settings.model_copy(update={"database_url": pg_only_url})
+    runtime = Runtime(settings, engine, make_session_factory(engine), SystemClock())
+    sessions = runtime.sessions
+
+    def leader() -> tuple[str, dt.datetime] | None:
+        with sessions() as session:
+            row = session.get(Heartbeat, "scheduler-leader")
+            return (row.holder, row.beat_at) if row else None
+
+    def advisory_holders() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND objid = :lock AND granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"lock": LEADER_LOCK},
+            )
+
+    def add_dossiers(first_phone: int, count: int, *, refuse: int) -> list[int]:
+        """`count` new dossiers (a receipt each); the first `refuse` are then refused."""
+        with sessions() as session, session.begin():
+            dossiers = [
+                create_dossier(session, runtime, phone=f"091{first_phone + n:07d}")
+                for n in range(count)
+            ]
+            for dossier in dossiers[:refuse]:
+                change_status(session, dossier, DossierStatus.REFUSED, actor=STAFF,
+                              now=runtime.clock.now(), calendar=runtime.calendar(),
+                              reason="Khong thuoc tham quyen")  # fmt: skip
+            return [d.id for d in dossiers]
+
+    def keys() -> list[str]:
+        with sessions() as session:
+            return list(session.scalars(select(Notice.dedupe_key)))
+
+    first, second = schedulers.start(), schedulers.start()
+    holder, _ = wait_for("a leader's heartbeat", leader, 20.0)
+    assert holder in {f"{HOST}:{first}", f"{HOST}:{second}"}
+    leading = int(holder.rsplit(":", 1)[1])
+    standby = second if leading == first else first
+
+    batch_one = add_dossiers(100, 4, refuse=1)
+    expected_one = {f"{i}:receipt" for i in batch_one} | {f"{batch_one[0]}:refused"}
+    wait_for("the leader's notices", lambda: expected_one <= set(keys()), 15.0)
+    _, beat = leader()
+    wait_for("a second heartbeat", lambda: leader()[1] > beat, 5.0)
+    assert leader()[0] == f"{HOST}:{leading}"
+    assert advisory_holders() == 1
+    assert "is now the leader" in schedulers.log(leading)
+    assert "is now the leader" not in schedulers.log(standby)
+
+    schedulers.processes[leading].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    batch_two = add_dossiers(200, 4, refuse=1)  # while nobody leads
+    wait_for(
+        "the standby's heartbeat",
+        lambda: leader()[0] == f"{HOST}:{standby}",
+        TAKEOVER_SECONDS,
+    )
+    takeover = time.monotonic() - killed
+    print(f"standby {standby} took over {takeover:.1f} s after leader {leading} was killed")
+    expected = expected_one | {f"{i}:receipt" for i in batch_two} | {f"{batch_two[0]}:refused"}
+    wait_for("the new leader's notices", lambda: expected <= set(keys()), 15.0)
+
+    def all_sent() -> bool:
+        with sessions() as session:
+            return not session.scalar(
+                select(func.count())
+                .select_from(Notice)
+                .where(Notice.status.not_in([NoticeStatus.SENT, NoticeStatus.DELIVERED]))
+            )
+
+    wait_for("every notice sent", all_sent, 20.0)
+    assert advisory_holders() == 1
+    assert "is now the leader" in schedulers.log(standby)
+
+    with sessions() as session:
+        notices = list(session.scalars(select(Notice)))
+    engine.dispose()
+    per_dossier = Counter((n.dossier_id, n.kind) for n in notices)
+    assert sorted(n.dedupe_key for n in notices) == sorted(expected)
+    assert all(count == 1 for count in per_dossier.values()), per_dossier
+    for ids in (batch_one, batch_two):
+        assert all(per_dossier[(i, "receipt")] == 1 for i in ids)
+        assert per_dossier[(ids[0], "refused")] == 1
+    sms_log = (tmp_path / "sms.log").read_text(encoding="utf-8")
+    sent = Counter(int(n) for n in re.findall(r"\tnotice=(\d+)\t", sms_log))
+    assert sent == {n.id: 1 for n in notices}, "each notice must be sent exactly once"
