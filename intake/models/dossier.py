@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake.models._columns import utcnow
@@ -11,6 +11,14 @@ from intake.models.applicant import Applicant
 from intake.models.vessel import Vessel
 from intake.statuses import Channel, Delivery, DossierStatus
 from tongdai.db import Base, str_enum
+
+# Kept in step with scheduler/rules.py (OPEN_FOR_APOLOGY and the reminder query).
+APOLOGY_CANDIDATES = (
+    "apology_count = 0 AND status IN ('received', 'accepted', 'in_process', 'payment_requested')"
+)
+REMINDER_CANDIDATES = (
+    "status = 'result_ready' AND reminder_sent_at IS NULL AND delivery = 'collect'"
+)
 
 
 class Dossier(Base):
@@ -24,14 +32,22 @@ class Dossier(Base):
         # Per-day statistics (dashboard, report).
         Index("ix_dossier_received_at", "received_at"),
         Index("ix_dossier_result_ready_at", "result_ready_at"),
-        # The late-apology rule: open dossiers past due without an apology.
-        Index("ix_dossier_status_apology_count_due_date", "status", "apology_count", "due_date"),
-        # The collection-reminder rule.
+        # The two time rules of the scheduler, as partial indexes holding only the rows each rule
+        # may act on, so a tick costs what is due and not what is stored (bench/rule_scan.py):
+        # open dossiers without an apology (the late-apology rule) ...
         Index(
-            "ix_dossier_status_reminder_sent_at_result_ready_at",
-            "status",
-            "reminder_sent_at",
+            "ix_dossier_apology_candidates",
+            "due_date",
+            "id",
+            postgresql_where=text(APOLOGY_CANDIDATES),
+            sqlite_where=text(APOLOGY_CANDIDATES),
+        ),
+        # ... and results waiting for collection with no reminder yet.
+        Index(
+            "ix_dossier_reminder_candidates",
             "result_ready_at",
+            postgresql_where=text(REMINDER_CANDIDATES),
+            sqlite_where=text(REMINDER_CANDIDATES),
         ),
         Index("ix_dossier_caller_phone_status", "caller_phone", "status"),
     )
