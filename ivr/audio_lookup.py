@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 from flask import Blueprint, abort, current_app, request, send_file
 
@@ -20,17 +21,28 @@ blueprint = Blueprint("prompt_audio", __name__)
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")
 _cache_lock = threading.Lock()
 _cache: dict[str, tuple[float, frozenset[str]]] = {}
+_checked: dict[str, float] = {}
+
+
+_CHECK_SECONDS = 2.0
 
 
 def recorded_keys(settings: Settings) -> frozenset[str]:
-    """Keys whose built web audio is a human recording; re-read when the manifest changes."""
+    """Keys whose built web audio is a human recording; the manifest is looked at again at most
+    every couple of seconds (not once per prompt part of every webhook)."""
     files = PromptFiles.of(settings)
+    root = str(files.root)
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(root)
+        if cached is not None and now - _checked.get(root, 0.0) < _CHECK_SECONDS:
+            return cached[1]
     try:
         stamp = files.manifest_path.stat().st_mtime
     except FileNotFoundError:
         return frozenset()
-    root = str(files.root)
     with _cache_lock:
+        _checked[root] = now
         cached = _cache.get(root)
         if cached is None or cached[0] != stamp:
             manifest = files.manifest()

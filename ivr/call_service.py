@@ -125,7 +125,8 @@ class CallService:
             event = self._answer(session, call, question, state)
         call.state = state
         call.node = state["node"]
-        session.flush()
+        # No flush here: the front end still sets the step number and answer on this row, and
+        # the commit writes it all in one UPDATE.
         return out
 
     def ended(

@@ -156,9 +156,17 @@ def _say_or_play(target, parts, service: CallService) -> None:
 
 
 def _prompt_texts(service: CallService) -> dict[str, str]:
+    """Built once per settings object, not for every prompt of every webhook."""
     from ivr.prompts import prompt_catalogue
 
-    return prompt_catalogue(service.settings)
+    cached = _CATALOGUES.get(id(service.settings))
+    if cached is None or cached[0] is not service.settings:
+        cached = (service.settings, prompt_catalogue(service.settings))
+        _CATALOGUES[id(service.settings)] = cached
+    return cached[1]
+
+
+_CATALOGUES: dict[int, tuple[object, dict[str, str]]] = {}
 
 
 def render(actions: list[engine.Action], seq: int, service: CallService) -> str:

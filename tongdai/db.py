@@ -67,6 +67,11 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
+    # A pool as large as a web worker's threads (8 under waitress), or connections beyond it are
+    # opened and closed on every request under load.
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
