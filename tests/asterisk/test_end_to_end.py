@@ -30,7 +30,7 @@ from tests.asterisk.harness import (
     caller_audio,
     free_port,
 )
-from tests.conftest import missing_service
+from tests.conftest import _empty_tables, missing_service
 from tongdai.db import make_engine, make_session_factory
 from tongdai.heartbeat import Heartbeat
 from tongdai.runtime import Runtime
@@ -88,6 +88,9 @@ def stack(tmp_path_factory, pg_url, base_settings):
     for tool in ("baresip", "espeak-ng", "ffmpeg"):
         if shutil.which(tool) is None:
             missing_service(tool)
+    # The session's database is shared with the other tests of this worker: start from empty
+    # tables, or their calls and dossiers would be counted as ours.
+    _empty_tables(pg_url)
     work = tmp_path_factory.mktemp("asterisk")
     agi_port = free_port()
     asterisk = AsteriskProcess(root, work / "asterisk", agi_port=agi_port, operator_dial_seconds=5)
