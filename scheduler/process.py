@@ -29,14 +29,23 @@ RECORDINGS_SECONDS = 30
 
 def dispatch_tick(runtime: Runtime, gateway: SmsGateway) -> None:
     try:
-        report = dispatch_due(runtime.sessions, gateway, runtime.settings, runtime.clock,
-                              limit=runtime.settings.scheduler.dispatch_batch)  # fmt: skip
+        report = dispatch_due(
+            runtime.sessions,
+            gateway,
+            runtime.settings,
+            runtime.clock,
+            limit=runtime.settings.scheduler.dispatch_batch,
+        )
     except Exception:  # a bad tick must not kill the scheduler; the next one retries
         log.exception("dispatcher: tick failed")
         return
     if report.claimed:
-        log.info("dispatcher: %d sent, %d to retry, %d failed", len(report.sent),
-                 len(report.retrying), len(report.failed))  # fmt: skip
+        log.info(
+            "dispatcher: %d sent, %d to retry, %d failed",
+            len(report.sent),
+            len(report.retrying),
+            len(report.failed),
+        )
 
 
 def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
@@ -105,56 +114,32 @@ def build_scheduler(
     leader. `recordings` defaults to the Twilio account of the settings, if any."""
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="UTC")
     leadership = leadership or Leadership(runtime.engine)
-    scheduler.add_job(
-        leader_tick,
-        "interval",
-        seconds=LEADER_CHECK_SECONDS,
-        args=(runtime, leadership),
-        id="leader",
-        max_instances=1,
-        coalesce=True,
+
+    def every(job, job_id: str, args: tuple, **trigger) -> None:
+        # One run at a time: a slow tick is never overlapped by the next, and ticks missed on a
+        # busy machine coalesce into one.
+        scheduler.add_job(
+            job, "interval", args=args, id=job_id, max_instances=1, coalesce=True, **trigger
+        )
+
+    settings = runtime.settings
+    every(leader_tick, "leader", (runtime, leadership), seconds=LEADER_CHECK_SECONDS)
+    every(rules_tick, "rules", (runtime, leadership), seconds=settings.scheduler.rule_seconds)
+    every(
+        dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
-    scheduler.add_job(
-        rules_tick,
-        "interval",
-        seconds=runtime.settings.scheduler.rule_seconds,
-        args=(runtime, leadership),
-        id="rules",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        dispatch_tick,
-        "interval",
-        seconds=runtime.settings.scheduler.dispatch_seconds,
-        args=(runtime, gateway),
-        id="dispatch",
-        max_instances=1,  # a slow tick is never overlapped by the next
-        coalesce=True,
-    )
-    recordings = recordings or recordings_from_settings(runtime.settings)
+    recordings = recordings or recordings_from_settings(settings)
     if recordings is None:
         log.info("recordings: no Twilio credentials, so Twilio recordings are not fetched")
     else:
-        scheduler.add_job(
-            recordings_tick,
-            "interval",
-            seconds=RECORDINGS_SECONDS,
-            args=(runtime, recordings),
-            id="recordings",
-            max_instances=1,
-            coalesce=True,
-        )
-    scheduler.add_job(
+        every(recordings_tick, "recordings", (runtime, recordings), seconds=RECORDINGS_SECONDS)
+    # Soon after start too: a scheduler restarted more often than run_hours would otherwise never
+    # get to it.
+    every(
         retention_tick,
-        "interval",
-        hours=runtime.settings.retention.run_hours,
-        args=(runtime, leadership, recordings),
-        id="retention",
-        max_instances=1,
-        coalesce=True,
-        # Soon after start too: a scheduler restarted more often than run_hours would otherwise
-        # never get to it.
+        "retention",
+        (runtime, leadership, recordings),
+        hours=settings.retention.run_hours,
         next_run_time=dt.datetime.now(dt.UTC) + RETENTION_FIRST_DELAY,
     )
     return scheduler

@@ -194,6 +194,18 @@ def _load(session: Session, dossier_id: int) -> Dossier:
     return dossier
 
 
+def _latest_supplement(session: Session, dossier_id: int) -> DossierEvent | None:
+    """The supplement request the printable slip and the page show (the latest one)."""
+    return session.scalar(
+        select(DossierEvent)
+        .where(
+            DossierEvent.dossier_id == dossier_id, DossierEvent.to_status == S.SUPPLEMENT_REQUESTED
+        )
+        .order_by(DossierEvent.id.desc())
+        .limit(1)
+    )
+
+
 def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str, object]]:
     events = session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id))
     calls = list(session.scalars(select(IvrCall).where(IvrCall.dossier_id == dossier.id)))
@@ -226,15 +238,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
             )
         )
         timeline = _timeline(session, dossier)
-        supplement = session.scalar(
-            select(DossierEvent)
-            .where(
-                DossierEvent.dossier_id == dossier.id,
-                DossierEvent.to_status == S.SUPPLEMENT_REQUESTED,
-            )
-            .order_by(DossierEvent.id.desc())
-            .limit(1)
-        )
+        supplement = _latest_supplement(session, dossier.id)
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     values = {f.key: display_value(f, (dossier.form or {}).get(f.key)) for f in fields}
@@ -521,15 +525,7 @@ def slip(dossier_id: int, kind: str):
     with rt.sessions() as session:
         dossier = _load(session, dossier_id)
         vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
-        supplement = session.scalar(
-            select(DossierEvent)
-            .where(
-                DossierEvent.dossier_id == dossier.id,
-                DossierEvent.to_status == S.SUPPLEMENT_REQUESTED,
-            )
-            .order_by(DossierEvent.id.desc())
-            .limit(1)
-        )
+        supplement = _latest_supplement(session, dossier.id)
     if kind == "supplement" and supplement is None:
         abort(404)
     if kind == "apology" and dossier.new_due_date is None:
