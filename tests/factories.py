@@ -43,3 +43,39 @@ def create_dossier(
         actor=Actor.system("ivr"),
         now=now,
     )
+
+
+def create_recording(
+    session: Session,
+    *,
+    dossier_id: int,
+    path: str,
+    provider: str = "twilio",
+    seconds: float = 3,
+    purpose: str = "owner_name_recording",
+    **call_fields,
+):
+    """A call with one stored recording of `dossier_id`, its file at `path` under the data dir."""
+    from ivr.models import IvrCall, Recording, RecordingStatus
+
+    call = IvrCall(
+        provider=provider,
+        provider_call_id=f"CALL-{dossier_id}-{path}",
+        state={},
+        dossier_id=dossier_id,
+        **call_fields,
+    )
+    session.add(call)
+    session.flush()
+    recording = Recording(
+        call_id=call.id,
+        dossier_id=dossier_id,
+        purpose=purpose,
+        provider=provider,
+        seconds=seconds,
+        status=RecordingStatus.STORED,
+        path=path,
+    )
+    session.add(recording)
+    session.flush()
+    return recording

@@ -11,11 +11,10 @@ from sqlalchemy import select
 from intake.lifecycle import Actor, change_status
 from intake.models import Applicant, AuditEvent, Dossier, Role, Vessel
 from intake.statuses import DossierStatus as S
-from ivr.models import IvrCall, Recording, RecordingStatus
 from scheduler.rules import run_rules
 from sms.models import Notice
 from tests.admin.staff import log_in, make_user, token
-from tests.factories import create_dossier
+from tests.factories import create_dossier, create_recording
 
 
 @pytest.fixture
@@ -277,21 +276,7 @@ def test_recordings_are_for_logged_in_staff_and_each_playback_is_audited(app, ru
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "t.mp3").write_bytes(b"ID3 audio")
     with runtime.sessions() as session, session.begin():
-        call = IvrCall(provider="twilio", provider_call_id="CA1", state={})
-        session.add(call)
-        session.flush()
-        recording = Recording(
-            call_id=call.id,
-            dossier_id=dossier_id,
-            purpose="owner_name_recording",
-            provider="twilio",
-            seconds=3,
-            status=RecordingStatus.STORED,
-            path="recordings/t.mp3",
-        )
-        session.add(recording)
-        session.flush()
-        recording_id = recording.id
+        recording_id = create_recording(session, dossier_id=dossier_id, path="recordings/t.mp3").id
     anonymous = app.test_client()
     assert anonymous.get(f"/admin/recordings/{recording_id}").status_code == 302
     staff = app.test_client()

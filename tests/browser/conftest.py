@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from admin.accounts import add_user
 from intake.models import Applicant, Role, Vessel
-from ivr.models import IvrCall, Recording, RecordingStatus
 from scheduler.rules import ScanReport, run_rules
 from tests.admin.staff import PASSWORD
 from tests.conftest import (
@@ -33,7 +32,7 @@ from tests.conftest import (
     _pg_reachable,
     missing_service,
 )
-from tests.factories import create_dossier
+from tests.factories import create_dossier, create_recording
 from tongdai.bootstrap import prepare_database
 from tongdai.runtime import Runtime
 from tongdai.settings import load_settings
@@ -105,30 +104,18 @@ def _seed(runtime: Runtime) -> dict[str, object]:
             }
             codes.append((dossier.id, dossier.code))
         dossier_id = codes[0][0]
-        call = IvrCall(
+        recording = create_recording(
+            session,
+            dossier_id=dossier_id,
+            path="recordings/owner-name.wav",
             provider="asterisk",
-            provider_call_id="1764557000.42",
+            seconds=2,
             caller=PHONE,
             caller_raw="0912345678",
-            state={},
-            dossier_id=dossier_id,
             duration_seconds=151,
             end_reason="hangup",
             outcome="submitted",
         )
-        session.add(call)
-        session.flush()
-        recording = Recording(
-            call_id=call.id,
-            dossier_id=dossier_id,
-            purpose="owner_name_recording",
-            provider="asterisk",
-            seconds=2,
-            status=RecordingStatus.STORED,
-            path="recordings/owner-name.wav",
-        )
-        session.add(recording)
-        session.flush()
         return {
             "dossier_id": dossier_id,
             "code": codes[0][1],

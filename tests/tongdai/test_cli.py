@@ -83,34 +83,47 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_path):
+def _start_run(env: dict[str, str], **popen) -> tuple[subprocess.Popen, int]:
+    """`tongdai run` on free ports."""
     port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tongdai",
+        "run",
+        "--port",
+        str(port),
+        "--agi-port",
+        str(_free_port()),
+    ]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tongdai",
-            "run",
-            "--port",
-            str(port),
-            "--agi-port",
-            str(_free_port()),
-        ],
+        command,
         env={"PATH": os.environ["PATH"], **env},
         cwd=ROOT,
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        **popen,
     )
+    return process, port
+
+
+def _health(port: int, seconds: float = 60) -> dict | None:
+    """/healthz once it answers (None if it never does within `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                return json.load(reply)
+        except OSError:
+            time.sleep(0.3)
+    return None
+
+
+def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_path):
+    process, port = _start_run(env)
     try:
-        body = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and body is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    body = json.load(r)
-            except OSError:
-                time.sleep(0.3)
+        body = _health(port)
         assert body is not None, "the web app did not answer /healthz within a minute"
         assert body["database"] == {"ok": True, "backend": "sqlite"}
         assert (tmp_path / "tongdai.sqlite3").exists()
@@ -124,37 +137,11 @@ def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_pa
 
 
 def test_run_stops_cleanly_on_sigterm_even_when_started_with_sigint_ignored(env):
-    import signal as sig
-
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tongdai",
-            "run",
-            "--port",
-            str(port),
-            "--agi-port",
-            str(_free_port()),
-        ],
-        env={"PATH": os.environ["PATH"], **env},
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        # As a non-interactive shell starts a background job (and docker a service).
-        preexec_fn=lambda: sig.signal(sig.SIGINT, sig.SIG_IGN),
-    )
+    # As a non-interactive shell starts a background job (and docker a service).
+    process, port = _start_run(env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.3)
-        process.send_signal(sig.SIGTERM)
+        assert _health(port) is not None
+        process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
