@@ -194,9 +194,15 @@ class FetchReport:
     def claimed(self) -> int:
         return sum(
             len(ids)
-            for ids in (self.stored, self.retrying, self.failed, self.deleted,
-                        self.delete_retrying, self.delete_failed)
-        )  # fmt: skip
+            for ids in (
+                self.stored,
+                self.retrying,
+                self.failed,
+                self.deleted,
+                self.delete_retrying,
+                self.delete_failed,
+            )
+        )
 
     def summary(self) -> str:
         return (
@@ -313,29 +319,40 @@ def _fetch_one(
     except OSError as error:  # disk full, permissions: an operator fixes it, the retry succeeds
         _fetch_failed(sessions, claim, f"cannot store: {error}", True, clock.now(), report)
         return
-    now = clock.now()
+    stored = _update_if_still_claimed(
+        sessions,
+        claim,
+        RecordingStatus.PENDING_FETCH,
+        status=RecordingStatus.STORED,
+        path=f"{RECORDINGS_FOLDER}/{target.name}",
+        seconds=round(seconds, 3),
+        stored_at=clock.now(),
+        attempts=0,
+        error=DELETE_PENDING,
+    )
+    if not stored:
+        log.warning("recordings: %d changed while it was fetched; left as it is", claim.id)
+        return
+    report.stored.append(claim.id)
+    log.info("recordings: %d stored (%.1f s) from %s", claim.id, seconds, claim.sid)
+
+
+def _update_if_still_claimed(
+    sessions: sessionmaker[Session], claim: _Claim, claimed_as: RecordingStatus, **values: object
+) -> bool:
+    """Write `values` only if the row is still `claimed_as` at the attempt we claimed it at (a
+    retention run or another fetcher may have moved it meanwhile). True when it was written."""
     with sessions() as session, session.begin():
         result = session.execute(
             update(Recording)
             .where(
                 Recording.id == claim.id,
-                Recording.status == RecordingStatus.PENDING_FETCH,
+                Recording.status == claimed_as,
                 Recording.attempts == claim.attempts,
             )
-            .values(
-                status=RecordingStatus.STORED,
-                path=f"{RECORDINGS_FOLDER}/{target.name}",
-                seconds=round(seconds, 3),
-                stored_at=now,
-                attempts=0,
-                error=DELETE_PENDING,
-            )
+            .values(**values)
         )
-    if result.rowcount == 0:
-        log.warning("recordings: %d changed while it was fetched; left as it is", claim.id)
-        return
-    report.stored.append(claim.id)
-    log.info("recordings: %d stored (%.1f s) from %s", claim.id, seconds, claim.sid)
+    return result.rowcount == 1
 
 
 def _fetch_failed(
@@ -354,17 +371,7 @@ def _fetch_failed(
             status=RecordingStatus.FAILED,
             error=f"gave up after {claim.attempts} attempts: {reason}",
         )
-    with sessions() as session, session.begin():
-        result = session.execute(
-            update(Recording)
-            .where(
-                Recording.id == claim.id,
-                Recording.status == RecordingStatus.PENDING_FETCH,
-                Recording.attempts == claim.attempts,
-            )
-            .values(**values)
-        )
-    if result.rowcount == 0:
+    if not _update_if_still_claimed(sessions, claim, RecordingStatus.PENDING_FETCH, **values):
         return
     if "status" in values:
         report.failed.append(claim.id)
@@ -389,17 +396,7 @@ def _delete_one(
     except ProviderError as failure:
         gave_up = not failure.retry or claim.attempts >= MAX_ATTEMPTS
         error = f"{DELETE_FAILED if gave_up else DELETE_PENDING}: {failure}"
-    with sessions() as session, session.begin():
-        result = session.execute(
-            update(Recording)
-            .where(
-                Recording.id == claim.id,
-                Recording.status == RecordingStatus.STORED,
-                Recording.attempts == claim.attempts,
-            )
-            .values(error=error)
-        )
-    if result.rowcount == 0:
+    if not _update_if_still_claimed(sessions, claim, RecordingStatus.STORED, error=error):
         return
     if error is None:
         report.deleted.append(claim.id)
@@ -409,5 +406,6 @@ def _delete_one(
         log.info("recordings: %d (%s) %s", claim.id, claim.sid, error)
     else:
         report.delete_failed.append(claim.id)
-        log.error("recordings: %d (%s) stays at Twilio, delete it by hand: %s", claim.id,
-                  claim.sid, error)  # fmt: skip
+        log.error(
+            "recordings: %d (%s) stays at Twilio, delete it by hand: %s", claim.id, claim.sid, error
+        )
