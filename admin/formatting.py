@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from intake.text import mask_citizen_id
+
+__all__ = ["local_date", "local_datetime", "mask_citizen_id", "money", "national_phone"]
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -26,13 +29,6 @@ def national_phone(e164: str | None) -> str:
         return ""
     digits = "0" + e164[3:] if e164.startswith("+84") else e164
     return f"{digits[:4]} {digits[4:7]} {digits[7:]}" if len(digits) == 10 else digits
-
-
-def mask_citizen_id(value: str | None) -> str:
-    """Lists show only the last four digits: 0123******8901 -> ********8901."""
-    if not value:
-        return ""
-    return "•" * (len(value) - 4) + value[-4:]
 
 
 def money(value: int | None) -> str:

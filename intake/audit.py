@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.models import AuditEvent
 from intake.phone import mask_phone
+from intake.text import mask_citizen_id
 
 # A citizen id (CCCD) is 12 digits; phones are +84 plus 9-10 digits, or 0 plus 9-10 digits.
 # Runs of digits inside a word (a Twilio SID, a file name's hex) are not numbers people have.
@@ -23,16 +24,11 @@ _E164_BARE = re.compile(r"(?<![0-9A-Za-z+])84\d{9,10}(?![0-9A-Za-z])")
 _NATIONAL = re.compile(r"(?<![0-9A-Za-z])0\d{9,10}(?![0-9A-Za-z])")
 
 
-def mask_citizen_id(citizen_id: str) -> str:
-    """001234567890 -> **********90: enough to tell two apart on a screen, not to use one."""
-    return "*" * max(len(citizen_id) - 2, 0) + citizen_id[-2:]
-
-
 def mask_text(text: str) -> str:
     """The text with every phone number and citizen id in it masked."""
     # E.164 first: a +84 landline has as many digits as a citizen id.
     text = _E164.sub(lambda match: mask_phone(match.group(0)), text)
-    text = _CITIZEN_ID.sub(lambda match: mask_citizen_id(match.group(0)), text)
+    text = _CITIZEN_ID.sub(lambda match: mask_citizen_id(match.group(0), visible=2, mark="*"), text)
     text = _E164_BARE.sub(lambda match: mask_phone("+" + match.group(0)), text)
     return _NATIONAL.sub(lambda match: mask_phone("+84" + match.group(0)[1:]), text)
 

@@ -13,3 +13,13 @@ def fold(text: str) -> str:
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def mask_citizen_id(value: str | None, *, visible: int = 4, mark: str = "•") -> str:
+    """A citizen id with all but its last `visible` digits hidden: 012345678901 -> ••••••••8901.
+
+    Lists show four (enough to tell two owners apart on a call); the audit log keeps two.
+    """
+    if not value:
+        return ""
+    return mark * max(len(value) - visible, 0) + value[-visible:]

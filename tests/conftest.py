@@ -36,6 +36,15 @@ REQUIRE_SERVICES = os.environ.get("TONGDAI_REQUIRE_SERVICES") == "1"
 DEFAULT_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def missing_service(what: str) -> None:
     """Skip locally; fail in CI, where every service must be there."""
     if REQUIRE_SERVICES:

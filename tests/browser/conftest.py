@@ -30,6 +30,7 @@ from tests.conftest import (
     _create_pg_database,
     _drop_pg_database,
     _pg_reachable,
+    free_port,
     missing_service,
 )
 from tests.factories import create_dossier, create_recording
@@ -124,18 +125,10 @@ def _seed(runtime: Runtime) -> dict[str, object]:
         }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def _web_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """`python -m tongdai web` on a free local port; yields its base URL once /healthz answers."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

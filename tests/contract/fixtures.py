@@ -7,7 +7,6 @@ ContractHttpClient; the test fails if the gateway sent a request the spec does n
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,18 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import missing_service
+from tests.conftest import free_port, missing_service
 from tests.contract.twilio_contract import SPEC_PATH, ContractHttpClient
 
 CONTRACT_DIR = Path(__file__).resolve().parent
 PRISM = CONTRACT_DIR / "node_modules" / ".bin" / "prism"
 PRISM_START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _log_tail(path: Path) -> str:
@@ -38,7 +31,7 @@ def _log_tail(path: Path) -> str:
 def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not PRISM.exists():
         missing_service("Prism contract mock (run npm ci in tests/contract)")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("prism") / "prism.log"
     command = [str(PRISM), "mock", str(SPEC_PATH), "-h", "127.0.0.1", "-p", str(port), "--errors"]

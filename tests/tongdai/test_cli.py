@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from intake.models import Role, StaffUser
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 
 def tongdai(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
@@ -77,15 +76,9 @@ def test_user_add_refuses_a_short_password(env, db_url):
     assert "ít nhất 10 ký tự" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_run(env: dict[str, str], **popen) -> tuple[subprocess.Popen, int]:
     """`tongdai run` on free ports."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -94,7 +87,7 @@ def _start_run(env: dict[str, str], **popen) -> tuple[subprocess.Popen, int]:
         "--port",
         str(port),
         "--agi-port",
-        str(_free_port()),
+        str(free_port()),
     ]
     process = subprocess.Popen(
         command,

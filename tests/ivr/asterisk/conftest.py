@@ -3,17 +3,10 @@ port."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from ivr.asterisk.agi_server import AgiThread
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -31,7 +24,7 @@ def agi_runtime(runtime, tmp_path):
 
 @pytest.fixture
 def agi_port(agi_runtime):
-    port = _free_port()
+    port = free_port()
     server = AgiThread(agi_runtime, "127.0.0.1", port)
     server.start()
     yield port
