@@ -164,7 +164,12 @@ def test_supplement_is_asked_once_and_the_override_sends_a_second(centre, sessio
         details={"documents": ["Ảnh tàu"], "number": 2},
     )
     centre.tick()
-    texts = [n.text for n in session.scalars(select(Notice).where(Notice.kind == "supplement"))]
+    texts = [
+        n.text
+        for n in session.scalars(
+            select(Notice).where(Notice.kind == "supplement").order_by(Notice.id)
+        )
+    ]
     assert len(texts) == 2
     assert "can bo sung: Ban sao dang ky tau, To khai. Ly do: Thieu giay to." in texts[0]
     assert "Anh tau" in texts[1]
