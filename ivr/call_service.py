@@ -49,6 +49,12 @@ def caller_number(raw: str | None) -> tuple[str | None, LineKind | None]:
     return number.e164, number.kind
 
 
+def _keep_for_step(session: Session, instance: object) -> None:
+    """The identity map holds unchanged objects weakly: keep this one alive until the session
+    ends, so a `session.get` for it later in the same step finds it without another query."""
+    session.info.setdefault("keep_alive", []).append(instance)
+
+
 class CallService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -81,6 +87,22 @@ class CallService:
         session.flush()
         log.info("call %d from %s via %s", call.id, mask_phone(caller or "hidden"), provider)
         return call, True
+
+    def lock_call(self, session: Session, *criteria) -> IvrCall | None:
+        """The call row matching `criteria`, locked for this transaction (two deliveries of one
+        step must not both advance the call), loaded together with its draft: most steps save an
+        answer on the draft, and one round trip is cheaper than two."""
+        row = session.execute(
+            select(IvrCall, Dossier)
+            .outerjoin(Dossier, Dossier.id == IvrCall.dossier_id)
+            .where(*criteria)
+            .with_for_update(of=IvrCall)
+        ).first()
+        if row is None:
+            return None
+        call, draft = row
+        _keep_for_step(session, draft)
+        return call
 
     def context(self, call: IvrCall) -> engine.Context:
         ivr = self.settings.ivr
@@ -170,6 +192,7 @@ class CallService:
         )
         session.add(recording)
         session.flush()
+        _keep_for_step(session, recording)  # the step saves it as an answer next
         return recording
 
     def _recording_purpose(self, call: IvrCall) -> str:

@@ -53,7 +53,7 @@ def step() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
     with runtime.sessions() as session, session.begin():
-        call = _call_for_update(session)
+        call = _call_for_update(service, session)
         if call is None:
             return _twiml(_hangup_twiml())
         seq = request.args.get("seq", type=int)
@@ -74,7 +74,7 @@ def dial_done() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
     with runtime.sessions() as session, session.begin():
-        call = _call_for_update(session)
+        call = _call_for_update(service, session)
         if call is None or request.args.get("seq", type=int) != call.seq:
             return _twiml(call.last_response if call else _hangup_twiml())
         if request.form.get("DialCallStatus") == "completed":
@@ -87,8 +87,9 @@ def dial_done() -> Response:
 @require_twilio_signature
 def status() -> Response:
     runtime = _runtime()
+    service = CallService(runtime)
     with runtime.sessions() as session, session.begin():
-        call = _call_for_update(session)
+        call = _call_for_update(service, session)
         if call is not None and request.form.get("CallStatus") in (
             "completed",
             "busy",
@@ -97,7 +98,7 @@ def status() -> Response:
             "canceled",
         ):
             duration = request.form.get("CallDuration", type=int)
-            CallService(runtime).ended(session, call, request.form["CallStatus"], duration)
+            service.ended(session, call, request.form["CallStatus"], duration)
     return Response(status=204)
 
 
@@ -107,16 +108,11 @@ def _hangup_twiml() -> str:
     return str(response)
 
 
-def _call_for_update(session) -> IvrCall | None:
-    from sqlalchemy import select
-
-    return session.scalar(
-        select(IvrCall)
-        .where(
-            IvrCall.provider == "twilio",
-            IvrCall.provider_call_id == request.form.get("CallSid", ""),
-        )
-        .with_for_update()  # two retries of one webhook must not both advance the call
+def _call_for_update(service: CallService, session) -> IvrCall | None:
+    return service.lock_call(
+        session,
+        IvrCall.provider == "twilio",
+        IvrCall.provider_call_id == request.form.get("CallSid", ""),
     )
 
 

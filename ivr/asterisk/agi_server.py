@@ -112,7 +112,7 @@ class AgiServer:
 
     def _handle(self, call_id: int, event: engine.Event) -> list[engine.Action]:
         with self.runtime.sessions() as session, session.begin():
-            call = session.get(IvrCall, call_id, with_for_update=True)
+            call = self.service.lock_call(session, IvrCall.id == call_id)
             return self.service.handle(session, call, event)
 
     def _ended(self, call_id: int, reason: str) -> None:

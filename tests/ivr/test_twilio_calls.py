@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
@@ -235,6 +235,33 @@ def test_each_webhook_delivered_twice_advances_the_call_once(new_caller, session
     assert session.scalar(select(func.count()).select_from(Dossier)) == 1
     assert session.scalar(select(func.count()).select_from(Notice)) == 1
     assert session.scalar(select(func.count()).select_from(Recording)) == 2
+
+
+def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
+    new_caller, voice_runtime
+):
+    """The answer is saved before the next prompt, in as few round trips as it takes: one
+    locking read of the call with its draft, one write of each (bench/voice_webhooks.py)."""
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("1")  # fishing licence: the draft is created
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *rest) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(voice_runtime.engine, "before_cursor_execute", seen)
+    try:
+        caller.press("1")  # a new licence, saved on the draft
+    finally:
+        event.remove(voice_runtime.engine, "before_cursor_execute", seen)
+    assert "5 chữ số trong số đăng ký tàu" in caller.heard()  # on to the vessel question
+    assert [s.split(" WHERE ")[0].split(" SET ")[0] for s in statements[1:]] == [
+        "UPDATE dossier",
+        "UPDATE ivr_call",
+    ]
+    assert statements[0].startswith("SELECT ivr_call.id")
+    assert "FROM ivr_call LEFT OUTER JOIN dossier" in statements[0]
 
 
 @pytest.mark.parametrize(
