@@ -20,35 +20,35 @@ from tongdai.settings import Settings
 blueprint = Blueprint("prompt_audio", __name__)
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[float, frozenset[str]]] = {}
-_checked: dict[str, float] = {}
-
-
+# data folder -> (when last looked at, manifest mtime or None when absent, recorded keys)
+_cache: dict[str, tuple[float, float | None, frozenset[str]]] = {}
 _CHECK_SECONDS = 2.0
 
 
 def recorded_keys(settings: Settings) -> frozenset[str]:
-    """Keys whose built web audio is a human recording; the manifest is looked at again at most
-    every couple of seconds (not once per prompt part of every webhook)."""
-    files = PromptFiles.of(settings)
-    root = str(files.root)
+    """Keys whose built web audio is a human recording. The manifest (or its absence) is looked
+    at again at most every couple of seconds, not once per prompt part of every webhook."""
+    folder = str(settings.data_dir)
     now = time.monotonic()
-    with _cache_lock:
-        cached = _cache.get(root)
-        if cached is not None and now - _checked.get(root, 0.0) < _CHECK_SECONDS:
-            return cached[1]
+    cached = _cache.get(folder)
+    if cached is not None and now - cached[0] < _CHECK_SECONDS:
+        return cached[2]
+    files = PromptFiles.of(settings)
     try:
-        stamp = files.manifest_path.stat().st_mtime
+        stamp: float | None = files.manifest_path.stat().st_mtime
     except FileNotFoundError:
-        return frozenset()
+        stamp = None
     with _cache_lock:
-        _checked[root] = now
-        cached = _cache.get(root)
-        if cached is None or cached[0] != stamp:
+        cached = _cache.get(folder)
+        if cached is not None and cached[1] == stamp:
+            keys = cached[2]
+        elif stamp is None:
+            keys = frozenset()
+        else:
             manifest = files.manifest()
             keys = frozenset(k for k, v in manifest.items() if v.get("source") == "recorded")
-            _cache[root] = cached = (stamp, keys)
-    return cached[1]
+        _cache[folder] = (now, stamp, keys)
+    return keys
 
 
 def web_audio_url(settings: Settings, key: str) -> str | None:
