@@ -2,7 +2,8 @@
 
 Twilio retries a webhook that timed out, so every action URL carries the call's step number
 (`seq`). A request for the step already answered gets the same TwiML again instead of moving the
-call on twice; a stale one gets the current prompt.
+call on twice; a stale one gets the current prompt. A step whose database connection turned out
+to be dead (a restart) runs again on a new one rather than cutting the caller off.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
 from ivr.speech import text_of
+from tongdai.db import retry_if_disconnected
 from tongdai.runtime import Runtime
 from tongdai.twilio_signature import require_twilio_signature
 
@@ -35,6 +37,7 @@ def _twiml(body: str) -> Response:
 
 @blueprint.post("")
 @require_twilio_signature
+@retry_if_disconnected
 def incoming() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
@@ -49,6 +52,7 @@ def incoming() -> Response:
 
 @blueprint.post("/step")
 @require_twilio_signature
+@retry_if_disconnected
 def step() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
@@ -70,6 +74,7 @@ def step() -> Response:
 
 @blueprint.post("/dial")
 @require_twilio_signature
+@retry_if_disconnected
 def dial_done() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
@@ -85,6 +90,7 @@ def dial_done() -> Response:
 
 @blueprint.post("/status")
 @require_twilio_signature
+@retry_if_disconnected
 def status() -> Response:
     runtime = _runtime()
     service = CallService(runtime)

@@ -12,6 +12,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from sms.inbound import InboundSms, handle_inbound
 from sms.receipts import apply_receipt
+from tongdai.db import retry_if_disconnected
 from tongdai.runtime import Runtime
 from tongdai.twilio_signature import require_twilio_signature
 
@@ -25,6 +26,7 @@ def _runtime() -> Runtime:
 
 @blueprint.post("")
 @require_twilio_signature
+@retry_if_disconnected  # one transaction: safe to run again if it never committed
 def inbound() -> Response:
     form = request.form
     if not form.get("MessageSid") or not form.get("From"):
@@ -46,6 +48,7 @@ def inbound() -> Response:
 
 @blueprint.post("/status")
 @require_twilio_signature
+@retry_if_disconnected  # one transaction: safe to run again if it never committed
 def status() -> Response:
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid")

@@ -88,6 +88,21 @@ def _drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+def kill_connections(url: sa.URL) -> int:
+    """What a database restart does to a pool: every connection to the database dies."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        killed = connection.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": url.database},
+        ).scalar_one()
+    admin.dispose()
+    return killed
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A freshly migrated PostgreSQL database for this test session (or xdist worker)."""

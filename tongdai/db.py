@@ -7,13 +7,20 @@ scheduler and the CLI all run outside Flask and share these.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
+from typing import ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names so Alembic migrations compare and downgrade cleanly.
 NAMING_CONVENTION = {
@@ -66,13 +73,48 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        _note_commits(engine)
         return engine
     # A pool as large as a web worker's threads (8 under waitress), or connections beyond it are
     # opened and closed on every request under load.
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    _note_commits(engine)
+    return engine
+
+
+# A pooled connection that was in use less than this long ago is handed out without a ping.
+PING_IF_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, but only for connections that sat idle in the pool.
+
+    Under load a webhook's connection was last used milliseconds ago, and the ping was a round
+    trip (about a sixth of a call step's cost, bench/voice_webhooks.py). Dead connections come
+    from a database restart or failover: the first statement to meet one fails, SQLAlchemy then
+    discards every older connection, and the call steps run again once on a new one
+    (`retry_if_disconnected`). Idle connections are still pinged, so a quiet page never errors.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        returned = record.info.get("returned_at")  # None: opened just now, nothing to check
+        if returned is None or time.monotonic() - returned < PING_IF_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # Likely a restart: the pool drops every connection older than now and hands out a
+            # new one.
+            raise exc.InvalidatePoolError(str(error)) from error
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -96,3 +138,36 @@ def str_enum(kind: type[StrEnum], length: int) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         name=kind.__name__.lower(),
     )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Set when this unit of work sent COMMIT: after that, a lost connection leaves its outcome unknown.
+_commit_sent: ContextVar[bool] = ContextVar("commit_sent", default=False)
+
+
+def _note_commits(engine: Engine) -> None:
+    @event.listens_for(engine, "commit")
+    def _committing(connection) -> None:
+        _commit_sent.set(True)
+
+
+def retry_if_disconnected(work: Callable[P, R]) -> Callable[P, R]:
+    """Run a unit of work (one transaction) a second time when its connection turned out to be
+    dead before it sent COMMIT, so it certainly changed nothing. A connection lost during the
+    COMMIT itself leaves the outcome unknown: that error goes to the caller as before."""
+
+    @functools.wraps(work)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _commit_sent.set(False)
+        try:
+            return work(*args, **kwargs)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated or _commit_sent.get():
+                raise
+            log.warning("database connection lost; running %s again", work.__qualname__)
+        finally:
+            _commit_sent.reset(token)
+        return work(*args, **kwargs)
+
+    return run

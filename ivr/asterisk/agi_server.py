@@ -31,6 +31,7 @@ from ivr.asterisk.agi import DIGITS, AgiChannel, AgiError, AgiHangup, read_heade
 from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
+from tongdai.db import retry_if_disconnected
 from tongdai.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -105,20 +106,24 @@ class AgiServer:
 
     # ---- database work (in threads) --------------------------------------------------------
 
+    @retry_if_disconnected
     def _open(self, uniqueid: str, caller: str, first: engine.Event):
         with self.runtime.sessions() as session, session.begin():
             call, _created = self.service.open_call(session, "asterisk", uniqueid, caller)
             return call.id, self.service.handle(session, call, first)
 
+    @retry_if_disconnected
     def _handle(self, call_id: int, event: engine.Event) -> list[engine.Action]:
         with self.runtime.sessions() as session, session.begin():
             call = self.service.lock_call(session, IvrCall.id == call_id)
             return self.service.handle(session, call, event)
 
+    @retry_if_disconnected
     def _ended(self, call_id: int, reason: str) -> None:
         with self.runtime.sessions() as session, session.begin():
             self.service.ended(session, session.get(IvrCall, call_id), reason)
 
+    @retry_if_disconnected
     def _store_recording(self, call_id: int, name: str, seconds: float) -> str:
         with self.runtime.sessions() as session, session.begin():
             call = session.get(IvrCall, call_id)

@@ -11,6 +11,7 @@ from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
 from sms.models import Notice
+from tests.conftest import kill_connections
 
 LICENCE_NEW = [
     ("press", "1"),
@@ -262,6 +263,20 @@ def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
     ]
     assert statements[0].startswith("SELECT ivr_call.id")
     assert "FROM ivr_call LEFT OUTER JOIN dossier" in statements[0]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_step_right_after_a_database_restart_is_answered_and_saved(new_caller, voice_runtime):
+    """The pool hands out a connection used a moment ago without a ping (tongdai/db.py): the
+    step meets a dead one, and runs again on a new connection instead of failing the call."""
+    caller = new_caller()
+    caller.dial_in()
+    caller.press("1")
+    assert kill_connections(voice_runtime.engine.url) >= 1
+    caller.press("2")  # a re-issue
+    assert "Giấy phép bị mất, bấm 1" in caller.heard()
+    with voice_runtime.sessions() as session:
+        assert only_dossier(session).variant == "reissue"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ The script is a queue of what the caller does:
 - a key ("1", "#", ...): pressed during the next prompt that takes keys, or at WAIT FOR DIGIT;
 - SILENCE: one WAIT FOR DIGIT times out;
 - Speak(seconds) / MUTE: the next RECORD FILE records a tone that long / nothing;
+- Meanwhile(action): `action()` runs before the next command is answered;
 - when the queue runs out the caller hangs up (as a HANGUP line, a 511, or a closed socket).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,13 @@ MUTE = "M"
 @dataclass(frozen=True)
 class Speak:
     seconds: float
+
+
+@dataclass(frozen=True)
+class Meanwhile:
+    """Something that happens in the world at this point of the script (not a caller action)."""
+
+    action: Callable[[], object]
 
 
 def keys(*inputs) -> list:
@@ -108,6 +117,8 @@ class FakeAsterisk:
         writer.write(reply.encode() + b"\n")
 
     def _answer(self, command: str) -> str | None:
+        while self.script and isinstance(self.script[0], Meanwhile):
+            self.script.pop(0).action()
         if command.startswith("STREAM FILE"):
             name, escape = re.match(r'STREAM FILE (\S+) "([^"]*)"', command).groups()
             self.played.append(name)

@@ -12,7 +12,15 @@ from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
 from sms.models import Notice
-from tests.ivr.asterisk.fake_asterisk import MUTE, SILENCE, FakeAsterisk, Speak, keys
+from tests.conftest import kill_connections
+from tests.ivr.asterisk.fake_asterisk import (
+    MUTE,
+    SILENCE,
+    FakeAsterisk,
+    Meanwhile,
+    Speak,
+    keys,
+)
 
 LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
 
@@ -82,6 +90,15 @@ def _eventually(read, seconds: float = 5.0):
     while (value := read()) is None and time.monotonic() < deadline:
         time.sleep(0.02)
     return value
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_database_restart_mid_call_does_not_drop_the_call(agi_port, agi_runtime, session):
+    restart = Meanwhile(lambda: kill_connections(agi_runtime.engine.url))
+    call(agi_port, agi_runtime, "1", restart, "2", "1")  # a re-issue: the licence was lost
+    draft = session.scalars(select(Dossier)).one()
+    assert (draft.variant, draft.form["reissue_reason"]) == ("reissue", "lost")
+    assert _eventually(lambda: _end_reason(agi_runtime)) == "hangup"
 
 
 def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, session):
