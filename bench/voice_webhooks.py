@@ -6,12 +6,16 @@ database.
     type (target: p99 under 50 ms).
 (b) Peak throughput, in the same run and against the same server: whole calls with no pauses
     vs a signed no-op endpoint, at the same concurrency. The ratio should be at least 0.5.
+    Then a signed "floor" endpoint that does the least a step keeping the caller's answer
+    could do (one single-statement write, one question in TwiML): its ratio to the no-op is
+    the ceiling for any design that saves every answer before it replies.
 Then the peak resident memory (VmHWM) of the gunicorn master and of each worker.
 
     .venv/bin/python bench/voice_webhooks.py            # the full run (about 2 minutes)
     .venv/bin/python bench/voice_webhooks.py --quick    # a smoke test (~20 s)
 
-gunicorn serves `bench.voice_webhooks:make_app()`: the real app plus POST /bench/noop.
+gunicorn serves `bench.voice_webhooks:make_app()`: the real app plus POST /bench/noop and
+POST /bench/floor (which writes only to its own table, `bench_floor`).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ STEP_KINDS = ("dial-in", "menu key", "number", "recording", "submit", "status")
 
 def make_app():
     """gunicorn's entry: the real app, plus a signed no-op endpoint for the baseline."""
-    from flask import Response
+    from flask import Response, request
 
     from tongdai.app import create_app
     from tongdai.runtime import load_runtime
@@ -100,9 +104,47 @@ def make_app():
     def worker_pid() -> str:  # lets the warm-up see which workers it has reached
         return str(os.getpid())
 
+    # The floor: the least a step that keeps the caller's answer must do. One durable write in one
+    # statement (autocommit, a pool without pre-ping) and a one-question TwiML document.
+    from sqlalchemy import create_engine, text
+    from twilio.twiml.voice_response import VoiceResponse
+
+    floor_engine = create_engine(
+        os.environ["DATABASE_URL"], pool_size=4, isolation_level="AUTOCOMMIT"
+    )
+    upsert = text(
+        "INSERT INTO bench_floor (sid, answer, n) VALUES (:sid, :answer, 1) ON CONFLICT (sid)"
+        " DO UPDATE SET answer = :answer, n = bench_floor.n + 1 RETURNING n"
+    )
+
+    @require_twilio_signature
+    def floor() -> Response:
+        form = request.form
+        with floor_engine.connect() as connection:
+            n = connection.execute(
+                upsert, {"sid": form.get("CallSid", ""), "answer": form.get("Digits", "")}
+            ).scalar_one()
+        response = VoiceResponse()
+        gather = response.gather(action=f"/bench/floor?seq={n}", num_digits=1, timeout=5)
+        gather.say("Bấm phím 1 nếu đúng, phím 2 để nhập lại.", language="vi-VN")
+        return Response(str(response), mimetype="text/xml")
+
     app.add_url_rule("/bench/noop", "bench_noop", noop, methods=["POST"])
+    app.add_url_rule("/bench/floor", "bench_floor", floor, methods=["POST"])
     app.add_url_rule("/bench/pid", "bench_pid", worker_pid, methods=["GET"])
     return app
+
+
+def create_floor_table(db_url: str) -> None:
+    """The one table `/bench/floor` writes to: not part of the app's schema."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE bench_floor (sid varchar(64) PRIMARY KEY, answer text, n int)")
+        )
+    engine.dispose()
 
 
 # ---- the simulated Twilio (after tests/ivr/twilio_caller.py, over real HTTP) --------------------
@@ -416,18 +458,18 @@ def _load_process(
                 kept.append((step, seconds))
 
         try:
-            if kind == "noop":  # warm-up, before the clock starts: pools and connections open
-                line.post("/bench/noop", noop_form)
+            if kind in ("noop", "floor"):  # warm-up before the clock starts: pools, connections
+                line.post(f"/bench/{kind}", noop_form)
             else:
                 walk_call(line, next(numbers), vessel(), lambda: True, lambda *_: None)
             barrier.wait(timeout=120)
             end = time.monotonic() + duration
             while in_window() and errors < 100:
                 try:
-                    if kind == "noop":
-                        status, _, seconds = line.post("/bench/noop", noop_form)
+                    if kind in ("noop", "floor"):
+                        status, _, seconds = line.post(f"/bench/{kind}", noop_form)
                         if status != 200:
-                            raise CallFailed(f"noop: HTTP {status}")
+                            raise CallFailed(f"{kind}: HTTP {status}")
                         timed(kind, seconds)
                     else:
                         walk_call(line, next(numbers), vessel(), in_window, timed)
@@ -766,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
             "TONGDAI_SMS_GATEWAY": "console",
         }
         prepare_database(load_settings(ROOT / "config.toml", env=env))
+        create_floor_table(db_url)
         log = data_dir / "gunicorn.log"
         watch = DatabaseWatch(db_url)
         server = start_gunicorn(env, port, args.workers, args.threads, log)
@@ -857,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             watch.dispose()
             runs = {}
-            for kind in ("calls", "noop"):
+            for kind in ("calls", "noop", "floor"):
                 watch = DatabaseWatch(db_url)
                 before = watch.stats()
                 watch.start()
@@ -868,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
                 watch.stop()
                 after = watch.stats()
                 s = summarize([seconds for _, seconds in run.latencies])
-                label = "whole calls" if kind == "calls" else "/bench/noop"
+                label = "whole calls" if kind == "calls" else f"/bench/{kind}"
                 extra = f" ({run.calls / run.seconds:.1f} calls/s)" if kind == "calls" else ""
                 print(
                     f"  {label:<11} {run.rate:7.0f} req/s{extra}; p50 {s.p50 * 1000:.1f} ms,"
@@ -903,6 +946,13 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
             print(
                 f"  ratio whole calls / no-op {ratio:.2f} (target >= {TARGET_RATIO:g}): {verdict}"
+            )
+            floor = runs["floor"].rate / runs["noop"].rate if runs["noop"].rate else 0.0
+            print(
+                f"  ratio floor / no-op {floor:.2f}: the most any design saving each answer"
+                f" before replying could reach here; whole calls reach {ratio / floor:.0%} of it"
+                if floor
+                else "  ratio floor / no-op: not measured"
             )
 
             # memory
