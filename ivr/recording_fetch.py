@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -306,7 +308,23 @@ def _fetch_one(
         with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as scratch:
             wav = Path(scratch) / "twilio.wav"
             wav.write_bytes(audio)
-            seconds = convert_recording(wav, target)
+            converted = Path(scratch) / target.name
+            seconds = convert_recording(wav, converted)
+            # The MP3 moves into place only while the row is still ours and locked by the
+            # update: if retention purged it meanwhile, the audio goes with the scratch folder
+            # instead of staying behind as a file no row knows about.
+            stored = _update_if_still_claimed(
+                sessions,
+                claim,
+                RecordingStatus.PENDING_FETCH,
+                then=lambda: os.replace(converted, target),
+                status=RecordingStatus.STORED,
+                path=f"{RECORDINGS_FOLDER}/{target.name}",
+                seconds=round(seconds, 3),
+                stored_at=clock.now(),
+                attempts=0,
+                error=DELETE_PENDING,
+            )
     except ProviderError as error:
         _fetch_failed(sessions, claim, str(error), error.retry, clock.now(), report)
         return
@@ -319,17 +337,6 @@ def _fetch_one(
     except OSError as error:  # disk full, permissions: an operator fixes it, the retry succeeds
         _fetch_failed(sessions, claim, f"cannot store: {error}", True, clock.now(), report)
         return
-    stored = _update_if_still_claimed(
-        sessions,
-        claim,
-        RecordingStatus.PENDING_FETCH,
-        status=RecordingStatus.STORED,
-        path=f"{RECORDINGS_FOLDER}/{target.name}",
-        seconds=round(seconds, 3),
-        stored_at=clock.now(),
-        attempts=0,
-        error=DELETE_PENDING,
-    )
     if not stored:
         log.warning("recordings: %d changed while it was fetched; left as it is", claim.id)
         return
@@ -338,10 +345,16 @@ def _fetch_one(
 
 
 def _update_if_still_claimed(
-    sessions: sessionmaker[Session], claim: _Claim, claimed_as: RecordingStatus, **values: object
+    sessions: sessionmaker[Session],
+    claim: _Claim,
+    claimed_as: RecordingStatus,
+    then: Callable[[], object] | None = None,
+    **values: object,
 ) -> bool:
     """Write `values` only if the row is still `claimed_as` at the attempt we claimed it at (a
-    retention run or another fetcher may have moved it meanwhile). True when it was written."""
+    retention run or another fetcher may have moved it meanwhile). True when it was written.
+    `then` runs after a successful write, before the commit (the row is locked until then); if it
+    raises, nothing is written."""
     with sessions() as session, session.begin():
         result = session.execute(
             update(Recording)
@@ -352,7 +365,10 @@ def _update_if_still_claimed(
             )
             .values(**values)
         )
-    return result.rowcount == 1
+        written = result.rowcount == 1
+        if written and then is not None:
+            then()
+    return written
 
 
 def _fetch_failed(

@@ -307,6 +307,30 @@ def test_a_pending_recording_is_stored_as_mp3_in_the_data_folder_then_deleted_at
     assert [p.name for p in mp3.parent.iterdir()] == [mp3.name]  # no WAV left behind
 
 
+def test_a_recording_purged_while_it_was_converted_leaves_no_audio_behind(
+    fetch_runtime: Runtime, twilio: FakeTwilio, ffmpeg: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention (or staff) may delete the row meanwhile: the audio must not stay on disk as
+    personal data no row knows about."""
+    recording_id = pending_recording(fetch_runtime)
+    twilio.add()
+    convert = ivr.recording_fetch.convert_recording
+
+    def convert_then_purge(source: Path, target: Path) -> float:
+        seconds = convert(source, target)
+        with fetch_runtime.sessions() as session, session.begin():
+            session.get(Recording, recording_id).status = RecordingStatus.DELETED
+        return seconds
+
+    monkeypatch.setattr(ivr.recording_fetch, "convert_recording", convert_then_purge)
+    report = run(fetch_runtime, twilio)
+
+    assert report.stored == [] and report.deleted == []
+    assert row(fetch_runtime, recording_id).path is None
+    folder = fetch_runtime.settings.data_dir / "recordings"
+    assert list(folder.iterdir()) == []
+
+
 def test_a_recording_unknown_at_twilio_fails_as_gone_at_provider(
     fetch_runtime: Runtime, twilio: FakeTwilio, ffmpeg: None
 ) -> None:
