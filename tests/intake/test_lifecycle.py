@@ -6,12 +6,14 @@ import datetime as dt
 import itertools
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
+from intake import audit
 from intake.dossiers import save
 from intake.errors import ConcurrentEdit, ForbiddenTransition, InvalidInput, OverrideRequired
 from intake.lifecycle import TRANSITIONS, Actor, change_status
-from intake.models import DossierEvent, Role
+from intake.models import AuditEvent, DossierEvent, Role
 from intake.statuses import FINAL_STATUSES, NATIONAL_CODES, DossierStatus
 from tests.factories import create_dossier
 
@@ -158,6 +160,29 @@ def test_concurrent_sessions_cannot_overwrite_each_other(runtime):
             save(bob)
     with runtime.sessions() as check:
         assert check.get(type(dossier), dossier_id).form == {"owner_name": "Nguyễn Văn A"}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE dossier_event SET reason = 'rewritten history'",
+        "DELETE FROM dossier_event",
+        "UPDATE audit_event SET actor = 'staff:someone-else'",
+        "DELETE FROM audit_event",
+    ],
+)
+def test_postgresql_itself_refuses_to_change_event_rows(session, runtime, change):
+    """Past the ORM: a hand-written statement (or a psql session) is refused too (0010)."""
+    dossier = create_dossier(session, runtime)
+    audit.record(session, actor="staff:lan", action="dossier.changed", target_type="dossier",
+                 target_id=dossier.id, now=runtime.clock.now())  # fmt: skip
+    session.commit()
+    with runtime.engine.connect() as connection:
+        with pytest.raises(IntegrityError, match="append-only"):
+            connection.execute(text(change))
+    assert session.scalars(select(DossierEvent.reason)).all() == [""]
+    assert session.scalars(select(AuditEvent.actor)).all() == ["staff:lan"]
 
 
 def test_events_are_append_only(session, runtime):
