@@ -129,20 +129,97 @@ def make_app():
         gather.say("Bấm phím 1 nếu đúng, phím 2 để nhập lại.", language="vi-VN")
         return Response(str(response), mimetype="text/xml")
 
+    core_step = _core_step_endpoint(require_twilio_signature, VoiceResponse)
     app.add_url_rule("/bench/noop", "bench_noop", noop, methods=["POST"])
     app.add_url_rule("/bench/floor", "bench_floor", floor, methods=["POST"])
+    app.add_url_rule("/bench/core-step", "bench_core_step", core_step, methods=["POST"])
     app.add_url_rule("/bench/pid", "bench_pid", worker_pid, methods=["GET"])
     return app
 
 
+def _core_step_endpoint(require_twilio_signature, VoiceResponse):  # noqa: N803
+    """`--core-step`: what a step would cost written by hand in SQLAlchemy Core, without the ORM
+    (the rewrite the closing note of issue 4 weighed): lock the call with its draft in one
+    SELECT, save the answer on the draft, save the call state and our answer, commit, through
+    the app's own pool policy (tongdai.db.make_engine)."""
+    import datetime as dt
+
+    from flask import Response, request
+    from sqlalchemy import JSON, Integer, bindparam, text
+
+    from tongdai.db import make_engine
+
+    engine = make_engine(os.environ["DATABASE_URL"], pool_size=4)
+    lock = text(
+        "SELECT c.seq, c.state, d.form FROM bench_call c JOIN bench_draft d ON d.sid = c.sid"
+        " WHERE c.sid = :sid FOR UPDATE OF c"
+    ).columns(seq=Integer, state=JSON, form=JSON)
+    start = text(
+        "INSERT INTO bench_call (sid, seq, state, last_response) VALUES (:sid, 0, :state, '')"
+    ).bindparams(bindparam("state", type_=JSON))
+    start_draft = text(
+        "INSERT INTO bench_draft (sid, form, updated_at) VALUES (:sid, :form, :now)"
+    ).bindparams(bindparam("form", type_=JSON))
+    save_draft = text(
+        "UPDATE bench_draft SET form = :form, updated_at = :now WHERE sid = :sid"
+    ).bindparams(bindparam("form", type_=JSON))
+    save_call = text(
+        "UPDATE bench_call SET seq = seq + 1, state = :state, last_response = :twiml"
+        " WHERE sid = :sid"
+    ).bindparams(bindparam("state", type_=JSON))
+
+    def core_step() -> Response:
+        sid, digits = request.form.get("CallSid", ""), request.form.get("Digits", "")
+        now = dt.datetime.now(dt.UTC)
+        with engine.begin() as connection:
+            row = connection.execute(lock, {"sid": sid}).first()
+            if row is None:
+                state = {"node": "main_menu", "answers": {}, "scratch": {}, "failures": 0}
+                connection.execute(start, {"sid": sid, "state": state})
+                connection.execute(start_draft, {"sid": sid, "form": {"ivr": {}}, "now": now})
+                seq, form = 0, {"ivr": {}}
+            else:
+                seq, state, form = row
+            key = f"answer_{seq % 12}"  # a call's dozen answers, as in a real draft
+            state["answers"][key] = form["ivr"][key] = digits
+            state["node"] = f"question_{seq % 12}"
+            response = VoiceResponse()
+            gather = response.gather(
+                action=f"/bench/core-step?seq={seq + 1}", num_digits=1, timeout=5
+            )
+            gather.say(
+                "Số đăng ký tàu là Quảng Ngãi chín không sáu một bảy. Đúng, bấm 1. Nhập lại,"
+                " bấm 2. Tàu của tỉnh khác, bấm 3.",
+                language="vi-VN",
+            )
+            twiml = str(response)
+            connection.execute(save_draft, {"sid": sid, "form": form, "now": now})
+            connection.execute(save_call, {"sid": sid, "state": state, "twiml": twiml})
+        return Response(twiml, mimetype="text/xml")
+
+    return require_twilio_signature(core_step)
+
+
 def create_floor_table(db_url: str) -> None:
-    """The one table `/bench/floor` writes to: not part of the app's schema."""
+    """The tables `/bench/floor` and `/bench/core-step` write to: not part of the app's schema."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
     with engine.begin() as connection:
         connection.execute(
             text("CREATE TABLE bench_floor (sid varchar(64) PRIMARY KEY, answer text, n int)")
+        )
+        connection.execute(
+            text(
+                "CREATE TABLE bench_call (sid varchar(64) PRIMARY KEY, seq int, state json,"
+                " last_response text)"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TABLE bench_draft (sid varchar(64) PRIMARY KEY, form json,"
+                " updated_at timestamptz)"
+            )
         )
     engine.dispose()
 
@@ -464,7 +541,7 @@ def _load_process(
                 kept.append((step, seconds))
 
         try:
-            if kind in ("noop", "floor"):  # warm-up before the clock starts: pools, connections
+            if kind != "calls":  # warm-up before the clock starts: pools, connections
                 line.post(f"/bench/{kind}", noop_form)
             else:
                 walk_call(line, next(numbers), vessel(), lambda: True, lambda *_: None)
@@ -472,7 +549,7 @@ def _load_process(
             end = time.monotonic() + duration
             while in_window() and errors < 100:
                 try:
-                    if kind in ("noop", "floor"):
+                    if kind != "calls":
                         status, _, seconds = line.post(f"/bench/{kind}", noop_form)
                         if status != 200:
                             raise CallFailed(f"{kind}: HTTP {status}")
@@ -847,6 +924,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="(b) concurrent clients")
     parser.add_argument("--client-procs", type=int, default=2, help="(b) client processes")
     parser.add_argument("--rounds", type=int, default=3, help="(b) rounds; the median counts")
+    parser.add_argument(
+        "--core-step", action="store_true", help="(b) also a step written in SQLAlchemy Core"
+    )
     # 4 x 4 on this 2-core machine: p99 in (a) as good as 4 x 8 or 8 x 2 when the machine is
     # quiet and the least hurt when it is not, the best throughput in (b), no more threads than
     # SQLAlchemy's default pool of 5 connections, and half the memory of 8 workers.
@@ -989,7 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"\n(b) peak throughput: {args.concurrency} concurrent clients in"
                 f" {args.client_procs} processes, {args.duration:g} s per run, no pauses;"
-                f" {_rounds(args.rounds)} of whole calls, no-op and floor (the machine is shared:"
+                f" {_rounds(args.rounds)} of whole calls, no-op, floor"
+                f"{', core step' if args.core_step else ''} (the machine is shared:"
                 f" the round with the median ratio is shown in full) ...",
                 flush=True,
             )
@@ -998,13 +1079,14 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(1, args.rounds + 1):
                 runs = {
                     kind: measure_throughput(kind, port, token, args, classify, db_url, number - 1)
-                    for kind in THROUGHPUT_KINDS
+                    for kind in THROUGHPUT_KINDS + (("core-step",) if args.core_step else ())
                 }
                 rounds.append(runs)
                 print(
                     f"  round {number}: "
                     + ", ".join(f"{_label(k)} {runs[k].run.rate:.0f} req/s" for k in runs)
-                    + f"; ratio {_ratio(runs, 'calls'):.2f}, floor {_ratio(runs, 'floor'):.2f}",
+                    + "; ratio "
+                    + ", ".join(f"{k} {_ratio(runs, k):.2f}" for k in runs if k != "noop"),
                     flush=True,
                 )
             rounds.sort(key=lambda runs: _ratio(runs, "calls"))
@@ -1026,6 +1108,15 @@ def main(argv: list[str] | None = None) -> int:
                 if floor
                 else "  ratio floor / no-op: not measured"
             )
+            if args.core_step:
+                cores = sorted(_ratio(runs, "core-step") for runs in rounds)
+                core = cores[len(cores) // 2]
+                print(
+                    f"  ratio core step / no-op {core:.2f} ({cores[0]:.2f}-{cores[-1]:.2f}): a"
+                    f" step by hand in SQLAlchemy Core, {core / floor:.0%} of the floor"
+                    if floor
+                    else "  ratio core step / no-op: not measured"
+                )
 
             # memory
             memory.stop()
