@@ -94,7 +94,7 @@ def _ping_when_idle(engine: Engine) -> None:
     """SQLAlchemy's `pool_pre_ping`, but only for connections that sat idle in the pool.
 
     Under load a webhook's connection was last used milliseconds ago, and the ping was a round
-    trip (about a sixth of a call step's cost, bench/voice_webhooks.py). Dead connections come
+    trip of its own on every request (bench/voice_webhooks.py). Dead connections come
     from a database restart or failover: the first statement to meet one fails, SQLAlchemy then
     discards every older connection, and the call steps run again once on a new one
     (`retry_if_disconnected`). Idle connections are still pinged, so a quiet page never errors.
