@@ -31,7 +31,10 @@ def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_dead(engine, 
     assert select_one(engine) == 1
 
 
-def test_a_connection_used_just_now_is_not_pinged_so_the_statement_meets_the_dead_one(engine):
+def test_a_connection_used_just_now_is_not_pinged_so_the_statement_meets_the_dead_one(
+    engine, monkeypatch
+):
+    monkeypatch.setattr(db, "PING_IF_IDLE_SECONDS", 3600.0)  # "just now", however slow CI is
     assert kill_connections(engine.url) == 1
     with pytest.raises(exc.DBAPIError) as raised:
         select_one(engine)
@@ -39,7 +42,8 @@ def test_a_connection_used_just_now_is_not_pinged_so_the_statement_meets_the_dea
     assert select_one(engine) == 1  # the pool was refreshed by that failure
 
 
-def test_work_that_met_a_dead_connection_runs_again_on_a_new_one(engine):
+def test_work_that_met_a_dead_connection_runs_again_on_a_new_one(engine, monkeypatch):
+    monkeypatch.setattr(db, "PING_IF_IDLE_SECONDS", 3600.0)
     runs = []
 
     @retry_if_disconnected
