@@ -9,8 +9,11 @@ to be dead (a restart) runs again on a new one rather than cutting the caller of
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Blueprint, Response, current_app, request, url_for
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import engine
@@ -54,10 +57,7 @@ def incoming() -> Response:
 @require_twilio_signature
 @retry_if_disconnected
 def step() -> Response:
-    runtime = _runtime()
-    service = CallService(runtime)
-    with runtime.sessions() as session, session.begin():
-        call = _call_for_update(service, session)
+    with _this_call() as (service, session, call):
         if call is None:
             return _twiml(_hangup_twiml())
         seq = request.args.get("seq", type=int)
@@ -76,10 +76,7 @@ def step() -> Response:
 @require_twilio_signature
 @retry_if_disconnected
 def dial_done() -> Response:
-    runtime = _runtime()
-    service = CallService(runtime)
-    with runtime.sessions() as session, session.begin():
-        call = _call_for_update(service, session)
+    with _this_call() as (service, session, call):
         if call is None or request.args.get("seq", type=int) != call.seq:
             return _twiml(call.last_response if call else _hangup_twiml())
         if request.form.get("DialCallStatus") == "completed":
@@ -92,10 +89,7 @@ def dial_done() -> Response:
 @require_twilio_signature
 @retry_if_disconnected
 def status() -> Response:
-    runtime = _runtime()
-    service = CallService(runtime)
-    with runtime.sessions() as session, session.begin():
-        call = _call_for_update(service, session)
+    with _this_call() as (service, session, call):
         if call is not None and request.form.get("CallStatus") in (
             "completed",
             "busy",
@@ -114,12 +108,21 @@ def _hangup_twiml() -> str:
     return str(response)
 
 
-def _call_for_update(service: CallService, session) -> IvrCall | None:
-    return service.lock_call(
-        session,
-        IvrCall.provider == "twilio",
-        IvrCall.provider_call_id == request.form.get("CallSid", ""),
-    )
+@contextmanager
+def _this_call() -> Iterator[tuple[CallService, Session, IvrCall | None]]:
+    """One transaction for this webhook, with its call row (None if unknown) locked."""
+    runtime = _runtime()
+    service = CallService(runtime)
+    with runtime.sessions() as session, session.begin():
+        yield (
+            service,
+            session,
+            service.lock_call(
+                session,
+                IvrCall.provider == "twilio",
+                IvrCall.provider_call_id == request.form.get("CallSid", ""),
+            ),
+        )
 
 
 def _recorded(service: CallService, session, call: IvrCall) -> engine.Event:
