@@ -65,11 +65,16 @@ def enqueue(
         updated_at=now,
         dedupe_key=dedupe_key,
     )
-    if dedupe_key is None:
+    return add_once(session, notice)
+
+
+def add_once(session: Session, notice: Notice) -> Notice | None:
+    """Add `notice` to the outbox, or return None when one with its `dedupe_key` is there."""
+    if notice.dedupe_key is None:
         session.add(notice)
         session.flush()
         return notice
-    if session.scalar(select(Notice.id).where(Notice.dedupe_key == dedupe_key)) is not None:
+    if session.scalar(select(Notice.id).where(Notice.dedupe_key == notice.dedupe_key)) is not None:
         return None
     try:
         with session.begin_nested():

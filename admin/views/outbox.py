@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
@@ -27,6 +26,7 @@ from intake.models import Dossier
 from intake.phone import PhoneNumber, parse_phone
 from sms.encoding import Measure, prepare
 from sms.models import Notice, NoticeStatus
+from sms.outbox import add_once
 
 blueprint = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 PAGE = 50
@@ -248,19 +248,7 @@ def queue_manual(
         updated_at=now,
         dedupe_key=dedupe_key,
     )
-    if dedupe_key is not None:
-        if session.scalar(select(Notice.id).where(Notice.dedupe_key == dedupe_key)) is not None:
-            return None
-        try:
-            with session.begin_nested():
-                session.add(notice)
-                session.flush()
-        except IntegrityError:
-            return None
-        return notice
-    session.add(notice)
-    session.flush()
-    return notice
+    return add_once(session, notice)
 
 
 @blueprint.post("/preview")
