@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
+# One name per notice kind and status on every page: the queue, the outbox and its filters,
+# the dashboard and the report.
 NOTICE_KINDS = {
-    "receipt": "Tiếp nhận",
-    "result_collect": "Có kết quả sớm (mời nhận)",
-    "result_post": "Đã gửi bưu điện",
+    "receipt": "Tiếp nhận hồ sơ",
+    "result_collect": "Có kết quả (nhận tại Trung tâm)",
+    "result_post": "Đã gửi kết quả qua bưu điện",
     "supplement": "Yêu cầu bổ sung",
-    "apology": "Xin lỗi, hẹn lại",
+    "apology": "Xin lỗi, hẹn lại ngày trả",
     "reminder": "Nhắc nhận kết quả",
     "refused": "Không tiếp nhận",
     "withdrawn": "Rút hồ sơ",
     "stopped": "Dừng xử lý",
-    "survey": "Khảo sát",
+    "survey": "Khảo sát hài lòng",
     "status_reply": "Trả lời tra cứu",
-    "not_found": "Không tìm thấy",
+    "not_found": "Không tìm thấy hồ sơ",
     "help": "Hướng dẫn",
-    "opted_out": "Từ chối tin",
-    "opted_in": "Đăng ký lại",
+    "opted_out": "Ngừng nhận tin",
+    "opted_in": "Nhận tin trở lại",
     "rating_thanks": "Cảm ơn đánh giá",
     "supervisor_alert": "Cảnh báo lãnh đạo",
-    "manual": "Tin nhắn tay",
+    "manual": "Gửi thủ công",
 }
 NOTICE_STATUSES = {
     "pending": "Chờ gửi",
     "sending": "Đang gửi",
-    "sent": "Đã gửi",
-    "delivered": "Đã nhận",
+    "sent": "Đã gửi đi",
+    "delivered": "Đã đến máy",
     "undelivered": "Không đến máy",
-    "failed": "Lỗi",
+    "failed": "Gửi lỗi",
     "unknown": "Chưa rõ",
 }
 CALL_ENDINGS = {

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Date, case, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from admin.labels import notice_kind
 from intake.calendar import WorkingCalendar
 from intake.models import Dossier
 from intake.statuses import FINAL_STATUSES, Channel, DossierStatus, Timeliness
@@ -45,25 +46,6 @@ CHANNEL_LABELS = {
     Channel.ONLINE: "Trực tuyến",
     Channel.POST: "Bưu chính",
 }
-NOTICE_KIND_LABELS = {
-    "receipt": "Xác nhận tiếp nhận",
-    "result_collect": "Có kết quả (nhận tại Trung tâm)",
-    "result_post": "Kết quả gửi bưu điện",
-    "supplement": "Yêu cầu bổ sung",
-    "apology": "Thư xin lỗi trễ hạn",
-    "reminder": "Nhắc nhận kết quả",
-    "refused": "Không tiếp nhận",
-    "withdrawn": "Rút hồ sơ",
-    "stopped": "Dừng xử lý",
-    "survey": "Mời đánh giá",
-    "status_reply": "Trả lời tra cứu",
-    "not_found": "Không tìm thấy hồ sơ",
-    "help": "Hướng dẫn",
-    "opted_out": "Ngừng nhận tin",
-    "opted_in": "Nhận tin trở lại",
-    "supervisor_alert": "Cảnh báo lãnh đạo",
-    "rating_thanks": "Cảm ơn đánh giá",
-}
 RATING_LABELS = {1: "Rất hài lòng", 2: "Hài lòng", 3: "Không hài lòng"}
 # Open dossiers (the queue's "đang xử lý"), in the order work flows through them.
 OPEN_STATUSES = [
@@ -75,10 +57,6 @@ SETTLED = (NoticeStatus.DELIVERED, NoticeStatus.UNDELIVERED, NoticeStatus.FAILED
 FAILED_WINDOW = dt.timedelta(days=7)
 SERIES_DAYS = 14
 ON_TIME_DAYS = 30
-
-
-def notice_kind_label(kind: str) -> str:
-    return NOTICE_KIND_LABELS.get(kind, kind)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -273,7 +251,7 @@ def report(
     kinds: dict[str, SmsKind] = {}
     sms_total = SmsKind("total", "Tổng cộng")
     for kind, status, count in status_counts:
-        for entry in (kinds.setdefault(kind, SmsKind(kind, notice_kind_label(kind))), sms_total):
+        for entry in (kinds.setdefault(kind, SmsKind(kind, notice_kind(kind))), sms_total):
             entry.sent += count
             if status is NoticeStatus.DELIVERED:
                 entry.delivered += count

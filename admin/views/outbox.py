@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
 from admin.csrf import csrf_token
+from admin.labels import notice_kind, notice_status
 from intake.audit import record
 from intake.errors import InvalidInput
 from intake.models import Dossier
@@ -34,48 +35,19 @@ MANUAL_KIND = "manual"
 MAX_MANUAL_SEGMENTS = 5
 RETRYABLE = (NoticeStatus.FAILED, NoticeStatus.UNKNOWN, NoticeStatus.PENDING)
 
-STATUS_LABELS = {
-    NoticeStatus.PENDING: "Chờ gửi",
-    NoticeStatus.SENDING: "Đang gửi",
-    NoticeStatus.SENT: "Đã gửi đi",
-    NoticeStatus.DELIVERED: "Đã đến máy",
-    NoticeStatus.UNDELIVERED: "Không đến máy",
-    NoticeStatus.FAILED: "Gửi lỗi",
-    NoticeStatus.UNKNOWN: "Chưa rõ",
-}
+STATUS_LABELS = {status: notice_status(status) for status in NoticeStatus}
 FILTER_LABELS = {
     **{status.value: label for status, label in STATUS_LABELS.items()},
     "held": "Đang giữ (chưa đến giờ gửi)",
     "failing": "Đang lỗi, chờ thử lại",
 }
-KIND_LABELS = {
-    "receipt": "Tiếp nhận hồ sơ",
-    "result_collect": "Có kết quả (nhận tại Trung tâm)",
-    "result_post": "Đã gửi kết quả qua bưu điện",
-    "supplement": "Yêu cầu bổ sung",
-    "apology": "Xin lỗi, hẹn lại ngày trả",
-    "reminder": "Nhắc nhận kết quả",
-    "refused": "Không tiếp nhận",
-    "withdrawn": "Rút hồ sơ",
-    "stopped": "Dừng xử lý",
-    "survey": "Khảo sát hài lòng",
-    "status_reply": "Trả lời tra cứu",
-    "not_found": "Không tìm thấy hồ sơ",
-    "help": "Hướng dẫn",
-    "opted_out": "Ngừng nhận tin",
-    "opted_in": "Nhận tin trở lại",
-    "supervisor_alert": "Cảnh báo lãnh đạo",
-    "rating_thanks": "Cảm ơn đánh giá",
-    MANUAL_KIND: "Gửi thủ công",
-}
-
 
 # ---- the list --------------------------------------------------------------------------------
 
 
 def _kinds() -> dict[str, str]:
     kinds = [*runtime().settings.sms.templates, MANUAL_KIND]
-    return {kind: KIND_LABELS.get(kind, kind) for kind in kinds}
+    return {kind: notice_kind(kind) for kind in kinds}
 
 
 def _filtered(args, errors: dict[str, str], current: dt.datetime):
