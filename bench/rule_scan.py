@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
 from bench._common import throwaway_database  # noqa: E402
@@ -105,41 +104,16 @@ def as_sql(query) -> str:
 
 def overdue_query(batch: int) -> str:
     """scan_overdue's query, as SQL with its values."""
-    from intake.models import Dossier
-    from scheduler.rules import OPEN_FOR_APOLOGY
+    from scheduler.rules import overdue_candidates
 
-    query = (
-        select(Dossier)
-        .where(
-            Dossier.status.in_(OPEN_FOR_APOLOGY),
-            Dossier.apology_count == 0,
-            Dossier.due_date < TODAY,
-        )
-        .order_by(Dossier.due_date, Dossier.id)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    return as_sql(query)
+    return as_sql(overdue_candidates(TODAY, batch))
 
 
 def reminder_query(batch: int, after_days: int) -> str:
     """scan_reminders' query, as SQL with its values."""
-    from intake.models import Dossier
-    from intake.statuses import Delivery, DossierStatus
+    from scheduler.rules import reminder_candidates
 
-    query = (
-        select(Dossier)
-        .where(
-            Dossier.status == DossierStatus.RESULT_READY,
-            Dossier.reminder_sent_at.is_(None),
-            Dossier.result_ready_at <= NOW - dt.timedelta(days=after_days),
-            Dossier.delivery == Delivery.COLLECT,
-        )
-        .order_by(Dossier.result_ready_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    return as_sql(query)
+    return as_sql(reminder_candidates(NOW - dt.timedelta(days=after_days), batch))
 
 
 def indexes_used(plan: list[str]) -> str:

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
@@ -189,17 +189,7 @@ class Rules:
         from staff gets the default apology and a proposed date; a supervisor is alerted."""
         report = ScanReport()
         today = self.calendar.local(now).date()
-        candidates = session.scalars(
-            select(Dossier)
-            .where(
-                Dossier.status.in_(OPEN_FOR_APOLOGY),
-                Dossier.apology_count == 0,
-                Dossier.due_date < today,
-            )
-            .order_by(Dossier.due_date, Dossier.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        candidates = session.scalars(overdue_candidates(today, limit))
         extra = self.settings.scheduler.apology_extra_days
         for dossier in candidates:
             if today < self.calendar.next_working_day(dossier.due_date):
@@ -249,18 +239,7 @@ class Rules:
         after = self.settings.scheduler.reminder_after_days
         # N working days are at least N calendar days: a cheap, index-friendly first cut.
         threshold = now - dt.timedelta(days=after)
-        candidates = session.scalars(
-            select(Dossier)
-            .where(
-                Dossier.status == S.RESULT_READY,
-                Dossier.reminder_sent_at.is_(None),
-                Dossier.result_ready_at <= threshold,
-                Dossier.delivery == Delivery.COLLECT,
-            )
-            .order_by(Dossier.result_ready_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        candidates = session.scalars(reminder_candidates(threshold, limit))
         for dossier in candidates:
             ready = self.calendar.local(dossier.result_ready_at).date()
             if self.calendar.working_days_between(ready, today) < after:
@@ -270,6 +249,39 @@ class Rules:
             if not opted_out(session, phone):
                 report.reminders += self._notify(session, dossier, "reminder", "reminder", now)
         return report
+
+
+def overdue_candidates(today: dt.date, limit: int) -> Select[tuple[Dossier]]:
+    """Late dossiers with no new date yet, oldest first (ix_dossier_apology_candidates);
+    rows another scanner holds are skipped (bench/rule_scan.py explains this query)."""
+    return (
+        select(Dossier)
+        .where(
+            Dossier.status.in_(OPEN_FOR_APOLOGY),
+            Dossier.apology_count == 0,
+            Dossier.due_date < today,
+        )
+        .order_by(Dossier.due_date, Dossier.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def reminder_candidates(ready_before: dt.datetime, limit: int) -> Select[tuple[Dossier]]:
+    """Results waiting at the centre since before `ready_before`, not reminded yet
+    (ix_dossier_reminder_candidates)."""
+    return (
+        select(Dossier)
+        .where(
+            Dossier.status == S.RESULT_READY,
+            Dossier.reminder_sent_at.is_(None),
+            Dossier.result_ready_at <= ready_before,
+            Dossier.delivery == Delivery.COLLECT,
+        )
+        .order_by(Dossier.result_ready_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def run_rules(
