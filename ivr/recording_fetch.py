@@ -39,7 +39,6 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
 
 from intake.clock import Clock
 from ivr.audio import AudioError, AudioToolMissing, convert_recording
@@ -118,13 +117,9 @@ class TwilioRecordings:
         api_base: str = TWILIO_API,
         timeout: float = TIMEOUT,
     ) -> None:
-        if http_client is None:
-            http_client = TwilioHttpClient(timeout=timeout)
-        elif http_client.timeout is None:
-            http_client.timeout = timeout
         self.account_sid = account_sid
         self._auth = (account_sid, auth_token)
-        self._client = rest_client(account_sid, auth_token, http_client)
+        self._client = rest_client(account_sid, auth_token, http_client, timeout)
         self._media = media_session or requests.Session()
         self.api_base = api_base.rstrip("/")
         self.timeout = timeout

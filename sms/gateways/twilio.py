@@ -77,16 +77,12 @@ class TwilioGateway:
         http_client: HttpClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        if http_client is None:
-            http_client = TwilioHttpClient(timeout=timeout)
-        elif http_client.timeout is None:
-            http_client.timeout = timeout
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
         self.status_callback_base = (
             status_callback_base.rstrip("/") if status_callback_base else None
         )
-        self._client = rest_client(account_sid, auth_token, http_client)
+        self._client = rest_client(account_sid, auth_token, http_client, timeout)
 
     def status_callback(self, notice_id: int) -> str | None:
         if self.status_callback_base is None:
