@@ -88,8 +88,8 @@ STEP_KINDS = ("dial-in", "menu key", "number", "recording", "submit", "status")
 
 
 def make_app():
-    """gunicorn's entry: the real app, plus a signed no-op endpoint for the baseline."""
-    from flask import Response, request
+    """gunicorn's entry: the real app, plus the signed baseline endpoints of (b)."""
+    from flask import Response
 
     from tongdai.app import create_app
     from tongdai.runtime import load_runtime
@@ -97,54 +97,66 @@ def make_app():
 
     app = create_app(load_runtime())
 
-    @require_twilio_signature
     def noop() -> Response:
         return Response(NOOP_TWIML, mimetype="text/xml")
 
     def worker_pid() -> str:  # lets the warm-up see which workers it has reached
         return str(os.getpid())
 
-    # The floor: the least a step that keeps the caller's answer must do. One durable write in one
-    # statement (autocommit, a pool without pre-ping) and a one-question TwiML document.
-    from sqlalchemy import create_engine, text
+    for name, view in (("noop", noop), ("floor", _floor()), ("core-step", _core_step())):
+        app.add_url_rule(
+            f"/bench/{name}", f"bench_{name}", require_twilio_signature(view), methods=["POST"]
+        )
+    app.add_url_rule("/bench/pid", "bench_pid", worker_pid, methods=["GET"])
+    return app
+
+
+def _one_question(action: str):
+    """The TwiML a typical step answers with: one question, one key to press."""
+    from flask import Response
     from twilio.twiml.voice_response import VoiceResponse
 
-    floor_engine = create_engine(
-        os.environ["DATABASE_URL"], pool_size=4, isolation_level="AUTOCOMMIT"
+    response = VoiceResponse()
+    gather = response.gather(action=action, num_digits=1, timeout=5)
+    gather.say(
+        "Số đăng ký tàu là Quảng Ngãi chín không sáu một bảy. Đúng, bấm 1. Nhập lại, bấm 2."
+        " Tàu của tỉnh khác, bấm 3.",
+        language="vi-VN",
     )
+    return Response(str(response), mimetype="text/xml")
+
+
+def _floor():
+    """The least a step that keeps the caller's answer must do: one durable write in one
+    statement (autocommit, a pool without pre-ping) and a one-question TwiML document."""
+    from flask import request
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["DATABASE_URL"], pool_size=4, isolation_level="AUTOCOMMIT")
     upsert = text(
         "INSERT INTO bench_floor (sid, answer, n) VALUES (:sid, :answer, 1) ON CONFLICT (sid)"
         " DO UPDATE SET answer = :answer, n = bench_floor.n + 1 RETURNING n"
     )
 
-    @require_twilio_signature
-    def floor() -> Response:
+    def floor():
         form = request.form
-        with floor_engine.connect() as connection:
+        with engine.connect() as connection:
             n = connection.execute(
                 upsert, {"sid": form.get("CallSid", ""), "answer": form.get("Digits", "")}
             ).scalar_one()
-        response = VoiceResponse()
-        gather = response.gather(action=f"/bench/floor?seq={n}", num_digits=1, timeout=5)
-        gather.say("Bấm phím 1 nếu đúng, phím 2 để nhập lại.", language="vi-VN")
-        return Response(str(response), mimetype="text/xml")
+        return _one_question(f"/bench/floor?seq={n}")
 
-    core_step = _core_step_endpoint(require_twilio_signature, VoiceResponse)
-    app.add_url_rule("/bench/noop", "bench_noop", noop, methods=["POST"])
-    app.add_url_rule("/bench/floor", "bench_floor", floor, methods=["POST"])
-    app.add_url_rule("/bench/core-step", "bench_core_step", core_step, methods=["POST"])
-    app.add_url_rule("/bench/pid", "bench_pid", worker_pid, methods=["GET"])
-    return app
+    return floor
 
 
-def _core_step_endpoint(require_twilio_signature, VoiceResponse):  # noqa: N803
+def _core_step():
     """`--core-step`: what a step would cost written by hand in SQLAlchemy Core, without the ORM
     (the rewrite the closing note of issue 4 weighed): lock the call with its draft in one
     SELECT, save the answer on the draft, save the call state and our answer, commit, through
     the app's own pool policy (tongdai.db.make_engine)."""
     import datetime as dt
 
-    from flask import Response, request
+    from flask import request
     from sqlalchemy import JSON, Integer, bindparam, text
 
     from tongdai.db import make_engine
@@ -168,7 +180,7 @@ def _core_step_endpoint(require_twilio_signature, VoiceResponse):  # noqa: N803
         " WHERE sid = :sid"
     ).bindparams(bindparam("state", type_=JSON))
 
-    def core_step() -> Response:
+    def core_step():
         sid, digits = request.form.get("CallSid", ""), request.form.get("Digits", "")
         now = dt.datetime.now(dt.UTC)
         with engine.begin() as connection:
@@ -183,24 +195,16 @@ def _core_step_endpoint(require_twilio_signature, VoiceResponse):  # noqa: N803
             key = f"answer_{seq % 12}"  # a call's dozen answers, as in a real draft
             state["answers"][key] = form["ivr"][key] = digits
             state["node"] = f"question_{seq % 12}"
-            response = VoiceResponse()
-            gather = response.gather(
-                action=f"/bench/core-step?seq={seq + 1}", num_digits=1, timeout=5
-            )
-            gather.say(
-                "Số đăng ký tàu là Quảng Ngãi chín không sáu một bảy. Đúng, bấm 1. Nhập lại,"
-                " bấm 2. Tàu của tỉnh khác, bấm 3.",
-                language="vi-VN",
-            )
-            twiml = str(response)
+            response = _one_question(f"/bench/core-step?seq={seq + 1}")
+            twiml = response.get_data(as_text=True)
             connection.execute(save_draft, {"sid": sid, "form": form, "now": now})
             connection.execute(save_call, {"sid": sid, "state": state, "twiml": twiml})
-        return Response(twiml, mimetype="text/xml")
+        return response
 
-    return require_twilio_signature(core_step)
+    return core_step
 
 
-def create_floor_table(db_url: str) -> None:
+def create_baseline_tables(db_url: str) -> None:
     """The tables `/bench/floor` and `/bench/core-step` write to: not part of the app's schema."""
     from sqlalchemy import create_engine, text
 
@@ -981,7 +985,7 @@ def main(argv: list[str] | None = None) -> int:
             "TONGDAI_SMS_GATEWAY": "console",
         }
         prepare_database(load_settings(ROOT / "config.toml", env=env))
-        create_floor_table(db_url)
+        create_baseline_tables(db_url)
         log = data_dir / "gunicorn.log"
         watch = DatabaseWatch(db_url)
         server = start_gunicorn(env, port, args.workers, args.threads, log)
