@@ -151,9 +151,9 @@ def _floor():
 
 def _core_step():
     """`--core-step`: what a step would cost written by hand in SQLAlchemy Core, without the ORM
-    (the rewrite the closing note of issue 4 weighed): lock the call with its draft in one
-    SELECT, save the answer on the draft, save the call state and our answer, commit, through
-    the app's own pool policy (tongdai.db.make_engine)."""
+    (the ORM-free rewrite weighed when the old 0.5 ratio target was missed): lock the call with
+    its draft in one SELECT, save the answer on the draft, save the call state and our answer,
+    commit, through the app's own pool policy (tongdai.db.make_engine)."""
     import datetime as dt
 
     from flask import request

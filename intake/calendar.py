@@ -1,6 +1,6 @@
 """Working days and legal due dates.
 
-Convention (DOMAIN.md, configurable cut-off):
+Convention (docs/domain.md, "Working days and due dates"; the cut-off is a setting):
 - a dossier received on a working day before the cut-off is received that day; after the cut-off
   or on a non-working day it counts as received on the next working day;
 - counting starts the working day after receipt; the due date is the N-th working day counted

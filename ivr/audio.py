@@ -1,7 +1,7 @@
 """Prompt audio files: every key of the prompt catalogue as a sound Asterisk and browsers can play.
 
 Each prompt comes from a human recording when staff have dropped one into `recorded/`, otherwise
-from espeak-ng's Vietnamese voice (DOMAIN.md "Voices": intelligible but robotic, a fallback).
+from espeak-ng's Vietnamese voice (docs/domain.md "Voices": intelligible but robotic, a fallback).
 Under `<data_dir>/prompts/`:
 
     recorded/<key>.<ext>   human recordings, any format ffmpeg reads

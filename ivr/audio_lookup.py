@@ -1,9 +1,9 @@
 """Which prompts Twilio should <Play> (human recordings only), and the route that serves them.
 
-DOMAIN.md's order of preference: a human recording; on Twilio, <Say> with a Google vi-VN voice;
-last, espeak-ng. So on Twilio only prompts voiced by a person are played from files. Prompts are
-the centre's own words, not personal data, so they are served without log-in (Twilio fetches
-them); callers' recordings never are.
+The order of preference (docs/domain.md, "Voices"): a human recording; on Twilio, <Say> with a
+Google vi-VN voice; last, espeak-ng. So on Twilio only prompts voiced by a person are played from
+files. Prompts are the centre's own words, not personal data, so they are served without log-in
+(Twilio fetches them); callers' recordings never are.
 """
 
 from __future__ import annotations

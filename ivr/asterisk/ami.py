@@ -1,6 +1,6 @@
 """A small asyncio client for the Asterisk Manager Interface (AMI).
 
-Why not the PyPI `asterisk-ami` package named in the brief: against Asterisk 22 its reader
+Why not the PyPI `asterisk-ami` package: against Asterisk 22 its reader
 thread dies after a few seconds without events (later events are lost silently), an exception in
 a callback kills the reader, callbacks run on the reader thread so waiting for a response inside
 one deadlocks, and timeouts return None instead of raising (see README, "Asterisk"). This client

@@ -1,7 +1,7 @@
 """Working days, receipt days and due dates (intake/calendar.py).
 
 Every expected date below is written by hand from a printed calendar and the holiday notices, never
-computed with the `holidays` package the code uses. Convention (DOMAIN.md "Working days and due
+computed with the `holidays` package the code uses. Convention (docs/domain.md "Working days and due
 dates"): receipt before 15:00 local on a working day counts that day, otherwise the next working
 day; the due date is the N-th working day after the receipt day. Days off used here:
 
@@ -13,7 +13,7 @@ day; the due date is the N-th working day after the receipt day. Days off used h
   13/10/2025; the document number could not be confirmed).
 - Hùng Kings 10/3 lunar = Sun 26/4, observed Mon 27/4; 30/4 Thu, 1/5 Fri (điều 112 khoản 1, 3).
 - Vietnam Culture Day Tue 24/11 (Nghị quyết 80-NQ/TW; Nghị quyết 30/NQ-CP tasks amending điều 112
-  khoản 1; the amending law's number could not be confirmed; DOMAIN.md counts it from 2026).
+  khoản 1; the amending law's number could not be confirmed; docs/domain.md counts it from 2026).
 2027 (Bộ luật Lao động 2019 điều 112 + thông báo của Bộ Nội vụ; the 2027 notice number could not
 be confirmed): New Year Fri 1/1; Tết 6/2 off Thu 4/2 - Wed 10/2; Hùng Kings Fri 16/4; 30/4 Fri,
 1/5 Sat observed Mon 3/5; National Day Thu 2/9 + Fri 3/9; Culture Day Wed 24/11.
@@ -45,8 +45,8 @@ def local(y: int, m: int, d: int, hh: int, mm: int = 0) -> dt.datetime:
 
 # (received at, working days, receipt day, due date)
 DUE_CASES = [
-    # DOMAIN.md: Tue 1/12 before cut-off = receipt; Wed 2=1, Thu 3=2, Fri 4=3, Mon 7=4, Tue 8=5,
-    # Wed 9=6.
+    # docs/domain.md: Tue 1/12 before cut-off = receipt; Wed 2=1, Thu 3=2, Fri 4=3, Mon 7=4,
+    # Tue 8=5, Wed 9=6.
     pytest.param(
         local(2026, 12, 1, 9),
         6,
@@ -54,7 +54,7 @@ DUE_CASES = [
         D(2026, 12, 9),
         id="domain example: Tuesday morning, 6 days, due the next Wednesday",
     ),
-    # DOMAIN.md: Fri 27/11 16:00 -> Mon 30/11; Tue 1/12=1, Wed 2=2, Thu 3=3, Fri 4=4, Mon 7=5,
+    # docs/domain.md: Fri 27/11 16:00 -> Mon 30/11; Tue 1/12=1, Wed 2=2, Thu 3=3, Fri 4=4, Mon 7=5,
     # Tue 8=6.
     pytest.param(
         local(2026, 11, 27, 16),
@@ -426,7 +426,7 @@ def test_naive_datetimes_are_refused():
 
 # --- classify ----------------------------------------------------------------------------------
 
-DUE = D(2026, 12, 9)  # Wed 9/12/2026, the DOMAIN.md example's due date
+DUE = D(2026, 12, 9)  # Wed 9/12/2026, the docs/domain.md example's due date
 
 CLASSIFY_CASES = [
     pytest.param(
