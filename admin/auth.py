@@ -165,7 +165,9 @@ def _attempt(username: str, password: str) -> str | None:
     matches = check_password_hash(user.password_hash if known else dummy_hash(), password)
     if not (known and matches):
         if admission.attempt == MAX_FAILURES:
-            log.warning("auth: log-in to %r locked for source %s", username[:64], source)
+            # A typed name may be anything (even a phone number): only real ones are logged.
+            name = user.username if user is not None else "an unknown name"
+            log.warning("auth: log-in to %s locked for source %s", name, source)
             if user is not None:
                 with runtime().sessions() as db, db.begin():
                     _audit(db, user, "login.locked", current, address, {"source": source})

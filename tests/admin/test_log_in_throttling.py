@@ -142,6 +142,9 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client(app, runtime):
     # Two proxies in a row (10.0.0.9 forwarded to 10.0.0.2): the owner behind both still gets in.
     owner = _from(app, PROXY, f"{OWNER}, 10.0.0.9")
     assert log_in(owner, "admin").status_code == 302
+    with runtime.sessions() as session:
+        [login] = session.scalars(select(AuditEvent).where(AuditEvent.action == "login"))
+    assert login.details["address"] == OWNER
 
 
 def test_a_wrong_password_for_an_unknown_user_costs_one_hash_like_a_real_one(
@@ -168,3 +171,49 @@ def test_a_disabled_account_costs_one_hash_and_says_the_same(app, runtime, passw
 
     assert response.status_code == 401 and "không đúng" in response.get_data(as_text=True)
     assert password_checks.calls == 1
+
+
+def test_the_current_password_field_cannot_be_guessed_freely_from_a_session(app, runtime):
+    from tests.admin.staff import token
+
+    make_user(runtime, "lan", Role.OPERATOR)
+    borrowed = _from(app, ATTACKER)
+    log_in(borrowed, "lan")
+
+    def change(current: str):
+        return borrowed.post(
+            "/admin/password",
+            data={
+                "csrf_token": token(borrowed, "/admin/password"),
+                "current": current,
+                "new": "mat-khau-cua-ke-trom",
+                "again": "mat-khau-cua-ke-trom",
+            },
+        )
+
+    for _ in range(5):
+        assert change(WRONG).status_code == 400
+    refused = change(PASSWORD)  # the right one, after five guesses
+
+    assert refused.status_code == 400 and "tạm khoá" in refused.get_data(as_text=True)
+    assert log_in(_from(app, OWNER), "lan").status_code == 302  # unchanged, and the owner gets in
+
+
+def test_the_users_page_shows_locked_addresses_and_a_reset_lifts_them(app, client, runtime):
+    from tests.admin.staff import token
+
+    make_user(runtime, "lan", Role.OPERATOR)
+    make_user(runtime, "boss", Role.ADMIN)
+    attacker = _from(app, ATTACKER)
+    for _ in range(5):
+        log_in(attacker, "lan", WRONG)
+    log_in(client, "boss")
+    assert "1 địa chỉ đang bị tạm khoá" in client.get("/admin/users").get_data(as_text=True)
+
+    with runtime.sessions() as session:
+        lan_id = session.scalar(select(StaffUser.id).where(StaffUser.username == "lan"))
+    client.post(
+        f"/admin/users/{lan_id}/password", data={"csrf_token": token(client, "/admin/users")}
+    )
+
+    assert "đang bị tạm khoá" not in client.get("/admin/users").get_data(as_text=True)

@@ -158,3 +158,18 @@ def test_a_busy_session_writes_its_last_request_at_most_once_a_minute(client, ru
     client.get("/admin/")
     with runtime.sessions() as session:
         assert session.scalars(select(StaffSession.last_seen_at)).one() > first
+
+
+def test_an_admin_ends_their_own_other_sessions_and_stays_in(app, client, runtime):
+    make_user(runtime, "boss", Role.ADMIN)
+    forgotten = app.test_client()
+    log_in(forgotten, "boss")
+    log_in(client, "boss")
+
+    client.post(
+        f"/admin/users/{_user_id(runtime, 'boss')}/sessions/end",
+        data={"csrf_token": token(client, "/admin/users")},
+    )
+
+    assert _logged_out(forgotten.get("/admin/dossiers"))
+    assert client.get("/admin/dossiers").status_code == 200
