@@ -3,6 +3,8 @@
 Nobody disables themselves or changes their own role, so an installation always keeps the admin
 who is making the change. A new or reset password is shown once, in the answer to the POST
 (never in a flash message: those travel in the session cookie), and never in the audit log.
+Each account's open sessions are listed; «Kết thúc mọi phiên» logs it out everywhere (one's own
+account: everywhere but here), and a reset or disabling does the same.
 """
 
 from __future__ import annotations

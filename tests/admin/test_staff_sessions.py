@@ -173,3 +173,14 @@ def test_an_admin_ends_their_own_other_sessions_and_stays_in(app, client, runtim
 
     assert _logged_out(forgotten.get("/admin/dossiers"))
     assert client.get("/admin/dossiers").status_code == 200
+
+
+def test_a_session_ends_twelve_hours_after_log_in_however_busy(client, runtime, clock):
+    make_user(runtime, "lan", Role.OPERATOR)
+    log_in(client, "lan")
+    for _ in range(35):  # a request every 20 minutes: never idle, 11 h 40 min in all
+        clock.advance(dt.timedelta(minutes=20))
+        assert client.get("/admin/").status_code == 200
+    clock.advance(dt.timedelta(minutes=21))
+
+    assert _logged_out(client.get("/admin/"))
