@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from admin import login_throttle, staff_sessions
 from intake.errors import InvalidInput
 from intake.models import Role, StaffUser
 
@@ -68,26 +70,41 @@ def may_manage(actor: StaffUser, target: StaffUser) -> bool:
     return target.role in manageable_roles(actor.role)
 
 
-def set_active(session: Session, actor: StaffUser, user: StaffUser, active: bool) -> None:
+def set_active(
+    session: Session, actor: StaffUser, user: StaffUser, active: bool, now: dt.datetime
+) -> None:
+    """Disabling ends every session of the account (enabling it again revives none of them);
+    enabling also lifts every log-in lock on it."""
     if user.id == actor.id and not active:
         raise InvalidInput("Bạn không thể tự khoá tài khoản của mình.")
     user.active = active
     if active:
-        user.failed_logins = 0
-        user.locked_until = None
+        login_throttle.clear(session, user.username)
+    else:
+        staff_sessions.end_all(session, user.id, now, "disabled")
     session.flush()
 
 
-def reset_password(session: Session, user: StaffUser) -> str:
+def reset_password(session: Session, user: StaffUser, now: dt.datetime) -> str:
     """Give `user` a new random password, to be changed at the next log-in; return it (show it
-    once, never store or log it)."""
+    once, never store or log it). Every session of the account ends and its log-in locks go."""
     password = generate_password()
     user.password_hash = generate_password_hash(password)
     user.must_change_password = True
-    user.failed_logins = 0
-    user.locked_until = None
+    login_throttle.clear(session, user.username)
+    staff_sessions.end_all(session, user.id, now, "password_reset")
     session.flush()
     return password
+
+
+def end_sessions(
+    session: Session, actor: StaffUser, user: StaffUser, now: dt.datetime, keep: int | None
+) -> int:
+    """End the sessions of `user` (for oneself: all but the current one, `keep`); return how
+    many were in use."""
+    return staff_sessions.end_all(
+        session, user.id, now, "ended_by_staff", keep=keep if user.id == actor.id else None
+    )
 
 
 def change_role(session: Session, actor: StaffUser, user: StaffUser, role: Role) -> None:

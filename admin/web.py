@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from admin import auth, formatting, labels
+from admin import auth, formatting, labels, staff_sessions
 from admin.csrf import check_csrf, csrf_token
 from intake.models import Role
 from intake.statuses import DossierStatus
 
-SESSION_HOURS = 12
-
 
 def init_app(app: Flask) -> None:
-    import datetime as dt
-
     from admin.views import BLUEPRINTS
 
     settings = app.extensions["tongdai"].settings
@@ -23,9 +19,11 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings.public_url and settings.public_url.startswith("https")),
         SESSION_COOKIE_NAME="tongdai_session",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
+        # The browser drops the cookie when the server would refuse the session anyway.
+        PERMANENT_SESSION_LIFETIME=staff_sessions.LIFETIME,
     )
     app.register_blueprint(auth.blueprint)
+    auth.dummy_hash()  # now, so that no log-in attempt pays for it
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 

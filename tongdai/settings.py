@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from tongdai.client_address import Network, parse_networks
+
 DEFAULT_CONFIG = Path("config.toml")
 
 
@@ -251,6 +253,8 @@ class Settings(_Frozen):
     twilio_auth_token: str | None = None
     sms_gateway: Literal["console", "twilio"] = "console"
     ami_url: str | None = None
+    # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
+    trusted_proxies: tuple[Network, ...] = ()
     data_dir: Path = Path("var")
     config_path: Path = DEFAULT_CONFIG
 
@@ -284,6 +288,10 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
     for name, key in mapping.items():
         if env.get(name):
             values[key] = env[name]
+    try:
+        values["trusted_proxies"] = parse_networks(env.get("TONGDAI_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise SettingsError(f"TONGDAI_TRUSTED_PROXIES: {exc}") from None
     if not values.get("database_url"):
         values["database_url"] = f"sqlite:///{(data_dir / 'tongdai.sqlite3').resolve()}"
     return values

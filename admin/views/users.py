@@ -3,6 +3,8 @@
 Nobody disables themselves or changes their own role, so an installation always keeps the admin
 who is making the change. A new or reset password is shown once, in the answer to the POST
 (never in a flash message: those travel in the session cookie), and never in the audit log.
+Each account's open sessions are listed; «Kết thúc mọi phiên» logs it out everywhere (one's own
+account: everywhere but here), and a reset or disabling does the same.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin import accounts
+from admin import accounts, login_throttle, staff_sessions
 from admin.auth import now, role_required, runtime
 from intake.audit import record
 from intake.errors import InvalidInput
@@ -44,11 +46,16 @@ def _page(
     shown_password: dict[str, str] | None = None,
 ):
     roles = accounts.manageable_roles(g.user.role)
+    current = now()
     with runtime().sessions() as session:
         users = list(
             session.scalars(
                 select(StaffUser).where(StaffUser.role.in_(roles)).order_by(StaffUser.username)
             )
+        )
+        live_sessions = staff_sessions.live_counts(session, [u.id for u in users], current)
+        locked_sources = login_throttle.locked_sources(
+            session, [u.username for u in users], current
         )
     return render_template(
         "admin/users.html",
@@ -58,7 +65,8 @@ def _page(
         errors=errors or {},
         form=form or {"username": "", "role": Role.OPERATOR.value, "generate": "1"},
         shown_password=shown_password,
-        now=now(),
+        live_sessions=live_sessions,
+        locked_sources=locked_sources,
         min_length=accounts.MIN_PASSWORD_LENGTH,
     ), 400 if errors else 200
 
@@ -131,7 +139,7 @@ def set_active(user_id: int):
     active = request.form.get("active") == "1"
 
     def change(session: Session, user: StaffUser) -> None:
-        accounts.set_active(session, g.user, user, active)
+        accounts.set_active(session, g.user, user, active, now())
         _audit(session, "staff_user.enabled" if active else "staff_user.disabled", user)
 
     try:
@@ -153,7 +161,7 @@ def reset_password(user_id: int):
 
     def change(session: Session, user: StaffUser) -> None:
         nonlocal password
-        password = accounts.reset_password(session, user)
+        password = accounts.reset_password(session, user, now())
         _audit(session, "staff_user.password_reset", user)
 
     user = _change(user_id, change)
@@ -184,4 +192,20 @@ def change_role(user_id: int):
         return redirect(url_for("users.index"))
     if previous is not role:
         flash(f"{user.username} nay là {ROLE_LABELS[role]}.", "success")
+    return redirect(url_for("users.index"))
+
+
+@blueprint.post("/<int:user_id>/sessions/end")
+@role_required(Role.SUPERVISOR)
+def end_sessions(user_id: int):
+    """Log an account out everywhere (for one's own account: everywhere but here)."""
+    ended = 0
+
+    def change(session: Session, user: StaffUser) -> None:
+        nonlocal ended
+        ended = accounts.end_sessions(session, g.user, user, now(), keep=g.staff_session_id)
+        _audit(session, "staff_user.sessions_ended", user, {"ended": ended})
+
+    user = _change(user_id, change)
+    flash(f"Đã kết thúc {ended} phiên đăng nhập của {user.username}.", "success")
     return redirect(url_for("users.index"))

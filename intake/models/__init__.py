@@ -6,6 +6,8 @@ from intake.models.calendar_day import CalendarDay, CalendarDayKind
 from intake.models.dossier import Dossier
 from intake.models.dossier_code_counter import DossierCodeCounter
 from intake.models.dossier_event import DossierEvent
+from intake.models.login_throttle import LoginThrottle
+from intake.models.staff_session import StaffSession
 from intake.models.staff_user import Role, StaffUser
 from intake.models.vessel import Vessel
 
@@ -17,7 +19,9 @@ __all__ = [
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",
+    "LoginThrottle",
     "Role",
+    "StaffSession",
     "StaffUser",
     "Vessel",
 ]

@@ -30,8 +30,5 @@ class StaffUser(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, 16))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    # Log-in throttling: wrong passwords in a row, and the lock they earned.
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
