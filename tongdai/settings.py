@@ -183,8 +183,33 @@ class AsteriskSettings(_Frozen):
     # process sees it (a shared volume; empty when both run on one file system).
     recording_dir: str = "/var/spool/asterisk/recording/tongdai"
     recording_dir_local: str = ""
+    # The whole header block a FastAGI connection opens with must arrive within this time and
+    # this size (Asterisk sends about 1 KiB at once); otherwise the connection is dropped.
     header_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    header_max_bytes: int = Field(default=16384, ge=1024, le=1024 * 1024)
     command_timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+
+class WebSettings(_Frozen):
+    """Limits on what the web app reads from a request, checked before the body is parsed."""
+
+    max_body_kib: int = Field(default=512, ge=16, le=100 * 1024)
+    twilio_max_body_kib: int = Field(default=32, ge=4, le=1024)
+    max_form_fields: int = Field(default=300, ge=20, le=10000)
+
+    @model_validator(mode="after")
+    def _twilio_within_the_whole(self) -> WebSettings:
+        if self.twilio_max_body_kib > self.max_body_kib:
+            raise ValueError("twilio_max_body_kib cannot be larger than max_body_kib")
+        return self
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_kib * 1024
+
+    @property
+    def twilio_max_body_bytes(self) -> int:
+        return self.twilio_max_body_kib * 1024
 
 
 class Variant(_Frozen):
@@ -241,6 +266,7 @@ class Settings(_Frozen):
     procedures: dict[str, Procedure]
     ivr: IvrSettings
     asterisk: AsteriskSettings = AsteriskSettings()
+    web: WebSettings = WebSettings()
     prompts: dict[str, str]
 
     # From the environment (never from the file).
