@@ -277,6 +277,8 @@ class Settings(_Frozen):
     twilio_auth_token: str | None = None
     sms_gateway: Literal["console", "twilio"] = "console"
     ami_url: str | None = None
+    # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
+    health_token: str | None = None
     data_dir: Path = Path("var")
     config_path: Path = DEFAULT_CONFIG
 
@@ -306,6 +308,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TWILIO_AUTH_TOKEN": "twilio_auth_token",
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
         "TONGDAI_AMI_URL": "ami_url",
+        "TONGDAI_HEALTH_TOKEN": "health_token",
     }
     for name, key in mapping.items():
         if env.get(name):
