@@ -9,6 +9,8 @@ Three limits from `[web]` in config.toml, checked in this order:
 - the number of form fields (`max_form_fields`), for url-encoded bodies too: werkzeug applies its
   own part limit to multipart bodies only.
 - the number of query parameters (the same limit).
+- under /admin, the length of each form field and query parameter (`max_text_chars`): no staff
+  page reads a longer text, so none is handed to a view.
 A refused request gets 413 (414 for the query): a short plain answer under /twilio/, a page in
 Vietnamese for staff.
 """
@@ -41,6 +43,14 @@ class LimitedRequest(Request):
     form_data_parser_class = _CountingFormParser
 
 
+class TextTooLong(RequestEntityTooLarge):
+    """A staff form field or query parameter longer than `max_text_chars`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a text longer than {limit} characters")
+        self.staff_message = f"Mỗi ô nhập tối đa {limit:,} ký tự.".replace(",", ".")
+
+
 def body_limit(limits: WebSettings, path: str) -> int:
     """The largest body, in bytes, a request to `path` may carry."""
     if path.startswith(TWILIO_PREFIX):
@@ -52,6 +62,12 @@ def server_body_limit(limits: WebSettings) -> int:
     """What the web server itself buffers at most: room for the app to answer just over its
     limit with its own page, and nothing near the gigabyte waitress allows by default."""
     return 2 * limits.max_body_bytes
+
+
+def _longest_text(asked: Request) -> int:
+    values = [value for _, values in asked.args.lists() for value in values]
+    values += [value for _, values in asked.form.lists() for value in values]
+    return max((len(value) for value in values), default=0)
 
 
 def install(app: Flask, limits: WebSettings) -> None:
@@ -74,18 +90,20 @@ def install(app: Flask, limits: WebSettings) -> None:
         if request.query_string.count(b"&") >= limits.max_form_fields:
             log.warning("web: too many query parameters to %s refused", request.path)
             abort(414)
+        if request.path.startswith("/admin") and _longest_text(request) > limits.max_text_chars:
+            log.warning("web: over-long text to %s refused", request.path)
+            raise TextTooLong(limits.max_text_chars)
 
     @app.errorhandler(413)
     @app.errorhandler(414)
     def _too_large(error: HTTPException):
         if request.path.startswith("/admin"):
+            detail = getattr(error, "staff_message", "Hãy rút gọn nội dung rồi gửi lại.")
             return render_template(
                 "admin/error.html",
                 code=error.code,
                 title="Nội dung gửi lên quá lớn",
-                message=(
-                    "Biểu mẫu gửi lên vượt quá giới hạn cho phép nên không được xử lý. "
-                    "Hãy rút gọn nội dung rồi gửi lại."
-                ),
+                message="Biểu mẫu gửi lên vượt quá giới hạn cho phép nên không được xử lý. "
+                + detail,
             ), error.code
         return Response(f"{error.name}\n", error.code, mimetype="text/plain")

@@ -196,6 +196,7 @@ class WebSettings(_Frozen):
     max_body_kib: int = Field(default=512, ge=16, le=100 * 1024)
     twilio_max_body_kib: int = Field(default=32, ge=4, le=1024)
     max_form_fields: int = Field(default=300, ge=20, le=10000)
+    max_text_chars: int = Field(default=4000, ge=100, le=1_000_000)
 
     @model_validator(mode="after")
     def _twilio_within_the_whole(self) -> WebSettings:
