@@ -4,7 +4,7 @@ Three limits from `[web]` in config.toml, checked in this order:
 - the body size: `twilio_max_body_kib` under /twilio/ (Twilio's own requests are a few KiB, and a
   signature can only be checked after the whole form is parsed), `max_body_kib` everywhere
   else. A declared Content-Length over the limit is refused at once; a body without one
-  (chunked) is cut off while it is read. The web server (waitress) stops reading at twice
+  (chunked) is cut off while it is read. The web server (waitress) stops reading 64 KiB past
   `max_body_kib`, so nothing larger is ever buffered.
 - the number of form fields (`max_form_fields`), for url-encoded bodies too: werkzeug applies its
   own part limit to multipart bodies only.
@@ -58,10 +58,14 @@ def body_limit(limits: WebSettings, path: str) -> int:
     return limits.max_body_bytes
 
 
+SERVER_MARGIN_BYTES = 64 * 1024
+
+
 def server_body_limit(limits: WebSettings) -> int:
-    """What the web server itself buffers at most: room for the app to answer just over its
-    limit with its own page, and nothing near the gigabyte waitress allows by default."""
-    return 2 * limits.max_body_bytes
+    """What the web server itself buffers at most: a little room for the app to answer just
+    over its limit with its own page, and nothing near the gigabyte waitress allows by default.
+    (A declared Content-Length over this is refused before any of the body is read.)"""
+    return limits.max_body_bytes + SERVER_MARGIN_BYTES
 
 
 def _longest_text(asked: Request) -> int:

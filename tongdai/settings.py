@@ -193,7 +193,7 @@ class AsteriskSettings(_Frozen):
 class WebSettings(_Frozen):
     """Limits on what the web app reads from a request, checked before the body is parsed."""
 
-    max_body_kib: int = Field(default=512, ge=16, le=100 * 1024)
+    max_body_kib: int = Field(default=256, ge=16, le=100 * 1024)
     twilio_max_body_kib: int = Field(default=32, ge=4, le=1024)
     max_form_fields: int = Field(default=300, ge=20, le=10000)
     max_text_chars: int = Field(default=4000, ge=100, le=1_000_000)
