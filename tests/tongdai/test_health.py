@@ -167,3 +167,11 @@ def test_a_session_of_a_deactivated_account_sees_no_details(runtime):
     with runtime.sessions() as session, session.begin():
         session.scalars(select(StaffUser).where(StaffUser.username == "tuan")).one().active = False
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_the_health_token_comes_from_the_environment():
+    from tests.conftest import ROOT
+    from tongdai.settings import load_settings
+
+    env = {"TONGDAI_HEALTH_TOKEN": HEALTH_TOKEN, "TONGDAI_SECRET_KEY": "k"}
+    assert load_settings(ROOT / "config.toml", env=env).health_token == HEALTH_TOKEN

@@ -13,7 +13,7 @@ from tests.conftest import free_port
 from tongdai.app import create_app
 from tongdai.serve import web_server
 
-pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+ON_POSTGRESQL = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 TOKEN = "test-auth-token"
 
 
@@ -37,6 +37,7 @@ def validations(monkeypatch) -> list[str]:
     return seen
 
 
+@ON_POSTGRESQL
 def test_an_oversized_twilio_body_is_refused_before_its_signature_is_computed(
     signed_app, validations
 ):
@@ -51,6 +52,7 @@ def test_an_oversized_twilio_body_is_refused_before_its_signature_is_computed(
     assert validations == []
 
 
+@ON_POSTGRESQL
 def test_a_twilio_form_with_thousands_of_fields_is_refused_unparsed(signed_app, validations):
     body = "&".join(f"f{i}=" for i in range(4000))  # about 24 KB: under the size limit
     response = signed_app.test_client().post(
@@ -63,6 +65,7 @@ def test_a_twilio_form_with_thousands_of_fields_is_refused_unparsed(signed_app, 
     assert validations == []
 
 
+@ON_POSTGRESQL
 def test_an_oversized_staff_form_gets_a_page_in_vietnamese(app):
     limit = app.extensions["tongdai"].settings.web.max_body_bytes
     response = app.test_client().post(
@@ -72,6 +75,7 @@ def test_an_oversized_staff_form_gets_a_page_in_vietnamese(app):
     assert "Nội dung gửi lên quá lớn" in html.unescape(response.get_data(as_text=True))
 
 
+@ON_POSTGRESQL
 def test_a_staff_form_with_too_many_fields_is_refused(app):
     body = "&".join(f"f{i}=1" for i in range(app.config["MAX_FORM_PARTS"] + 1))
     response = app.test_client().post(
@@ -80,11 +84,13 @@ def test_a_staff_form_with_too_many_fields_is_refused(app):
     assert response.status_code == 413
 
 
+@ON_POSTGRESQL
 def test_a_query_with_too_many_parameters_is_refused(app):
     query = "&".join(f"q{i}=1" for i in range(app.config["MAX_FORM_PARTS"] + 1))
     assert app.test_client().get(f"/admin/dossiers?{query}").status_code == 414
 
 
+@ON_POSTGRESQL
 def test_an_ordinary_twilio_webhook_still_reaches_its_signature_check(signed_app, validations):
     form = {"CallSid": "CA1", "From": "+84912345678", "To": "+842553822222"}
     response = signed_app.test_client().post(
@@ -122,6 +128,7 @@ def _exchange(port: int, head: str, body_chunks=()) -> str:
         return sock.makefile("rb").readline().decode().strip()
 
 
+@ON_POSTGRESQL
 def test_the_web_server_refuses_a_declared_gigabyte_without_waiting_for_it(served):
     head = (
         "POST /twilio/voice HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: s\r\n"
@@ -138,6 +145,7 @@ def _chunked(total: int, size: int = 16384):
     yield b"0\r\n\r\n"
 
 
+@ON_POSTGRESQL
 def test_a_chunked_body_without_length_is_limited_too(served, validations):
     head = (
         "POST /twilio/sms HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: s\r\n"
@@ -148,3 +156,14 @@ def test_a_chunked_body_without_length_is_limited_too(served, validations):
     # Far over everything: the server stops buffering it.
     assert _exchange(served, head, _chunked(20_000_000)).split()[1] == "413"
     assert validations == []
+
+
+def test_a_twilio_limit_above_the_whole_app_limit_stops_the_start(tmp_path):
+    from tests.conftest import ROOT
+    from tongdai.settings import SettingsError, load_settings
+
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace("twilio_max_body_kib = 32", "twilio_max_body_kib = 512"))
+    with pytest.raises(SettingsError, match="web: Value error, twilio_max_body_kib cannot"):
+        load_settings(path, env={})
