@@ -5,10 +5,11 @@ database, then runs two phases of the same length on 127.0.0.1:
 
 - quiet: one normal caller walks whole signed licence calls (13 webhooks each, as Twilio sends
   them) while a monitor polls /healthz;
-- abuse: the same, while `--abusers` (4) clients send, back to back, the bodies a security review
-  used: 500,000 form fields (4.5 MB) and one 100 MB field to /twilio/ with a signature header,
-  the same fields chunked (no Content-Length), 3,000 fields in 27 KB and 25,000 fields in 225 KB
-  to the staff log-in form (both under the size limit). Each abuser is a process of its own.
+- abuse: the same, while `--abusers` (4) clients send, back to back, the bodies that exhausted
+  the app before it had limits: 500,000 form fields (4.5 MB) and one 100 MB field to /twilio/
+  with a signature header, the same fields chunked (no Content-Length), 3,000 fields in 27 KB,
+  and 25,000 fields in 225 KB to the staff log-in form (the last two under the size limit).
+  Each abuser is a process of its own.
 
 Prints p50/p99 of the caller's steps and of /healthz in each phase, the ratio abuse/quiet of the
 p99s against the target of at most 2, what the abusive requests got back (status, time), and the
