@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +50,13 @@ def caller_number(raw: str | None) -> tuple[str | None, LineKind | None]:
     return number.e164, number.kind
 
 
+def _same_caller(call: IvrCall, caller: str | None, caller_raw: str | None) -> bool:
+    """The caller of `call` again: the same number, or the same hidden/unusable caller id."""
+    if call.caller is not None or caller is not None:
+        return call.caller == caller
+    return call.caller_raw == (caller_raw or "")[:64]
+
+
 def _keep_for_step(session: Session, instance: object) -> None:
     """The identity map holds unchanged objects weakly: keep this one alive until the session
     ends, so a `session.get` for it later in the same step finds it without another query."""
@@ -65,15 +73,28 @@ class CallService:
     def open_call(
         self, session: Session, provider: str, provider_call_id: str, caller_raw: str | None
     ) -> tuple[IvrCall, bool]:
-        """The call row for this provider id, created on first sight. Returns (call, created)."""
+        """The call row for this provider id, created on first sight. Returns (call, created).
+
+        A known id from a different caller is not that call: whoever sends it gets a new call
+        (under a fresh id), never the other caller's answers. The provider's ids are not secret
+        (a FastAGI peer names its own `agi_uniqueid`).
+        """
+        caller, _ = caller_number(caller_raw)
         call = session.scalar(
             select(IvrCall).where(
                 IvrCall.provider == provider, IvrCall.provider_call_id == provider_call_id
             )
         )
         if call is not None:
-            return call, False
-        caller, _ = caller_number(caller_raw)
+            if _same_caller(call, caller, caller_raw):
+                return call, False
+            log.warning(
+                "call %d: %s id reused by another caller (%s); starting a new call",
+                call.id,
+                provider,
+                mask_phone(caller or "hidden"),
+            )
+            provider_call_id = f"reused-{uuid.uuid4().hex}"
         now = self.runtime.clock.now()
         call = IvrCall(
             provider=provider,

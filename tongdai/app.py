@@ -16,6 +16,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["tongdai"] = runtime
 
+    from tongdai import limits
+
+    limits.install(app, runtime.settings.web)  # first: before any hook can read the body
+
     from ivr.audio_lookup import blueprint as prompt_audio
     from ivr.twilio_voice import blueprint as twilio_voice
     from sms.twilio_webhooks import blueprint as twilio_sms

@@ -6,17 +6,30 @@ import logging
 
 from waitress.server import create_server
 
-from tongdai.settings import Settings
+from tongdai.limits import server_body_limit
+from tongdai.settings import Settings, WebSettings
 
 log = logging.getLogger(__name__)
+
+
+def web_server(app, limits: WebSettings, host: str, port: int):
+    """Waitress for `app`, buffering no body larger than the app could accept (waitress would
+    otherwise read up to 1 GB before the app sees the request)."""
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=8,
+        ident="tongdai",
+        max_request_body_size=server_body_limit(limits),
+    )
 
 
 def _web_server(settings: Settings, host: str, port: int):
     from tongdai.app import create_app
     from tongdai.runtime import Runtime
 
-    app = create_app(Runtime.from_settings(settings))
-    return create_server(app, host=host, port=port, threads=8, ident="tongdai")
+    return web_server(create_app(Runtime.from_settings(settings)), settings.web, host, port)
 
 
 def serve_web(settings: Settings, host: str, port: int) -> None:

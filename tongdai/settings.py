@@ -185,8 +185,34 @@ class AsteriskSettings(_Frozen):
     # process sees it (a shared volume; empty when both run on one file system).
     recording_dir: str = "/var/spool/asterisk/recording/tongdai"
     recording_dir_local: str = ""
+    # The whole header block a FastAGI connection opens with must arrive within this time and
+    # this size (Asterisk sends about 1 KiB at once); otherwise the connection is dropped.
     header_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    header_max_bytes: int = Field(default=16384, ge=1024, le=1024 * 1024)
     command_timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+
+class WebSettings(_Frozen):
+    """Limits on what the web app reads from a request, checked before the body is parsed."""
+
+    max_body_kib: int = Field(default=256, ge=16, le=100 * 1024)
+    twilio_max_body_kib: int = Field(default=32, ge=4, le=1024)
+    max_form_fields: int = Field(default=300, ge=20, le=10000)
+    max_text_chars: int = Field(default=4000, ge=100, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _twilio_within_the_whole(self) -> WebSettings:
+        if self.twilio_max_body_kib > self.max_body_kib:
+            raise ValueError("twilio_max_body_kib cannot be larger than max_body_kib")
+        return self
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_body_kib * 1024
+
+    @property
+    def twilio_max_body_bytes(self) -> int:
+        return self.twilio_max_body_kib * 1024
 
 
 class Variant(_Frozen):
@@ -243,6 +269,7 @@ class Settings(_Frozen):
     procedures: dict[str, Procedure]
     ivr: IvrSettings
     asterisk: AsteriskSettings = AsteriskSettings()
+    web: WebSettings = WebSettings()
     prompts: dict[str, str]
 
     # From the environment (never from the file).
@@ -255,6 +282,8 @@ class Settings(_Frozen):
     ami_url: str | None = None
     # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
     trusted_proxies: tuple[Network, ...] = ()
+    # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
+    health_token: str | None = None
     data_dir: Path = Path("var")
     config_path: Path = DEFAULT_CONFIG
 
@@ -284,6 +313,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TWILIO_AUTH_TOKEN": "twilio_auth_token",
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
         "TONGDAI_AMI_URL": "ami_url",
+        "TONGDAI_HEALTH_TOKEN": "health_token",
     }
     for name, key in mapping.items():
         if env.get(name):

@@ -16,6 +16,7 @@ document.addEventListener("input", (event) => {
     const reply = await fetch(box.dataset.previewUrl, {
       method: "POST", body, headers: { "X-CSRF-Token": token },
     });
-    if (reply.ok) document.getElementById(box.dataset.previewTarget).innerHTML = await reply.text();
+    // 400: the text is refused (too long); the fragment says why.
+    if (reply.ok || reply.status === 400) document.getElementById(box.dataset.previewTarget).innerHTML = await reply.text();
   }, 250);
 });

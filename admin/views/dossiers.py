@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
+from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake.audit import record
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
@@ -137,7 +138,11 @@ def queue():
     calendar = rt.calendar()
     today = calendar.local(now()).date()
     soon = calendar.add_working_days(today, 2)
-    query = queue_query(request.args, g.user, today, soon)
+    filters, search_error = request.args, None
+    if len(request.args.get("q", "")) > SEARCH_MAX_CHARS:
+        search_error = too_long("Từ khoá tìm kiếm", SEARCH_MAX_CHARS)
+        filters = {k: v for k, v in request.args.items() if k != "q"}
+    query = queue_query(filters, g.user, today, soon)
     after = request.args.get("after", "")
     drafts = request.args.get("status") == "draft"
     # Drafts have no due date: they page by id, newest first.
@@ -154,7 +159,7 @@ def queue():
             # filtering every row before the cursor (the OR form reads them all).
             query = query.where(tuple_(Dossier.due_date, Dossier.id) > tuple_(day, last))
     with rt.sessions() as session:
-        rows = list(session.scalars(query.order_by(*order).limit(PAGE + 1)))
+        rows = [] if search_error else list(session.scalars(query.order_by(*order).limit(PAGE + 1)))
         vessels = _vessels(session, rows)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
@@ -174,7 +179,9 @@ def queue():
         statuses=list(S),
         channels=list(Channel),
         first=not after,
-    )
+        search_error=search_error,
+        search_max=SEARCH_MAX_CHARS,
+    ), 400 if search_error else 200
 
 
 def _vessels(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
@@ -389,6 +396,8 @@ def move(dossier_id: int):
     override = bool(request.form.get("override"))
 
     def change(session: Session, dossier: Dossier) -> None:
+        if any(len(d) > DOCUMENT_MAX_CHARS for d in documents):
+            raise InvalidInput(too_long("Tên mỗi giấy tờ cần bổ sung", DOCUMENT_MAX_CHARS))
         if to is S.ACCEPTED:
             missing = missing_required(
                 rt.settings, dossier.procedure, dossier.variant, dossier.form or {}

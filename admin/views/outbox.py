@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from admin.auth import login_required, now, runtime
 from admin.csrf import csrf_token
 from admin.labels import notice_kind, notice_status
+from admin.text_limits import MANUAL_SMS_MAX_CHARS, too_long
 from intake.audit import record
 from intake.errors import InvalidInput
 from intake.models import Dossier
@@ -90,7 +91,7 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
             else {}
         )
     form = form or {"phone": "", "text": "", "strip": ""}
-    preview = _measure(form["text"], bool(form["strip"])) if form["text"].strip() else None
+    preview = _measure(form["text"], bool(form["strip"])) if _measurable(form["text"]) else None
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     status = 400 if errors or form_errors else 200
     return render_template(
@@ -103,6 +104,7 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
         form_errors=form_errors or {},
         preview=preview,
         max_segments=MAX_MANUAL_SEGMENTS,
+        max_text=MANUAL_SMS_MAX_CHARS,
         args=args,
         next_after=str(rows[-1].id) if more and rows else "",
         first=not after,
@@ -168,6 +170,13 @@ def _measure(text: str, strip: bool) -> Measure:
     return prepare(text, "strip" if strip else "unicode")
 
 
+def _measurable(text: str) -> bool:
+    return len(text) <= MANUAL_SMS_MAX_CHARS and bool(text.strip())
+
+
+TEXT_TOO_LONG = too_long("Nội dung tin nhắn", MANUAL_SMS_MAX_CHARS)
+
+
 def _check(phone: str, text: str, strip: bool) -> tuple[ManualSms | None, dict[str, str]]:
     errors: dict[str, str] = {}
     number = None
@@ -178,6 +187,9 @@ def _check(phone: str, text: str, strip: bool) -> tuple[ManualSms | None, dict[s
     else:
         if not number.can_receive_sms:
             errors["phone"] = "Đây là số máy bàn, không nhận được tin nhắn. Hãy gọi điện."
+    if len(text) > MANUAL_SMS_MAX_CHARS:
+        errors["text"] = TEXT_TOO_LONG
+        return None, errors
     measure = _measure(text, strip)
     if not measure.text:
         errors["text"] = "Nhập nội dung tin nhắn."
@@ -228,6 +240,8 @@ def queue_manual(
 def preview():
     """The live preview's HTML fragment (admin.js posts `text` and `strip`)."""
     text = request.form.get("text", "")
+    if len(text) > MANUAL_SMS_MAX_CHARS:
+        return render_template("admin/_outbox_preview.html", too_long=TEXT_TOO_LONG), 400
     measure = _measure(text, bool(request.form.get("strip"))) if text.strip() else None
     return render_template(
         "admin/_outbox_preview.html", preview=measure, max_segments=MAX_MANUAL_SEGMENTS

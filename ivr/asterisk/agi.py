@@ -50,10 +50,25 @@ class Reply:
         return chr(self.result) if self.result > 0 and chr(self.result) in DIGITS else ""
 
 
-async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
+async def read_headers(
+    reader: asyncio.StreamReader, timeout: float, max_bytes: int = 16384
+) -> dict[str, str]:
+    """The header block, which must arrive whole within `timeout` seconds and `max_bytes` bytes:
+    a peer trickling one line at a time, or sending one endless line, is dropped."""
+    deadline = asyncio.get_running_loop().time() + timeout
     headers: dict[str, str] = {}
+    received = 0
     while True:
-        line = await _read_line(reader, timeout)
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise AgiTimeout(f"AGI headers not complete within {timeout:g} s")
+        try:
+            line = await _read_line(reader, left)
+        except AgiTimeout as exc:
+            raise AgiTimeout(f"AGI headers not complete within {timeout:g} s") from exc
+        received += len(line) + 1
+        if received > max_bytes:
+            raise AgiProtocolError(f"AGI headers longer than {max_bytes} bytes")
         if line == "":
             return headers
         key, _, value = line.partition(":")
@@ -70,6 +85,8 @@ async def _read_line(reader: asyncio.StreamReader, timeout: float) -> str:
         raise AgiTimeout(f"no data from Asterisk within {timeout:.0f} s") from exc
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
         raise AgiHangup("connection lost") from exc
+    except ValueError as exc:  # longer than the reader's limit, with no newline in it
+        raise AgiProtocolError("AGI line too long") from exc
     if not raw:
         raise AgiHangup("connection closed")
     if len(raw) > 8192:

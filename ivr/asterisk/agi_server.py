@@ -27,7 +27,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ivr import engine
-from ivr.asterisk.agi import DIGITS, AgiChannel, AgiError, AgiHangup, read_headers
+from ivr.asterisk.agi import (
+    DIGITS,
+    AgiChannel,
+    AgiError,
+    AgiHangup,
+    AgiProtocolError,
+    read_headers,
+)
 from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
@@ -62,7 +69,9 @@ class AgiServer:
         self.active += 1
         this = _Connection()
         try:
-            headers = await read_headers(reader, self.settings.header_timeout_seconds)
+            headers = await read_headers(
+                reader, self.settings.header_timeout_seconds, self.settings.header_max_bytes
+            )
             channel = AgiChannel(reader, writer, timeout=self.settings.command_timeout_seconds)
             await self._run(channel, headers, this)
         except AgiHangup as exc:
@@ -95,6 +104,8 @@ class AgiServer:
             return
         event_name = parse_qs(request.query).get("event", [""])[0]
         uniqueid = headers.get("agi_uniqueid", "") or uuid.uuid4().hex
+        if len(uniqueid) > 64:  # Asterisk's are like 1764100000.12
+            raise AgiProtocolError("agi_uniqueid longer than 64 characters")
         caller = headers.get("agi_callerid", "")
         first = engine.TransferFailed() if event_name == "transfer_failed" else engine.Start()
         this.call_id, actions = await asyncio.to_thread(self._open, uniqueid, caller, first)

@@ -101,25 +101,42 @@ def _start_run(env: dict[str, str], **popen) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def _health(port: int, seconds: float = 60) -> dict | None:
+def _health(port: int, seconds: float = 60, token: str = "") -> dict | None:
     """/healthz once it answers (None if it never does within `seconds`)."""
     deadline = time.monotonic() + seconds
+    asked = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"X-Health-Token": token}
+    )
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+            with urllib.request.urlopen(asked, timeout=2) as reply:
                 return json.load(reply)
         except OSError:
             time.sleep(0.3)
     return None
 
 
+def _declared_gigabyte(port: int) -> str:
+    """The status the server answers to a request announcing a 1 GB body it never sends."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
+        return sock.makefile("rb").readline().split()[1].decode()
+
+
 def test_run_starts_on_sqlite_with_a_first_admin_and_stops_on_ctrl_c(env, tmp_path):
+    env = {**env, "TONGDAI_HEALTH_TOKEN": "monitoring-token"}
     process, port = _start_run(env)
     try:
-        body = _health(port)
+        body = _health(port, token="monitoring-token")
         assert body is not None, "the web app did not answer /healthz within a minute"
         assert body["database"] == {"ok": True, "backend": "sqlite"}
         assert (tmp_path / "tongdai.sqlite3").exists()
+        assert _declared_gigabyte(port) == "413"  # waitress's own limit, not its 1 GB default
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
