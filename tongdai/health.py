@@ -87,7 +87,7 @@ def may_see_details(runtime: Runtime, database_up: bool) -> bool:
     given = request.headers.get("X-Health-Token", "")
     if expected and hmac.compare_digest(given.encode(), expected.encode()):
         return True
-    if not database_up or session.get("user_id") is None:
+    if not database_up or session.get("sid") is None:
         return False  # no cookie: no database look-up for anonymous callers
     from admin.auth import load_user
 
