@@ -7,6 +7,7 @@ from intake.models.dossier import Dossier
 from intake.models.dossier_code_counter import DossierCodeCounter
 from intake.models.dossier_event import DossierEvent
 from intake.models.staff_user import Role, StaffUser
+from intake.models.status_lookup import DossierLookupAttempt, DossierLookupBlock
 from intake.models.vessel import Vessel
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",
+    "DossierLookupAttempt",
+    "DossierLookupBlock",
     "Role",
     "StaffUser",
     "Vessel",
