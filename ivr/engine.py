@@ -8,6 +8,10 @@ Input rules, the same on every front end:
 - `*` repeats the prompt (not counted as a failure);
 - silence repeats the prompt; a wrong key explains what is expected and repeats it;
 - after `max_failures` failures in a row the call ends politely and a callback is requested.
+
+Separately, `state["tallies"]` counts outcomes a Decide node marks (`Decide.tally`) for the whole
+call: failed citizen-id checks of the status look-up, which going back to the main menu or
+starting an application over must not forget.
 """
 
 from __future__ import annotations
