@@ -29,7 +29,7 @@ from tongdai.settings import StatusLookupSettings
 
 log = logging.getLogger(__name__)
 
-OK, WRONG, BLOCKED = "ok", "wrong", "blocked"
+OK, WRONG, BLOCKED, UNKNOWN = "ok", "wrong", "blocked", "unknown"
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,19 @@ def check_last_digits(
         _block(session, dossier, block, limits, now, actor)
     log.info("status check of dossier %d from %s: %s", dossier.id, masked, result)
     return result == OK
+
+
+def record_unknown(session: Session, *, caller: str | None, now: dt.datetime) -> None:
+    """Record a check of digits for a code that matched no dossier.
+
+    The caller hears the same prompts either way; doing the same kind of work (a row written
+    and flushed) also keeps the answer from coming measurably sooner for an unknown code
+    (bench/status_lookup_timing.py).
+    """
+    masked = mask_phone(caller) if caller else "hidden"
+    session.add(DossierLookupAttempt(dossier_id=None, at=now, caller=masked, result=UNKNOWN))
+    session.flush()
+    log.info("status check of an unknown code from %s", masked)
 
 
 def _failures(

@@ -21,7 +21,12 @@ from intake.errors import InvalidInput
 from intake.lifecycle import Actor
 from intake.models import Applicant, Dossier, Vessel
 from intake.phone import LineKind, mask_phone, parse_phone
-from intake.status_lookup import LookupLimits, check_last_digits, is_own_phone
+from intake.status_lookup import (
+    LookupLimits,
+    check_last_digits,
+    is_own_phone,
+    record_unknown,
+)
 from intake.statuses import Channel, Delivery, DossierStatus
 from intake.vessels import vessel_for
 from ivr import engine
@@ -402,8 +407,9 @@ class CallService:
     def _q_verify_citizen_id(self, session, call, args, state) -> Outcome:
         candidate = state["scratch"].get("candidate_id")
         dossier = session.get(Dossier, candidate) if candidate else None
-        if dossier is None:
-            return Outcome("no")  # an unknown code: the same answer as a wrong id
+        if dossier is None:  # an unknown code: the same answer as a wrong id
+            record_unknown(session, caller=call.caller, now=self.runtime.clock.now())
+            return Outcome("no")
         ok = check_last_digits(
             session,
             dossier,

@@ -21,11 +21,14 @@ class DossierLookupAttempt(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"))
+    # None for a code or vessel number that matched no dossier (recorded so that such a check
+    # costs what a real one does: see record_unknown in intake/status_lookup.py).
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"))
     at: Mapped[dt.datetime]
     # The calling number, masked (+8498****321), or "hidden": enough for staff, no more.
     caller: Mapped[str] = mapped_column(String(20))
-    # "ok", "wrong", or "blocked" (refused while the dossier was blocked, right or wrong).
+    # "ok", "wrong", "blocked" (refused while the dossier was blocked, right or wrong), or
+    # "unknown" (no such dossier).
     result: Mapped[str] = mapped_column(String(8))
 
 

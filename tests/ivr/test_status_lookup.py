@@ -80,12 +80,16 @@ def test_the_fourth_look_up_in_a_call_is_refused_even_with_the_right_digits(new_
     assert caller.twiml.find("Dial") is not None
 
 
-def test_unknown_codes_use_up_the_calls_look_ups_too(new_caller, code):
+def test_unknown_codes_use_up_the_calls_look_ups_too(new_caller, code, session):
     caller = dial(new_caller, strangers(1)[0])
     for unknown in ("2612019997", "2612019998", "2612019999"):
         assert NOT_FOUND in look_up(caller, unknown, RIGHT)
     heard = look_up(caller, code, RIGHT)
     assert LIMIT in heard and STATUS not in heard
+    attempts = session.scalars(select(DossierLookupAttempt)).all()
+    assert [(a.dossier_id, a.result, a.caller) for a in attempts] == [
+        (None, "unknown", "+8498****000")
+    ] * 3
 
 
 def test_starting_an_application_over_does_not_give_more_look_ups(new_caller, code):

@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "dossier_lookup_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("dossier_id", sa.Integer(), nullable=False),
+        sa.Column("dossier_id", sa.Integer(), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("caller", sa.String(length=20), nullable=False),
         sa.Column("result", sa.String(length=8), nullable=False),
