@@ -78,7 +78,7 @@ def check_last_digits(
     citizen_id = (dossier.form or {}).get("citizen_id") or ""
     if block is not None and block.in_force(now):
         result = BLOCKED
-    elif len(citizen_id) >= 4 and hmac.compare_digest(citizen_id[-4:], last4):
+    elif len(citizen_id) >= 4 and hmac.compare_digest(citizen_id[-4:].encode(), last4.encode()):
         result = OK
     else:
         result = WRONG
@@ -96,9 +96,9 @@ def check_last_digits(
 def record_unknown(session: Session, *, caller: str | None, now: dt.datetime) -> None:
     """Record a check of digits for a code that matched no dossier.
 
-    The caller hears the same prompts either way; doing the same kind of work (a row written
-    and flushed) also keeps the answer from coming measurably sooner for an unknown code
-    (bench/status_lookup_timing.py).
+    The caller hears the same prompts either way; doing the same kind of work (a row written,
+    committed with the step) also narrows how much sooner an unknown code is answered
+    (bench/status_lookup_timing.py prints the difference that is left).
     """
     masked = mask_phone(caller) if caller else "hidden"
     session.add(DossierLookupAttempt(dossier_id=None, at=now, caller=masked, result=UNKNOWN))
