@@ -3,8 +3,9 @@ citizen id? Both get the same prompts; this measures the remaining difference, t
 step that checks the 4 digits, in-process (Flask test client, signed Twilio webhooks) on a
 throw-away PostgreSQL database.
 
-A real code checks and records (a row lock, the block, an insert, a count); an unknown code is
-recorded too (an insert) so that most of the work, and the commit's disk flush, is the same.
+A real code checks and records (its dossier under a row lock, the block, an insert, a count);
+an unknown code is recorded too (an insert, a count) so that most of the work, and the commit's
+disk flush, is the same.
 The figures say how large the rest is next to what a caller could observe through the
 telephone network (tens of milliseconds of jitter per prompt).
 

@@ -61,19 +61,22 @@ def block_in_force(
 
 def check_last_digits(
     session: Session,
-    dossier: Dossier,
+    dossier_id: int,
     last4: str,
     *,
     caller: str | None,
     limits: LookupLimits,
     now: dt.datetime,
     actor: str,
-) -> bool:
-    """True when `last4` are the last 4 digits of the owner's citizen id and the dossier is not
-    blocked. Records the check; the failure that reaches the limit blocks the dossier."""
+) -> Dossier | None:
+    """The dossier, when `last4` are the last 4 digits of its owner's citizen id and it is not
+    blocked; else None. Records the check; the failure that reaches the limit blocks it."""
     # Checks of one dossier run one at a time, so parallel calls cannot each slip a guess in
     # under the limit (a no-op on SQLite, which serialises writers anyway).
-    session.execute(select(Dossier.id).where(Dossier.id == dossier.id).with_for_update())
+    dossier = session.get(Dossier, dossier_id, with_for_update=True)
+    if dossier is None:
+        record_unknown(session, caller=caller, limits=limits, now=now)
+        return None
     block = session.get(DossierLookupBlock, dossier.id)
     citizen_id = (dossier.form or {}).get("citizen_id") or ""
     if block is not None and block.in_force(now):
@@ -90,10 +93,12 @@ def check_last_digits(
     ):
         _block(session, dossier, block, limits, now, actor)
     log.info("status check of dossier %d from %s: %s", dossier.id, masked, result)
-    return result == OK
+    return dossier if result == OK else None
 
 
-def record_unknown(session: Session, *, caller: str | None, now: dt.datetime) -> None:
+def record_unknown(
+    session: Session, *, caller: str | None, limits: LookupLimits, now: dt.datetime
+) -> None:
     """Record a check of digits for a code that matched no dossier.
 
     The caller hears the same prompts either way; doing the same kind of work (a row written,
@@ -103,7 +108,17 @@ def record_unknown(session: Session, *, caller: str | None, now: dt.datetime) ->
     masked = mask_phone(caller) if caller else "hidden"
     session.add(DossierLookupAttempt(dossier_id=None, at=now, caller=masked, result=UNKNOWN))
     session.flush()
-    log.info("status check of an unknown code from %s", masked)
+    tried = session.scalar(
+        select(func.count())
+        .select_from(DossierLookupAttempt)
+        .where(
+            DossierLookupAttempt.dossier_id.is_(None),
+            DossierLookupAttempt.caller == masked,
+            DossierLookupAttempt.at > now - limits.window,
+        )
+    )
+    # Many unknown codes from one number is someone walking the codes: worth a look in the logs.
+    log.info("status check of an unknown code from %s (%d in the window)", masked, tried)
 
 
 def _failures(

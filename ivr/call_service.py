@@ -406,20 +406,16 @@ class CallService:
 
     def _q_verify_citizen_id(self, session, call, args, state) -> Outcome:
         candidate = state["scratch"].get("candidate_id")
-        dossier = session.get(Dossier, candidate) if candidate else None
-        if dossier is None:  # an unknown code: the same answer as a wrong id
-            record_unknown(session, caller=call.caller, now=self.runtime.clock.now())
+        limits = LookupLimits.of(self.settings.status_lookup)
+        now = self.runtime.clock.now()
+        if not candidate:  # an unknown code: recorded, and the same answer as a wrong id
+            record_unknown(session, caller=call.caller, limits=limits, now=now)
             return Outcome("no")
-        ok = check_last_digits(
-            session,
-            dossier,
-            args.get("last4", ""),
-            caller=call.caller,
-            limits=LookupLimits.of(self.settings.status_lookup),
-            now=self.runtime.clock.now(),
-            actor=IVR.name,
+        last4 = args.get("last4", "")
+        dossier = check_last_digits(
+            session, candidate, last4, caller=call.caller, limits=limits, now=now, actor=IVR.name
         )
-        return Outcome("ok", self._status_data(dossier)) if ok else Outcome("no")
+        return Outcome("ok", self._status_data(dossier)) if dossier else Outcome("no")
 
     def _q_office_open(self, session, call, args, state) -> Outcome:
         ivr = self.settings.ivr

@@ -21,7 +21,7 @@ def blocked_dossier(runtime, clock) -> int:
         dossier = create_dossier(session, runtime)
         dossier.form = {**dossier.form, "citizen_id": "012345678901"}
         for _ in range(limits.failures_per_dossier):
-            check_last_digits(session, dossier, "0000", caller="+84987654321", limits=limits,
+            check_last_digits(session, dossier.id, "0000", caller="+84987654321", limits=limits,
                               now=clock.now(), actor="ivr")  # fmt: skip
         return dossier.id
 

@@ -25,10 +25,10 @@ def dossier(session, runtime):
 
 
 def check(session, clock, dossier, last4: str, caller: str | None = STRANGER) -> bool:
-    ok = check_last_digits(session, dossier, last4, caller=caller, limits=LIMITS,
-                           now=clock.now(), actor="ivr")  # fmt: skip
+    opened = check_last_digits(session, dossier.id, last4, caller=caller, limits=LIMITS,
+                               now=clock.now(), actor="ivr")  # fmt: skip
     session.commit()
-    return ok
+    return opened is not None
 
 
 def fail(session, clock, dossier, times: int) -> None:
@@ -86,10 +86,10 @@ def test_checks_of_one_dossier_wait_for_each_other(runtime, clock, dossier):
     """Parallel calls must not each slip a guess in under the limit: a second check waits
     until the first one's transaction ends."""
     with runtime.sessions() as first, runtime.sessions() as second:
-        check_last_digits(first, first.merge(dossier), "0000", caller=STRANGER, limits=LIMITS,
+        check_last_digits(first, dossier.id, "0000", caller=STRANGER, limits=LIMITS,
                           now=clock.now(), actor="ivr")  # fmt: skip
         second.execute(text("SET LOCAL lock_timeout = '200ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
-            check_last_digits(second, second.merge(dossier), "1111", caller=STRANGER,
+            check_last_digits(second, dossier.id, "1111", caller=STRANGER,
                               limits=LIMITS, now=clock.now(), actor="ivr")  # fmt: skip
         first.rollback()

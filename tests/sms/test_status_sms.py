@@ -41,7 +41,7 @@ def test_the_owner_still_gets_the_status_by_sms_while_the_phone_line_is_blocked(
 ):
     limits = LookupLimits.of(runtime.settings.status_lookup)
     for _ in range(limits.failures_per_dossier):
-        check_last_digits(session, dossier, "0000", caller="+84987654321", limits=limits,
+        check_last_digits(session, dossier.id, "0000", caller="+84987654321", limits=limits,
                           now=clock.now(), actor="ivr")  # fmt: skip
     session.commit()
     assert block_in_force(session, dossier.id, clock.now()) is not None
