@@ -22,6 +22,12 @@ from intake.errors import InvalidInput
 from intake.lifecycle import Actor
 from intake.models import Applicant, Dossier, Vessel
 from intake.phone import LineKind, mask_phone, parse_phone
+from intake.status_lookup import (
+    LookupLimits,
+    check_last_digits,
+    is_own_phone,
+    record_unknown,
+)
 from intake.statuses import Channel, Delivery, DossierStatus
 from intake.vessels import vessel_for
 from ivr import engine
@@ -365,15 +371,25 @@ class CallService:
             "ok", {"spoken_code": spoken_part(draft.code), "due": draft.due_date.isoformat()}
         )
 
+    def _q_lookup_allowed(self, session, call, args, state) -> Outcome:
+        allowed = args.get("failures", 0) < self.settings.status_lookup.attempts_per_call
+        if not allowed:
+            log.info("call %d: no more status look-ups in this call", call.id)
+        return Outcome("yes" if allowed else "no")
+
     def _q_find_dossier(self, session, call, args, state) -> Outcome:
         query: str = args.get("query", "")
         found = self._find(session, call, query)
         call.outcome = "status"
-        if found is None:
-            return Outcome("none")
-        if call.caller and call.caller in (found.notify_phone, found.caller_phone):
+        if found is not None and is_own_phone(found, call.caller):
             return Outcome("mine", self._status_data(found))
-        return Outcome("verify", {"candidate_id": found.id})
+        if query == "":
+            # "My latest dossier" names no one else's: nothing to hide, nothing to check.
+            return Outcome("none")
+        # Someone else's dossier, or none at all: the same question either way, so the answer
+        # does not tell which codes exist. Always set the candidate: a previous look-up in this
+        # call left its own in the scratch values.
+        return Outcome("verify", {"candidate_id": found.id if found is not None else None})
 
     def _find(self, session: Session, call: IvrCall, query: str) -> Dossier | None:
         submitted = Dossier.status != DossierStatus.DRAFT
@@ -410,11 +426,17 @@ class CallService:
         }
 
     def _q_verify_citizen_id(self, session, call, args, state) -> Outcome:
-        dossier = session.get(Dossier, state["scratch"].get("candidate_id") or 0)
-        citizen_id = (dossier.form or {}).get("citizen_id", "") if dossier else ""
-        if dossier is not None and citizen_id and citizen_id[-4:] == args.get("last4"):
-            return Outcome("ok", self._status_data(dossier))
-        return Outcome("no")
+        candidate = state["scratch"].get("candidate_id")
+        limits = LookupLimits.of(self.settings.status_lookup)
+        now = self.runtime.clock.now()
+        if not candidate:  # an unknown code: recorded, and the same answer as a wrong id
+            record_unknown(session, caller=call.caller, limits=limits, now=now)
+            return Outcome("no")
+        last4 = args.get("last4", "")
+        dossier = check_last_digits(
+            session, candidate, last4, caller=call.caller, limits=limits, now=now, actor=IVR.name
+        )
+        return Outcome("ok", self._status_data(dossier)) if dossier else Outcome("no")
 
     def _q_office_open(self, session, call, args, state) -> Outcome:
         ivr = self.settings.ivr

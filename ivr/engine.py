@@ -8,6 +8,10 @@ Input rules, the same on every front end:
 - `*` repeats the prompt (not counted as a failure);
 - silence repeats the prompt; a wrong key explains what is expected and repeats it;
 - after `max_failures` failures in a row the call ends politely and a callback is requested.
+
+Separately, `state["tallies"]` counts outcomes a Decide node marks (`Decide.tally`) for the whole
+call: failed citizen-id checks of the status look-up, which going back to the main menu or
+starting an application over must not forget.
 """
 
 from __future__ import annotations
@@ -156,7 +160,8 @@ class Context:
 
 def new_state() -> dict[str, Any]:
     """A call before its first event. Plain JSON, so it can live in a database column."""
-    return {"node": "start", "failures": 0, "answers": {}, "scratch": {}, "done": False}
+    return {"node": "start", "failures": 0, "answers": {}, "scratch": {}, "done": False,
+            "tallies": {}}  # fmt: skip
 
 
 def _is_mobile(digits: str) -> bool:
@@ -218,6 +223,10 @@ def step(state: dict, event: Event, context: Context) -> tuple[list[Action], dic
     if isinstance(node, Record) and isinstance(event, Keys):
         return _failure(state, node, "no_recording", context)
     if isinstance(node, Decide) and isinstance(event, Outcome):
+        if event.value in node.tally:
+            tallies = state.setdefault("tallies", {})
+            counter = node.tally[event.value]
+            tallies[counter] = tallies.get(counter, 0) + 1
         state["scratch"].update(event.data)
         if event.answers is not None:
             state["answers"] = dict(event.answers)
@@ -323,6 +332,8 @@ def _enter(
 
 
 def _ask_args(node: Decide, state) -> dict[str, Any]:
+    if node.question == "lookup_allowed":
+        return {"failures": state.get("tallies", {}).get("lookup_failures", 0)}
     if node.question == "find_dossier":
         return {"query": state["scratch"].get("status_query", "")}
     if node.question == "verify_citizen_id":

@@ -70,11 +70,17 @@ class Record:
 
 @dataclass(frozen=True)
 class Decide:
-    """Ask the domain (the call service) and branch on its answer."""
+    """Ask the domain (the call service) and branch on its answer.
+
+    `tally` names, per outcome, a counter of the whole call that the outcome adds one to. Unlike
+    the failures in a row, these survive the main menu and a restarted application, so a limit
+    per call (guessed citizen ids, say) cannot be reset by going round the menu.
+    """
 
     name: str
     question: str
     outcomes: Mapping[str, str]  # outcome -> target
+    tally: Mapping[str, str] = field(default_factory=dict)  # outcome -> per-call counter
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ FLOW: tuple[Node, ...] = (
     Menu("main_menu", P("main_menu"), {
         "1": Choice(NEXT, set={"procedure": "fishing_licence"}),
         "2": Choice(NEXT, set={"procedure": "vessel_safety", "variant": "new"}),
-        "3": Choice("status_query"),
+        "3": Choice("status_allowed"),
         "0": Choice("operator"),
     }),
     Menu("licence_variant", P("licence_variant"), {
@@ -263,6 +269,12 @@ FLOW: tuple[Node, ...] = (
     }),
     Decide("submit", "submit", {"ok": "submitted"}),
     End("submitted", _submitted),
+    # The status look-up. A code or vessel number that is not the caller's own goes through the
+    # citizen-id check whether or not it exists (no "not found" before the digits: codes are
+    # sequential and that would tell which exist), and every failed check counts against the
+    # call's allowance (intake/status_lookup.py has the limit per dossier).
+    Decide("status_allowed", "lookup_allowed", {"yes": "status_query", "no": "status_limit"}),
+    Say("status_limit", P("lookup_limit_reached"), "main_menu"),
     Digits("status_query", P("status_query"), (0, 5, 10), "status_query", "status_invalid",
            "status_find"),
     Decide("status_find", "find_dossier", {
@@ -270,7 +282,8 @@ FLOW: tuple[Node, ...] = (
     }),
     Digits("status_verify", P("status_verify"), (4,), "status_verify", "status_verify_invalid",
            "status_check_id"),
-    Decide("status_check_id", "verify_citizen_id", {"ok": "status_say", "no": "status_not_found"}),
+    Decide("status_check_id", "verify_citizen_id", {"ok": "status_say", "no": "status_not_found"},
+           tally={"no": "lookup_failures"}),
     End("status_say", _status),
     Say("status_not_found", P("status_not_found"), "main_menu"),
     Decide("operator", "office_open", {"yes": "operator_transfer", "no": "operator_closed"}),

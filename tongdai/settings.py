@@ -177,6 +177,15 @@ class IvrSettings(_Frozen):
     espeak_voice: str = Field(default="vi-vn-x-central", pattern=r"^[a-z-]+$")
 
 
+class StatusLookupSettings(_Frozen):
+    """Limits on guessing the 4 citizen-id digits that open a dossier's status by phone."""
+
+    attempts_per_call: int = Field(default=3, ge=1, le=10)
+    failures_per_dossier: int = Field(default=5, ge=1, le=100)
+    window_hours: float = Field(default=24, gt=0, le=24 * 30)
+    block_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
 class AsteriskSettings(_Frozen):
     # Prompts are played as `<sounds_prefix>/<key>`, relative to Asterisk's sounds folder
     # (or an absolute path without extension).
@@ -268,6 +277,7 @@ class Settings(_Frozen):
     retention: RetentionSettings = RetentionSettings()
     procedures: dict[str, Procedure]
     ivr: IvrSettings
+    status_lookup: StatusLookupSettings = StatusLookupSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     web: WebSettings = WebSettings()
     prompts: dict[str, str]

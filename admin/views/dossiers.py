@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from admin.auth import login_required, now, runtime
+from admin.auth import login_required, now, role_required, runtime
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake.audit import record
 from intake.errors import DomainError, InvalidInput
@@ -24,6 +24,7 @@ from intake.lifecycle import TRANSITIONS, Actor, change_status
 from intake.models import Applicant, Dossier, DossierEvent, Role, Vessel
 from intake.phone import parse_phone
 from intake.results import record_dispatch, set_new_date
+from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import FINAL_STATUSES, Channel
 from intake.statuses import DossierStatus as S
 from intake.vessel_number import parse_vessel_number
@@ -246,6 +247,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         )
         timeline = _timeline(session, dossier)
         supplement = _latest_supplement(session, dossier.id)
+        lookup_block = block_in_force(session, dossier.id, now())
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     values = {f.key: display_value(f, (dossier.form or {}).get(f.key)) for f in fields}
@@ -273,6 +275,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         supplement=supplement,
         ami=bool(rt.settings.ami_url),
         claimed_by_me=dossier.assigned_to == g.user.username,
+        lookup_block=lookup_block,
         variant=procedure.variants.get(dossier.variant or "new"),
     ), status
 
@@ -502,6 +505,26 @@ def call_back(dossier_id: int):
         flash("Đang gọi lại cho công dân.", "success")
     except (AmiError, TimeoutError, OSError) as exc:
         flash(f"Không gọi được qua tổng đài: {exc}", "error")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+
+@blueprint.post("/<int:dossier_id>/status-lookup/unblock")
+@role_required(Role.SUPERVISOR)
+def unblock_status_lookup(dossier_id: int):
+    """Let other numbers try the citizen-id check again before the block ends.
+
+    Supervisors only: the block stands between a caller who can walk the sequential codes and
+    the citizen id's last digits, and "please unblock my dossier" is exactly what such a caller
+    would ask an operator. The owner is never locked out (their own phone, the SMS look-up and
+    the staff themselves still answer), so waiting for a supervisor costs little.
+    """
+    with runtime().sessions() as session, session.begin():
+        _load(session, dossier_id)
+        lifted = lift_block(session, dossier_id, actor=actor().name, now=now())
+    if lifted:
+        flash("Đã mở khoá tra cứu qua điện thoại cho hồ sơ này.", "success")
+    else:
+        flash("Tra cứu qua điện thoại của hồ sơ này không bị khoá.", "info")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
 
 

@@ -9,6 +9,7 @@ from intake.models.dossier_event import DossierEvent
 from intake.models.login_throttle import LoginThrottle
 from intake.models.staff_session import StaffSession
 from intake.models.staff_user import Role, StaffUser
+from intake.models.status_lookup import DossierLookupAttempt, DossierLookupBlock
 from intake.models.vessel import Vessel
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "Dossier",
     "DossierCodeCounter",
     "DossierEvent",
+    "DossierLookupAttempt",
+    "DossierLookupBlock",
     "LoginThrottle",
     "Role",
     "StaffSession",
