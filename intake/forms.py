@@ -40,7 +40,7 @@ def clean_value(settings: Settings, field: FormField, raw: str) -> str:
         return day.isoformat()
     if field.kind == "citizen_id":
         digits = re.sub(r"[\s.]", "", value)
-        if not re.fullmatch(r"\d{12}", digits):
+        if not re.fullmatch(r"[0-9]{12}", digits):
             raise InvalidInput("Số căn cước công dân gồm đúng 12 chữ số.")
         return digits
     if field.kind == "phone":

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
 from intake.audit import record
+from intake.digits import ascii_digits
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
 from intake.lifecycle import TRANSITIONS, Actor, change_status
@@ -63,7 +64,7 @@ def _search(query, text: str):
     """A code (full or the 10 digits read on the phone), a phone number, or a vessel number."""
     settings = runtime().settings
     compact = re.sub(r"\s", "", text)
-    digits = re.sub(r"\D", "", text)
+    digits = ascii_digits(text)
     if "-" in compact and compact.upper().startswith(settings.centre.agency_id.split(".")[0]):
         return query.where(or_(Dossier.code == compact.upper(), Dossier.external_code == compact))
     if len(digits) == 10 and digits[0] != "0":
