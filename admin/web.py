@@ -6,6 +6,7 @@ from flask import Flask, request
 
 from admin import auth, formatting, labels
 from admin.csrf import check_csrf, csrf_token
+from admin.query import install_id_converter
 from intake.models import Role
 from intake.statuses import DossierStatus
 
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="tongdai_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
     )
+    install_id_converter(app)
     app.register_blueprint(auth.blueprint)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
+from admin.query import QueryReader
 from intake.audit import record
 from intake.digits import ascii_digits
 from intake.errors import DomainError, InvalidInput
@@ -93,7 +94,8 @@ def _promised(on_legal_date, on_new_date):
     )
 
 
-def queue_query(args, user, today: dt.date, soon: dt.date):
+def queue_query(args, user, today: dt.date, soon: dt.date, reader: QueryReader | None = None):
+    reader = reader or QueryReader(args)
     query = select(Dossier)
     status = args.get("status", "")
     if status == "draft":
@@ -126,8 +128,8 @@ def queue_query(args, user, today: dt.date, soon: dt.date):
         )
     if args.get("mine"):
         query = query.where(Dossier.assigned_to == user.username)
-    if args.get("q", "").strip():
-        query = _search(query, args["q"].strip())
+    if text := reader.text("q", "Tìm kiếm"):
+        query = _search(query, text)
     return query
 
 
@@ -138,19 +140,20 @@ def queue():
     calendar = rt.calendar()
     today = calendar.local(now()).date()
     soon = calendar.add_working_days(today, 2)
-    query = queue_query(request.args, g.user, today, soon)
-    after = request.args.get("after", "")
+    reader = QueryReader(request.args)
+    query = queue_query(request.args, g.user, today, soon, reader)
     drafts = request.args.get("status") == "draft"
     # Drafts have no due date: they page by id, newest first.
     if drafts:
         order = (Dossier.id.desc(),)
-        if after.isdigit():
-            query = query.where(Dossier.id < int(after))
+        after = reader.id_cursor()
+        if after is not None:
+            query = query.where(Dossier.id < after)
     else:
         order = (Dossier.due_date, Dossier.id)
-        match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d+)", after)
-        if match:
-            day, last = dt.date.fromisoformat(match[1]), int(match[2])
+        after = reader.due_cursor()
+        if after is not None:
+            day, last = after
             # A row comparison, so the database seeks into the (due_date, id) index instead of
             # filtering every row before the cursor (the OR form reads them all).
             query = query.where(tuple_(Dossier.due_date, Dossier.id) > tuple_(day, last))
@@ -164,6 +167,7 @@ def queue():
         last = rows[-1]
         next_after = str(last.id) if drafts else f"{last.due_date.isoformat()}:{last.id}"
     args = {k: v for k, v in request.args.items() if k != "after"}
+    status = reader.flash_problems()
     return render_template(
         "admin/dossier_queue.html",
         rows=rows,
@@ -174,8 +178,8 @@ def queue():
         soon=soon,
         statuses=list(S),
         channels=list(Channel),
-        first=not after,
-    )
+        first=after is None,
+    ), status
 
 
 def _vessels(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
