@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from flask import Flask, flash
 from werkzeug.routing import IntegerConverter
 
-# PostgreSQL's `integer`, the type of every id column.
-DB_INT_MAX = 2**31 - 1
+from tongdai.db import INTEGER_MAX
+
+DB_INT_MAX = INTEGER_MAX
 # Dates staff can mean: no dossier, call or audit event lies outside these, and the UTC
 # conversion of a local day at either end of Python's date range overflows.
 FIRST_DAY = dt.date(1900, 1, 1)

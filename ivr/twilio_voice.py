@@ -55,7 +55,8 @@ STEP_FIELDS = (
     Text(
         "RecordingUrl", column_length(Recording.__table__.c.provider_url), pattern=r"https://[!-~]+"
     ),
-    Number("RecordingDuration", 0, 86_400, integer=False),
+    # -1 and 0 mean "nothing recorded" (the question is asked again), never a refusal.
+    Number("RecordingDuration", -1, 86_400, integer=False),
 )
 # Twilio ends a call after 24 hours at most.
 STATUS_FIELDS = (

@@ -24,6 +24,8 @@ from typing import Any
 from flask import Response, g, request
 from sqlalchemy import Column
 
+from tongdai.db import INTEGER_MAX
+
 log = logging.getLogger(__name__)
 
 # C0 and C1 control characters, DEL, and the Unicode line and paragraph separators. A NUL cannot
@@ -31,8 +33,7 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Free text (an SMS body) may carry line breaks and tabs, nothing else of the above.
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
-# PostgreSQL's `integer`, the type of every id column.
-DB_INT_MAX = 2**31 - 1
+DB_INT_MAX = INTEGER_MAX
 
 
 def column_length(column: Column[Any]) -> int:
