@@ -6,7 +6,11 @@ from flask import Flask, request
 
 from admin import auth, formatting, labels
 from admin.csrf import check_csrf, csrf_token
-from admin.query import install_id_converter
+from admin.query import (
+    bad_request_page,
+    install_id_converter,
+    refuse_nul_in_forms,
+)
 from intake.models import Role
 from intake.statuses import DossierStatus
 
@@ -34,8 +38,11 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _staff_only() -> None:
         if request.path.startswith("/admin"):
+            refuse_nul_in_forms()
             auth.load_user()
             check_csrf()
+
+    app.register_error_handler(400, bad_request_page)
 
     @app.after_request
     def _headers(response):

@@ -66,7 +66,7 @@ def test_an_owner_name_of_exactly_the_column_length_is_saved(claimed, runtime):
 @pytest.mark.parametrize(
     ("field", "typed", "message"),
     [
-        ("owner_name", "Nguyễn\x00Văn An", "Có ký tự không hợp lệ"),
+        ("owner_name", "Nguyễn\x1bVăn An", "Có ký tự không hợp lệ"),
         ("vessel_number", "QNg-１２３４５-TS", "Số đăng ký tàu dạng QNg-12345-TS"),
         ("vessel_number", "QNg-١٢٣٤٥-TS", "Số đăng ký tàu dạng QNg-12345-TS"),
         ("citizen_id", "٠٧٩١٢٣٤٥٦٧٨٩", "Số căn cước công dân gồm đúng 12 chữ số."),
@@ -74,7 +74,7 @@ def test_an_owner_name_of_exactly_the_column_length_is_saved(claimed, runtime):
         ("mobile", "０９８７６５４３２１", "Số điện thoại không hợp lệ"),
     ],
 )
-def test_a_value_in_other_digits_or_with_a_nul_gets_a_message_and_nothing_is_stored(
+def test_a_value_in_other_digits_or_with_a_control_character_gets_a_message(
     claimed, runtime, field, typed, message
 ):
     response = _save(claimed, **{field: typed}, main_gear="Lưới rê")

@@ -144,3 +144,20 @@ def test_a_log_in_link_with_a_line_break_lands_on_the_dashboard(client, runtime,
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/"
     assert "x=1" not in response.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/admin/login", {"username": "lan\x00", "password": PASSWORD}),
+        ("/admin/callbacks/1/close", {"note": "Đã gọi\x00"}),
+        ("/admin/users", {"username": "an\x00", "role": "operator", "generate": "1"}),
+        ("/admin/calendar", {"date": "02/01/2027", "kind": "holiday", "note": "Tết\x00"}),
+    ],
+)
+def test_a_staff_form_value_with_a_nul_gets_a_400_page_in_vietnamese(client, runtime, path, form):
+    make_user(runtime, "root", Role.ADMIN)
+    log_in(client, "root")
+    response = client.post(path, data={**form, "csrf_token": token(client)})
+    assert response.status_code == 400
+    assert "Yêu cầu không hợp lệ" in _page(response)
