@@ -137,7 +137,12 @@ def login():
         if error is None:
             target = request.args.get("next", "")
             # Only our own pages: never an absolute URL someone slipped into the link.
-            if not target.startswith("/admin") or target.startswith("//"):
+            # A CR/LF (`next=/admin%0d%0a...`) cannot go into a Location header: same fallback.
+            if (
+                not target.startswith("/admin")
+                or target.startswith("//")
+                or not target.isprintable()
+            ):
                 target = url_for("dashboard.index")
             return redirect(target)
     return render_template("admin/login.html", error=error), 401 if error else 200

@@ -6,6 +6,11 @@ from flask import Flask, request
 
 from admin import auth, formatting, labels, staff_sessions
 from admin.csrf import check_csrf, csrf_token
+from admin.query import (
+    bad_request_page,
+    install_id_converter,
+    refuse_nul_in_forms,
+)
 from intake.models import Role
 from intake.statuses import DossierStatus
 
@@ -22,6 +27,7 @@ def init_app(app: Flask) -> None:
         # The browser drops the cookie when the server would refuse the session anyway.
         PERMANENT_SESSION_LIFETIME=staff_sessions.LIFETIME,
     )
+    install_id_converter(app)
     app.register_blueprint(auth.blueprint)
     auth.dummy_hash()  # now, so that no log-in attempt pays for it
     for blueprint in BLUEPRINTS:
@@ -30,8 +36,11 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _staff_only() -> None:
         if request.path.startswith("/admin"):
+            refuse_nul_in_forms()
             auth.load_user()
             check_csrf()
+
+    app.register_error_handler(400, bad_request_page)
 
     @app.after_request
     def _headers(response):

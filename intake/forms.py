@@ -12,9 +12,27 @@ import re
 from collections.abc import Mapping
 
 from intake.errors import InvalidInput
+from intake.models import Applicant
 from intake.phone import parse_phone
 from intake.vessel_number import parse_vessel_number
 from tongdai.settings import FormField, Settings
+
+# A text field that is also stored in a column gets that column's length as its limit, so the
+# form can never accept what the database would refuse; the others live only in the dossier's
+# JSON form and get TEXT_MAX.
+TEXT_MAX = 300
+COLUMN_OF_FIELD = {
+    "owner_name": Applicant.__table__.c.name,
+    "address": Applicant.__table__.c.address,
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_DAY = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
+
+
+def max_length(field: FormField) -> int:
+    """The most characters a text field takes (its column's length when it has one)."""
+    column = COLUMN_OF_FIELD.get(field.key)
+    return column.type.length if column is not None else TEXT_MAX
 
 
 def fields_for(settings: Settings, procedure: str, variant: str | None) -> list[FormField]:
@@ -30,8 +48,12 @@ def clean_value(settings: Settings, field: FormField, raw: str) -> str:
     value = " ".join(raw.split())
     if value == "":
         return ""
+    if _CONTROL.search(value):
+        raise InvalidInput("Có ký tự không hợp lệ (ký tự điều khiển); vui lòng nhập lại.")
     if field.kind == "date":
         try:
+            if not _DAY.fullmatch(value):  # strptime's %d also takes '٠٥' and '０５'
+                raise ValueError(value)
             day = dt.datetime.strptime(value, "%d/%m/%Y").date()
         except ValueError as exc:
             raise InvalidInput("Ngày viết theo dạng ngày/tháng/năm, ví dụ 05/09/1975.") from exc
@@ -40,7 +62,7 @@ def clean_value(settings: Settings, field: FormField, raw: str) -> str:
         return day.isoformat()
     if field.kind == "citizen_id":
         digits = re.sub(r"[\s.]", "", value)
-        if not re.fullmatch(r"\d{12}", digits):
+        if not re.fullmatch(r"[0-9]{12}", digits):
             raise InvalidInput("Số căn cước công dân gồm đúng 12 chữ số.")
         return digits
     if field.kind == "phone":
@@ -60,8 +82,9 @@ def clean_value(settings: Settings, field: FormField, raw: str) -> str:
             home = settings.centre.home_province
             raise InvalidInput(f"Số đăng ký tàu dạng {home}-12345-TS (mã tỉnh, 5 số, TS).") from exc
         return str(number)
-    if len(value) > 300:
-        raise InvalidInput("Tối đa 300 ký tự.")
+    limit = max_length(field)
+    if len(value) > limit:
+        raise InvalidInput(f"Tối đa {limit} ký tự (đang có {len(value)}).")
     return value
 
 

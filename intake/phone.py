@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from intake.digits import is_digits
 from intake.errors import InvalidInput
 
 # Since 2018 mobiles are 0 + 9 digits with these second digits; landlines are 02 + 9 digits.
-_MOBILE = re.compile(r"^0[35789]\d{8}$")
-_LANDLINE = re.compile(r"^02\d{9}$")
+_MOBILE = re.compile(r"^0[35789][0-9]{8}$")
+_LANDLINE = re.compile(r"^02[0-9]{9}$")
 _SEPARATORS = re.compile(r"[\s.\-()]")
 
 
@@ -49,7 +50,7 @@ def parse_phone(raw: str) -> PhoneNumber:
         digits = "0" + digits[4:]
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
-    if not digits.isdigit():
+    if not is_digits(digits):
         raise InvalidInput(f"Số điện thoại không hợp lệ: {raw!r}")
     if _MOBILE.match(digits):
         return PhoneNumber("+84" + digits[1:], LineKind.MOBILE)

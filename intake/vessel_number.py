@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from intake.errors import InvalidInput
 from intake.text import fold
 
-_PATTERN = re.compile(r"^(?:([a-z]{1,4})[\s\-./]*)?(\d{5})(?:[\s\-./]*ts)?$")
+_PATTERN = re.compile(r"^(?:([a-z]{1,4})[\s\-./]*)?([0-9]{5})(?:[\s\-./]*ts)?$")
 
 
 @dataclass(frozen=True)

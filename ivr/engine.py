@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intake.digits import is_digits
 from ivr.flow import (
     NEXT,
     NODES,
@@ -268,7 +269,7 @@ def _digits_input(state, node: Digits, digits: str, context) -> tuple[list[Actio
     typed = digits.rstrip("#")
     if digits == "" and 0 not in node.lengths:
         return _failure(state, node, "no_input", context)
-    valid = typed.isdigit() or (typed == "" and 0 in node.lengths)
+    valid = is_digits(typed) or (typed == "" and 0 in node.lengths)
     if not valid or len(typed) not in node.lengths:
         return _failure(state, node, node.invalid, context)
     if node.check and not VALIDATORS[node.check](typed):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from intake.digits import ascii_digits
+
 DIGIT_WORDS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 # Every word number_words and date_words can produce: the audio vocabulary for numbers.
 NUMBER_ATOMS = (
@@ -37,7 +39,7 @@ Part = Prompt | Words
 
 def digit_words(digits: str) -> Words:
     """'90617' -> chín không sáu một bảy (every digit, as the caller typed it)."""
-    return Words(tuple(DIGIT_WORDS[int(d)] for d in digits if d.isdigit()))
+    return Words(tuple(DIGIT_WORDS[int(d)] for d in ascii_digits(digits)))
 
 
 def _below_thousand(n: int, full: bool) -> list[str]:

@@ -19,12 +19,52 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import engine
 from ivr.audio_lookup import web_audio_url
 from ivr.call_service import CallService
-from ivr.models import IvrCall
+from ivr.models import IvrCall, Recording
 from ivr.prompts import part_keys
 from ivr.speech import text_of
 from tongdai.db import retry_if_disconnected
 from tongdai.runtime import Runtime
 from tongdai.twilio_signature import require_twilio_signature
+from tongdai.webhook_form import (
+    DB_INT_MAX,
+    Number,
+    Text,
+    checked_webhook,
+    column_length,
+    webhook_values,
+)
+
+# What Twilio sends that we read, checked before any database work (tongdai.webhook_form).
+# Twilio's ids have fixed shapes; lengths never exceed the column the value is stored in.
+CALL_SID = Text(
+    "CallSid",
+    column_length(IvrCall.__table__.c.provider_call_id),
+    pattern=r"CA[0-9a-f]{32}",
+    required=True,
+)
+CALLER = Text("From", column_length(IvrCall.__table__.c.caller_raw))
+STEP_NUMBER = Number("seq", 0, DB_INT_MAX, in_query=True)
+STEP_FIELDS = (
+    CALL_SID,
+    STEP_NUMBER,
+    Text("record", 1, pattern="[01]", in_query=True),
+    Text("Digits", 40, pattern=r"[0-9*#]*"),
+    Text(
+        "RecordingSid", column_length(Recording.__table__.c.provider_ref), pattern=r"RE[0-9a-f]{32}"
+    ),
+    Text(
+        "RecordingUrl", column_length(Recording.__table__.c.provider_url), pattern=r"https://[!-~]+"
+    ),
+    # -1 and 0 mean "nothing recorded" (the question is asked again), never a refusal.
+    Number("RecordingDuration", -1, 86_400, integer=False),
+)
+# Twilio ends a call after 24 hours at most.
+STATUS_FIELDS = (
+    CALL_SID,
+    Text("CallStatus", column_length(IvrCall.__table__.c.end_reason), pattern="[a-z-]+"),
+    Number("CallDuration", 0, 86_400),
+)
+DIAL_FIELDS = (CALL_SID, STEP_NUMBER, Text("DialCallStatus", 32, pattern="[a-z-]+"))
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
@@ -40,13 +80,14 @@ def _twiml(body: str) -> Response:
 
 @blueprint.post("")
 @require_twilio_signature
+@checked_webhook(CALL_SID, CALLER)
 @retry_if_disconnected
 def incoming() -> Response:
     runtime = _runtime()
     service = CallService(runtime)
     with runtime.sessions() as session, session.begin():
         call, created = service.open_call(
-            session, "twilio", request.form.get("CallSid", ""), request.form.get("From")
+            session, "twilio", webhook_values()["CallSid"], webhook_values()["From"]
         )
         if not created and call.last_response:
             return _twiml(call.last_response)  # Twilio retried the first webhook
@@ -55,31 +96,34 @@ def incoming() -> Response:
 
 @blueprint.post("/step")
 @require_twilio_signature
+@checked_webhook(*STEP_FIELDS)
 @retry_if_disconnected
 def step() -> Response:
     with _this_call() as (service, session, call):
         if call is None:
             return _twiml(_hangup_twiml())
-        seq = request.args.get("seq", type=int)
+        values = webhook_values()
+        seq = values["seq"]
         if seq != call.seq:
             log.info("call %d: replaying step %s (now at %d)", call.id, seq, call.seq)
             return _twiml(call.last_response)
-        form = request.form
-        if "RecordingSid" in form or request.args.get("record") == "1":
+        if "RecordingSid" in request.form or values["record"] == "1":
             event = _recorded(service, session, call)
         else:
-            event = engine.Keys(form.get("Digits", ""))
+            event = engine.Keys(values["Digits"] or "")
         return _twiml(_advance(service, session, call, event))
 
 
 @blueprint.post("/dial")
 @require_twilio_signature
+@checked_webhook(*DIAL_FIELDS)
 @retry_if_disconnected
 def dial_done() -> Response:
     with _this_call() as (service, session, call):
-        if call is None or request.args.get("seq", type=int) != call.seq:
+        values = webhook_values()
+        if call is None or values["seq"] != call.seq:
             return _twiml(call.last_response if call else _hangup_twiml())
-        if request.form.get("DialCallStatus") == "completed":
+        if values["DialCallStatus"] == "completed":
             call.outcome = "operator"
             return _twiml(_hangup_twiml())
         return _twiml(_advance(service, session, call, engine.TransferFailed()))
@@ -87,18 +131,19 @@ def dial_done() -> Response:
 
 @blueprint.post("/status")
 @require_twilio_signature
+@checked_webhook(*STATUS_FIELDS)
 @retry_if_disconnected
 def status() -> Response:
     with _this_call() as (service, session, call):
-        if call is not None and request.form.get("CallStatus") in (
+        values = webhook_values()
+        if call is not None and values["CallStatus"] in (
             "completed",
             "busy",
             "failed",
             "no-answer",
             "canceled",
         ):
-            duration = request.form.get("CallDuration", type=int)
-            service.ended(session, call, request.form["CallStatus"], duration)
+            service.ended(session, call, values["CallStatus"], values["CallDuration"])
     return Response(status=204)
 
 
@@ -120,21 +165,21 @@ def _this_call() -> Iterator[tuple[CallService, Session, IvrCall | None]]:
             service.lock_call(
                 session,
                 IvrCall.provider == "twilio",
-                IvrCall.provider_call_id == request.form.get("CallSid", ""),
+                IvrCall.provider_call_id == webhook_values()["CallSid"],
             ),
         )
 
 
 def _recorded(service: CallService, session, call: IvrCall) -> engine.Event:
-    form = request.form
-    seconds = float(form.get("RecordingDuration") or 0)
-    if not form.get("RecordingSid") or seconds < 1:
+    values = webhook_values()
+    seconds = float(values["RecordingDuration"] or 0)
+    if not values["RecordingSid"] or seconds < 1:
         return engine.Recorded("", 0.0)
     recording = service.add_recording(
         session,
         call,
-        provider_ref=form["RecordingSid"],
-        provider_url=form.get("RecordingUrl", ""),
+        provider_ref=values["RecordingSid"],
+        provider_url=values["RecordingUrl"] or "",
         seconds=seconds,
     )
     return engine.Recorded(str(recording.id), seconds)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
+from intake.digits import ascii_digits, count_digits, is_digits
 from intake.errors import InvalidInput
 from intake.models import Dossier
 from intake.phone import mask_phone, parse_phone
@@ -61,7 +62,7 @@ def parse_intent(body: str) -> Intent:
         if compact.startswith(word) and len(compact) > len(word):
             # Keep the code's own punctuation (dots and dashes) for a full-code match.
             rest = re.sub(r"^\W*(tra\W*cuu|tt)\W*", "", text).strip(" .:;,")
-            if sum(c.isdigit() for c in rest) >= 10:
+            if count_digits(rest) >= 10:
                 return Intent("status", rest)
 
     return Intent("help")
@@ -70,9 +71,9 @@ def parse_intent(body: str) -> Intent:
 def find_dossier_by_code(session: Session, argument: str) -> Dossier | None:
     """A full code (`000.00.53.H48.TD-261201-0001`) or the 10 digits read back on the phone."""
     candidate = argument.replace(" ", "").upper()
-    if "-" in candidate and not candidate.replace("-", "").isdigit():
+    if "-" in candidate and not is_digits(candidate.replace("-", "")):
         return session.scalar(select(Dossier).where(Dossier.code == candidate))
-    digits = re.sub(r"\D", "", argument)
+    digits = ascii_digits(argument)
     if len(digits) != 10:
         return None
     return session.scalar(select(Dossier).where(Dossier.code.like(f"%-{digits[:6]}-{digits[6:]}")))

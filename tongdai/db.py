@@ -56,6 +56,11 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+# The largest value of PostgreSQL's `integer`, the type of every id column: a larger id in a
+# request is refused (400) or not found (404) before it reaches a query.
+INTEGER_MAX = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UtcDateTime()}

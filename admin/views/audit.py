@@ -7,14 +7,12 @@ id (`before`), never by OFFSET.
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, render_template, request
 from sqlalchemy import or_, select
 
 from admin.auth import role_required, runtime
+from admin.query import QueryReader, day_problem
 from admin.statistics import utc_bounds
-from admin.views.reports import BAD_DATE, parse_day
 from intake.models import AuditEvent, Role
 
 blueprint = Blueprint("audit", __name__, url_prefix="/admin")
@@ -64,7 +62,14 @@ def details_text(details: dict) -> str:
 @role_required(Role.SUPERVISOR)
 def index():
     args = request.args
-    values = {k: args.get(k, "").strip() for k in ("actor", "action", "start", "end")}
+    reader = QueryReader(args)
+    values = {
+        "actor": reader.text("actor", "Người thực hiện"),
+        "action": reader.text("action", "Hành động"),
+        "start": args.get("start", "").strip(),
+        "end": args.get("end", "").strip(),
+    }
+    before = reader.id_cursor("before")
     errors: dict[str, str] = {}
     query = select(AuditEvent)
     if values["actor"]:
@@ -82,9 +87,9 @@ def index():
     days = {}
     for name in ("start", "end"):
         if values[name]:
-            days[name] = parse_day(values[name])
-            if days[name] is None:
-                errors[name] = BAD_DATE
+            days[name], problem = day_problem(values[name])
+            if problem:
+                errors[name] = problem
     if days.get("start") and days.get("end") and days["end"] < days["start"]:
         errors["end"] = "Ngày kết thúc phải bằng hoặc sau ngày bắt đầu."
     zone = runtime().settings.zone
@@ -94,6 +99,7 @@ def index():
         if days.get("end"):
             query = query.where(AuditEvent.at < utc_bounds(days["end"], days["end"], zone)[1])
     filters = {k: v for k, v in values.items() if v}
+    status = reader.flash_problems()
     if errors:
         return render_template(
             "admin/audit.html",
@@ -105,9 +111,8 @@ def index():
             first=True,
             actions=ACTION_LABELS,
         ), 400
-    before = args.get("before", "")
-    if re.fullmatch(r"\d{1,18}", before):
-        query = query.where(AuditEvent.id < int(before))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
     with runtime().sessions() as session:
         rows = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(PAGE + 1)))
     more = len(rows) > PAGE
@@ -119,10 +124,10 @@ def index():
         errors=errors,
         filters=filters,
         next_before=str(rows[-1].id) if more and rows else "",
-        first=not before,
+        first=before is None,
         actions=ACTION_LABELS,
         action_label=lambda code: ACTION_LABELS.get(code, code),
         actor_label=actor_label,
         target_label=lambda kind: TARGET_LABELS.get(kind, kind),
         details_text=details_text,
-    )
+    ), status

@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from admin.auth import login_required, runtime
+from admin.query import FIRST_DAY, LAST_DAY, OUT_OF_RANGE_DATE, QueryReader
 from intake.models import Dossier
 from ivr.models import CallLog, IvrCall, Recording
 
@@ -96,6 +97,9 @@ def index():
         except ValueError:
             errors["date"] = "Ngày viết theo dạng ngày/tháng/năm, ví dụ 01/12/2026."
         else:
+            if not FIRST_DAY <= day <= LAST_DAY:
+                errors["date"] = OUT_OF_RANGE_DATE
+        if "date" not in errors:
             start = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
             end = start + dt.timedelta(days=1)
             query = query.where(IvrCall.started_at >= start, IvrCall.started_at < end)
@@ -104,9 +108,11 @@ def index():
         query = query.where(IvrCall.outcome.is_(None))
     elif outcome in OUTCOMES:
         query = query.where(IvrCall.outcome == outcome)
-    after = request.args.get("after", "")
-    if after.isdigit():
-        query = query.where(IvrCall.id < int(after))
+    reader = QueryReader(request.args)
+    after = reader.id_cursor()
+    if after is not None:
+        query = query.where(IvrCall.id < after)
+    status = reader.flash_problems()
     with rt.sessions() as session:
         rows = list(session.scalars(query.order_by(IvrCall.id.desc()).limit(PAGE + 1)))
         more = len(rows) > PAGE
@@ -146,5 +152,5 @@ def index():
         errors=errors,
         args=args,
         next_after=str(rows[-1].id) if more and rows else "",
-        first=not after,
-    ), 400 if errors else 200
+        first=after is None,
+    ), 400 if errors else status

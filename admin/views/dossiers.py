@@ -16,8 +16,10 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, role_required, runtime
+from admin.query import QueryReader
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake.audit import record
+from intake.digits import ascii_digits
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
 from intake.lifecycle import TRANSITIONS, Actor, change_status
@@ -65,7 +67,7 @@ def _search(query, text: str):
     """A code (full or the 10 digits read on the phone), a phone number, or a vessel number."""
     settings = runtime().settings
     compact = re.sub(r"\s", "", text)
-    digits = re.sub(r"\D", "", text)
+    digits = ascii_digits(text)
     if "-" in compact and compact.upper().startswith(settings.centre.agency_id.split(".")[0]):
         return query.where(or_(Dossier.code == compact.upper(), Dossier.external_code == compact))
     if len(digits) == 10 and digits[0] != "0":
@@ -94,7 +96,8 @@ def _promised(on_legal_date, on_new_date):
     )
 
 
-def queue_query(args, user, today: dt.date, soon: dt.date):
+def queue_query(args, user, today: dt.date, soon: dt.date, reader: QueryReader | None = None):
+    reader = reader or QueryReader(args)
     query = select(Dossier)
     status = args.get("status", "")
     if status == "draft":
@@ -127,8 +130,8 @@ def queue_query(args, user, today: dt.date, soon: dt.date):
         )
     if args.get("mine"):
         query = query.where(Dossier.assigned_to == user.username)
-    if args.get("q", "").strip():
-        query = _search(query, args["q"].strip())
+    if text := reader.text("q", "Tìm kiếm", max_length=SEARCH_MAX_CHARS):
+        query = _search(query, text)
     return query
 
 
@@ -143,19 +146,20 @@ def queue():
     if len(request.args.get("q", "")) > SEARCH_MAX_CHARS:
         search_error = too_long("Từ khoá tìm kiếm", SEARCH_MAX_CHARS)
         filters = {k: v for k, v in request.args.items() if k != "q"}
-    query = queue_query(filters, g.user, today, soon)
-    after = request.args.get("after", "")
+    reader = QueryReader(filters)
+    query = queue_query(filters, g.user, today, soon, reader)
     drafts = request.args.get("status") == "draft"
     # Drafts have no due date: they page by id, newest first.
     if drafts:
         order = (Dossier.id.desc(),)
-        if after.isdigit():
-            query = query.where(Dossier.id < int(after))
+        after = reader.id_cursor()
+        if after is not None:
+            query = query.where(Dossier.id < after)
     else:
         order = (Dossier.due_date, Dossier.id)
-        match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}):(\d+)", after)
-        if match:
-            day, last = dt.date.fromisoformat(match[1]), int(match[2])
+        after = reader.due_cursor()
+        if after is not None:
+            day, last = after
             # A row comparison, so the database seeks into the (due_date, id) index instead of
             # filtering every row before the cursor (the OR form reads them all).
             query = query.where(tuple_(Dossier.due_date, Dossier.id) > tuple_(day, last))
@@ -169,6 +173,7 @@ def queue():
         last = rows[-1]
         next_after = str(last.id) if drafts else f"{last.due_date.isoformat()}:{last.id}"
     args = {k: v for k, v in request.args.items() if k != "after"}
+    status = reader.flash_problems()
     return render_template(
         "admin/dossier_queue.html",
         rows=rows,
@@ -179,10 +184,10 @@ def queue():
         soon=soon,
         statuses=list(S),
         channels=list(Channel),
-        first=not after,
+        first=after is None,
         search_error=search_error,
         search_max=SEARCH_MAX_CHARS,
-    ), 400 if search_error else 200
+    ), 400 if search_error else status
 
 
 def _vessels(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:

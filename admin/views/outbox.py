@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from admin.auth import login_required, now, runtime
 from admin.csrf import csrf_token
 from admin.labels import notice_kind, notice_status
+from admin.query import QueryReader
 from admin.text_limits import MANUAL_SMS_MAX_CHARS, too_long
 from intake.audit import record
 from intake.errors import InvalidInput
@@ -51,7 +52,8 @@ def _kinds() -> dict[str, str]:
     return {kind: notice_kind(kind) for kind in kinds}
 
 
-def _filtered(args, errors: dict[str, str], current: dt.datetime):
+def _filtered(reader: QueryReader, errors: dict[str, str], current: dt.datetime):
+    args = reader.args
     query = select(Notice)
     status = args.get("status", "")
     if status == "held":
@@ -60,7 +62,7 @@ def _filtered(args, errors: dict[str, str], current: dt.datetime):
         query = query.where(Notice.status == NoticeStatus.PENDING, Notice.attempts > 0)
     elif status in {s.value for s in NoticeStatus}:
         query = query.where(Notice.status == NoticeStatus(status))
-    kind = args.get("kind", "")
+    kind = reader.text("kind", "Loại tin", max_length=32)
     if kind:
         query = query.where(Notice.kind == kind)
     phone = args.get("phone", "").strip()
@@ -76,10 +78,11 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
     rt = runtime()
     current = now()
     errors: dict[str, str] = {}
-    query = _filtered(request.args, errors, current)
-    after = request.args.get("after", "")
-    if after.isdigit():
-        query = query.where(Notice.id < int(after))
+    reader = QueryReader(request.args)
+    query = _filtered(reader, errors, current)
+    after = reader.id_cursor()
+    if after is not None:
+        query = query.where(Notice.id < after)
     with rt.sessions() as session:
         rows = list(session.scalars(query.order_by(Notice.id.desc()).limit(PAGE + 1)))
         more = len(rows) > PAGE
@@ -93,7 +96,7 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
     form = form or {"phone": "", "text": "", "strip": ""}
     preview = _measure(form["text"], bool(form["strip"])) if _measurable(form["text"]) else None
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    status = 400 if errors or form_errors else 200
+    status = max(reader.flash_problems(), 400 if errors or form_errors else 200)
     return render_template(
         "admin/outbox.html",
         rows=rows,
@@ -107,7 +110,7 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
         max_text=MANUAL_SMS_MAX_CHARS,
         args=args,
         next_after=str(rows[-1].id) if more and rows else "",
-        first=not after,
+        first=after is None,
         statuses=STATUS_LABELS,
         filters=FILTER_LABELS,
         kinds=_kinds(),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from flask import Blueprint, Response, render_template, request
 
 from admin import statistics
 from admin.auth import now, role_required, runtime
 from admin.charts import Series, bar_chart, line_chart
+from admin.query import day_problem
 from admin.report_xlsx import CONTENT_TYPE, file_name, workbook_bytes
 from intake.models import Role
 
@@ -17,20 +17,6 @@ blueprint = Blueprint("reports", __name__, url_prefix="/admin")
 MAX_DAYS = 366
 # Beyond two months a line per day is noise: the chart (not the tables) shows weeks.
 WEEKLY_AFTER_DAYS = 62
-BAD_DATE = "Ngày không hợp lệ. Nhập theo dạng dd/mm/yyyy, ví dụ 05/01/2026."
-
-
-def parse_day(text: str) -> dt.date | None:
-    """dd/mm/yyyy as staff type it (d/m also), or YYYY-MM-DD as the download link carries it."""
-    text = text.strip()
-    try:
-        if match := re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text):
-            return dt.date(int(match[3]), int(match[2]), int(match[1]))
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-    return None
 
 
 def read_range(args) -> tuple[dt.date | None, dt.date | None, dict[str, str], dict[str, str]]:
@@ -41,12 +27,15 @@ def read_range(args) -> tuple[dt.date | None, dt.date | None, dict[str, str], di
         "start": args.get("start", "").strip() or f"01/01/{today.year}",
         "end": args.get("end", "").strip() or today.strftime("%d/%m/%Y"),
     }
-    start, end = parse_day(values["start"]), parse_day(values["end"])
+    (start, start_problem), (end, end_problem) = (
+        day_problem(values["start"]),
+        day_problem(values["end"]),
+    )
     errors: dict[str, str] = {}
-    if start is None:
-        errors["start"] = BAD_DATE
-    if end is None:
-        errors["end"] = BAD_DATE
+    if start_problem:
+        errors["start"] = start_problem
+    if end_problem:
+        errors["end"] = end_problem
     if start and end:
         if end < start:
             errors["end"] = "Ngày kết thúc phải bằng hoặc sau ngày bắt đầu."
