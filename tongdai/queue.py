@@ -116,7 +116,10 @@ class WorkQueue(Generic[Row]):
         """The guarded transition: set `values` only if the row is still in one of the
         `expected` statuses (and at `attempt`, when given). False: someone else moved it."""
         model: Any = self.model
-        query = update(model).where(model.id == row_id, model.status.in_(list(expected)))
+        statuses = list(expected)
+        # `=` for one status: an IN list is expanded again at every execution.
+        guard = model.status == statuses[0] if len(statuses) == 1 else model.status.in_(statuses)
+        query = update(model).where(model.id == row_id, guard)
         if attempt is not None:
             query = query.where(model.attempts == attempt)
         return session.execute(query.values(**values)).rowcount == 1
