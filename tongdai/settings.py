@@ -193,7 +193,7 @@ class AsteriskSettings(_Frozen):
     callback_attempts: int = Field(default=3, ge=1, le=10)
     callback_retry_seconds: float = Field(default=10, gt=0, le=600)
     callback_poll_seconds: float = Field(default=2, gt=0, le=60)
-    callback_stuck_seconds: float = Field(default=60, gt=0, le=3600)
+    callback_stuck_seconds: float = Field(default=60, ge=30, le=3600)
 
     @field_validator("callback_dial")
     @classmethod

@@ -115,12 +115,17 @@ class CallOrderWorker:
                 future.cancel()
                 raise CallError("tổng đài Asterisk không trả lời kịp") from exc
 
+        # Claimed orders wait their turn in the batch; the whole batch must end well inside
+        # the stuck window, or another process would take an order not yet dialled for stuck.
+        stuck = self.runtime.settings.asterisk.callback_stuck_seconds
+        limit = max(1, int(stuck // (2 * (self.timeout + 5))))
         report = await asyncio.to_thread(
             carry_out_due,
             self.runtime.sessions,
             self.runtime.settings,
             self.runtime.clock.now,
             originate,
+            limit=limit,
         )
         self.placed += len(report.done)
 
