@@ -5,7 +5,10 @@ is an UPDATE guarded by the status it expects, so a notice already past `pending
 again and a slow receipt never drags one backwards.
 
 Several dispatcher processes share the work: claims use FOR UPDATE SKIP LOCKED and commit before
-any gateway call, and no database session is open during the call.
+any gateway call, and no database session is open during the call. The claim, the re-stamp just
+before each call, the guarded moves, the backoff and the batch loop are the queue skeleton's
+(tongdai/queue.py); what is the outbox's own is here: the rate per gateway, the outcome of a
+send, and settling unknown notices from the provider.
 
 Crash window (README, "The outbox"): a dispatcher killed between the provider accepting a message
 and our commit of "sent" leaves the row in `sending`. After `unknown_after_seconds` it becomes
