@@ -119,6 +119,8 @@ def test_an_originate_asterisk_refuses_is_retried_then_fails_with_asterisks_reas
         ("dialing", 1, "", "Đang gọi"),
         ("done", 1, "", "Đã gọi"),
         ("failed", 3, "tổng đài từ chối", "Không gọi được: tổng đài từ chối"),
+        ("unknown", 1, "tiến trình dừng", "Không rõ đã gọi được chưa: tiến trình dừng"),
+        ("pending", 1, "mất kết nối", "Đang chờ (thử lại lần 2; lần trước: mất kết nối)"),
     ],
 )
 def test_each_state_of_an_order_reads_in_vietnamese(runtime, status, attempts, result, shown):
