@@ -43,6 +43,13 @@ CALL_ENDINGS = {
     "agi_error": "lỗi tổng đài",
     "server_error": "lỗi máy chủ",
 }
+CALL_ORDER_STATUSES = {
+    "pending": "Đang chờ",
+    "dialing": "Đang gọi",
+    "done": "Đã gọi",
+    "failed": "Không gọi được",
+    "unknown": "Không rõ đã gọi được chưa",
+}
 OUTCOMES = {
     "submitted": "Nộp hồ sơ",
     "status": "Tra cứu",
@@ -67,3 +74,14 @@ def call_ending(code: str | None) -> str:
 
 def outcome(code: str | None) -> str:
     return OUTCOMES.get(code or "", code or "")
+
+
+def call_order_state(order) -> str:
+    """How a queued call-back stands, as staff read it: "Không gọi được: <lý do>"."""
+    status = getattr(order.status, "value", order.status)
+    label = CALL_ORDER_STATUSES.get(status, status)
+    if status in ("failed", "unknown") and order.result:
+        return f"{label}: {order.result}"
+    if status == "pending" and order.attempts:
+        return f"{label} (thử lại lần {order.attempts + 1}; lần trước: {order.result})"
+    return label

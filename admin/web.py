@@ -75,4 +75,5 @@ def init_app(app: Flask) -> None:
         notice_status=labels.notice_status,
         call_ending=labels.call_ending,
         outcome=labels.outcome,
+        call_order_state=labels.call_order_state,
     )

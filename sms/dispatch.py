@@ -5,7 +5,10 @@ is an UPDATE guarded by the status it expects, so a notice already past `pending
 again and a slow receipt never drags one backwards.
 
 Several dispatcher processes share the work: claims use FOR UPDATE SKIP LOCKED and commit before
-any gateway call, and no database session is open during the call.
+any gateway call, and no database session is open during the call. The claim, the re-stamp just
+before each call, the guarded moves, the backoff and the batch loop are the queue skeleton's
+(tongdai/queue.py); what is the outbox's own is here: the rate per gateway, the outcome of a
+send, and settling unknown notices from the provider.
 
 Crash window (README, "The outbox"): a dispatcher killed between the provider accepting a message
 and our commit of "sent" leaves the row in `sending`. After `unknown_after_seconds` it becomes
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +33,14 @@ from intake.clock import Clock
 from intake.phone import mask_phone
 from sms.gateways.base import Accepted, OutgoingSms, SendError, SmsGateway
 from sms.models import Notice, NoticeStatus, RateLimit
+from tongdai import queue
+from tongdai.queue import Claimed, WorkQueue
 from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
+NOTICES = WorkQueue(Notice, NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.UNKNOWN)
 # Fault-injection points for the crash tests: a checkpoint callback is called with these names.
-AFTER_CLAIM, AFTER_ACCEPTED, AFTER_RECORD = "after_claim", "after_accepted", "after_record"
+AFTER_CLAIM, AFTER_ACCEPTED, AFTER_RECORD = queue.AFTER_CLAIM, queue.AFTER_CALL, queue.AFTER_RECORD
 
 
 @dataclass
@@ -53,28 +58,14 @@ class DispatchReport:
 def retry_delay(settings: Settings, attempts: int) -> float:
     """Exponential backoff with ±50 % jitter, so retries after an outage do not arrive at once."""
     scheduler = settings.scheduler
-    base = min(
-        scheduler.retry_base_seconds * 2 ** (attempts - 1), scheduler.retry_max_delay_seconds
+    return queue.backoff_delay(
+        attempts, scheduler.retry_base_seconds, scheduler.retry_max_delay_seconds
     )
-    return base * random.uniform(0.5, 1.5)
 
 
 def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Notice]:
     """Lock and claim due pending rows; SKIP LOCKED lets several dispatchers share the work."""
-    query = (
-        select(Notice)
-        .where(Notice.status == NoticeStatus.PENDING, Notice.next_attempt_at <= now)
-        .order_by(Notice.next_attempt_at, Notice.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    notices = list(session.scalars(query))
-    for notice in notices:
-        notice.status = NoticeStatus.SENDING
-        notice.claimed_at = now
-        notice.attempts += 1
-        notice.updated_at = now
-    return notices
+    return NOTICES.claim(session, now, limit)
 
 
 def reserve_slots(
@@ -109,74 +100,52 @@ def dispatch_due(
     """Settle what crashed dispatchers left, then send what is due."""
     report = DispatchReport()
     report.settled = settle_unknown(sessions, gateway, settings, clock)
-    with sessions() as session, session.begin():
-        claimed = [
-            (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.attempts)
-            for n in claim_due(session, clock.now(), limit)
-        ]
-    checkpoint(AFTER_CLAIM)
-    slots = reserve_slots(
-        sessions, gateway.name, len(claimed), settings.scheduler.rate_per_second, clock.now()
-    )
-    for (message, attempt), slot in zip(claimed, slots, strict=True):
-        wait = (slot - clock.now()).total_seconds()
-        if wait > 0:
-            sleep(wait)
-        # The unknown window must cover one call, not the whole batch: re-stamp the claim just
-        # before the call, and skip a row another dispatcher settled meanwhile.
-        if not _start_call(sessions, message.notice_id, attempt, clock.now()):
-            log.info("sms: notice %d was settled by another dispatcher", message.notice_id)
-            continue
-        try:
-            accepted = gateway.send(message)
-        except SendError as error:
-            _record_failure(
-                sessions, gateway, settings, message, attempt, error, clock.now(), report
-            )
-            continue
-        checkpoint(AFTER_ACCEPTED)
-        _record_sent(sessions, gateway, message, accepted, clock.now())
-        checkpoint(AFTER_RECORD)
-        report.sent.append(message.notice_id)
-    return report
 
+    def sent(claimed: Claimed[OutgoingSms], accepted: Accepted) -> None:
+        _record_sent(sessions, gateway, claimed.job, accepted, clock.now())
+        report.sent.append(claimed.id)
 
-def _start_call(
-    sessions: sessionmaker[Session], notice_id: int, attempt: int, now: dt.datetime
-) -> bool:
-    with sessions() as session, session.begin():
-        result = session.execute(
-            update(Notice)
-            .where(
-                Notice.id == notice_id,
-                Notice.status == NoticeStatus.SENDING,
-                Notice.attempts == attempt,
-            )
-            .values(claimed_at=now, updated_at=now)
+    def failed(claimed: Claimed[OutgoingSms], error: Exception) -> None:
+        assert isinstance(error, SendError)
+        _record_failure(
+            sessions, gateway, settings, claimed.job, claimed.attempt, error, clock.now(), report
         )
-        return result.rowcount == 1
+
+    queue.run_batch(
+        NOTICES,
+        sessions,
+        clock.now,
+        limit=limit,
+        describe=lambda n: OutgoingSms(n.id, n.phone, n.text, settings.sms.sender),
+        call=gateway.send,
+        succeeded=sent,
+        failed=failed,
+        errors=(SendError,),
+        pace=lambda count: reserve_slots(
+            sessions, gateway.name, count, settings.scheduler.rate_per_second, clock.now()
+        ),
+        sleep=sleep,
+        checkpoint=checkpoint,
+    )
+    return report
 
 
 def _record_sent(
     sessions, gateway, message: OutgoingSms, accepted: Accepted, now: dt.datetime
 ) -> None:
     with sessions() as session, session.begin():
-        result = session.execute(
-            update(Notice)
-            .where(
-                Notice.id == message.notice_id,
-                Notice.status.in_([NoticeStatus.SENDING, NoticeStatus.UNKNOWN]),
-            )
-            .values(
-                status=NoticeStatus.SENT,
-                provider_id=accepted.provider_id,
-                gateway=gateway.name,
-                provider_status=accepted.provider_status,
-                sent_at=now,
-                updated_at=now,
-            )
+        moved = NOTICES.move(
+            session,
+            message.notice_id,
+            expected=[NoticeStatus.SENDING, NoticeStatus.UNKNOWN],
+            status=NoticeStatus.SENT,
+            provider_id=accepted.provider_id,
+            gateway=gateway.name,
+            provider_status=accepted.provider_status,
+            sent_at=now,
+            updated_at=now,
         )
-        if result.rowcount == 0:
+        if not moved:
             # A delivery receipt overtook us: keep its status, just remember the provider id.
             session.execute(
                 update(Notice)
@@ -244,13 +213,9 @@ def settle_unknown(
     """Rows left in `sending` by a dead dispatcher become `unknown`, then are settled from the
     provider before anything is resent. Returns how many were settled."""
     now = clock.now()
-    stale = now - dt.timedelta(seconds=settings.scheduler.unknown_after_seconds)
+    window = dt.timedelta(seconds=settings.scheduler.unknown_after_seconds)
     with sessions() as session, session.begin():
-        session.execute(
-            update(Notice)
-            .where(Notice.status == NoticeStatus.SENDING, Notice.claimed_at < stale)
-            .values(status=NoticeStatus.UNKNOWN, updated_at=now)
-        )
+        NOTICES.mark_stale(session, now, window)
         unknown = list(
             session.scalars(
                 select(Notice)
@@ -299,14 +264,13 @@ def settle_unknown(
                 log.info(
                     "sms: notice %d never reached the provider; sending it again", message.notice_id
                 )
-            session.execute(
-                update(Notice)
-                .where(
-                    Notice.id == message.notice_id,
-                    Notice.status == NoticeStatus.UNKNOWN,
-                    Notice.attempts == attempt,
-                )
-                .values(updated_at=now, **values)
+            NOTICES.move(
+                session,
+                message.notice_id,
+                expected=[NoticeStatus.UNKNOWN],
+                attempt=attempt,
+                updated_at=now,
+                **values,
             )
         settled += 1
     return settled

@@ -79,3 +79,32 @@ def create_recording(
     session.add(recording)
     session.flush()
     return recording
+
+
+def create_call_order(
+    session: Session,
+    runtime: Runtime,
+    *,
+    dossier_id: int | None = None,
+    phone: str = "+84912345678",
+    status: str = "pending",
+    attempts: int = 0,
+    result: str = "",
+    now: dt.datetime | None = None,
+):
+    """A staff call-back order, queued (or already in `status`)."""
+    from ivr.call_orders import order_call_back
+    from ivr.models import CallOrderStatus
+
+    order = order_call_back(
+        session,
+        dossier_id=dossier_id,
+        phone=phone,
+        requested_by=None,
+        now=now or runtime.clock.now(),
+    )
+    order.status = CallOrderStatus(status)
+    order.attempts = attempts
+    order.result = result
+    session.flush()
+    return order

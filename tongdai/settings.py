@@ -199,6 +199,26 @@ class AsteriskSettings(_Frozen):
     header_timeout_seconds: float = Field(default=5, gt=0, le=60)
     header_max_bytes: int = Field(default=16384, ge=1024, le=1024 * 1024)
     command_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # Staff call-backs (AMI Originate from the AGI process): the channel dialled, {number} being
+    # the national form 0...; attempts when Asterisk refuses or cannot be reached; the first
+    # retry's delay (then doubling, with jitter); how often due orders are looked for; and how
+    # long an order may stay "dialing" before it is taken for a process that died mid-call.
+    callback_dial: str = "PJSIP/{number}@trunk"
+    callback_attempts: int = Field(default=3, ge=1, le=10)
+    callback_retry_seconds: float = Field(default=10, gt=0, le=600)
+    callback_poll_seconds: float = Field(default=2, gt=0, le=60)
+    callback_stuck_seconds: float = Field(default=60, ge=30, le=3600)
+
+    @field_validator("callback_dial")
+    @classmethod
+    def _dial_names_the_number(cls, value: str) -> str:
+        try:
+            dialled = value.format(number="0912345678")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may contain only the placeholder {number}") from exc
+        if "{number}" not in value or "/" not in dialled:
+            raise ValueError('must name {number} in a channel, e.g. "PJSIP/{number}@trunk"')
+        return value
 
 
 class WebSettings(_Frozen):

@@ -31,7 +31,8 @@ from intake.statuses import FINAL_STATUSES, Channel
 from intake.statuses import DossierStatus as S
 from intake.vessel_number import parse_vessel_number
 from intake.vessels import vessel_for
-from ivr.models import CallLog, IvrCall, Recording
+from ivr.call_orders import order_call_back
+from ivr.models import CallLog, CallOrder, IvrCall, Recording
 from sms.models import Notice
 
 blueprint = Blueprint("dossiers", __name__, url_prefix="/admin/dossiers")
@@ -253,6 +254,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         timeline = _timeline(session, dossier)
         supplement = _latest_supplement(session, dossier.id)
         lookup_block = block_in_force(session, dossier.id, now())
+        call_orders = _latest_call_orders(session, dossier.id)
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     values = {f.key: display_value(f, (dossier.form or {}).get(f.key)) for f in fields}
@@ -279,6 +281,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         missing=missing,
         supplement=supplement,
         ami=bool(rt.settings.ami_url),
+        call_orders=call_orders,
         claimed_by_me=dossier.assigned_to == g.user.username,
         lookup_block=lookup_block,
         variant=procedure.variants.get(dossier.variant or "new"),
@@ -471,45 +474,44 @@ def dispatch(dossier_id: int):
     return _run(dossier_id, change, "Đã ghi nhận gửi kết quả qua bưu điện.")
 
 
+def _latest_call_orders(session: Session, dossier_id: int, limit: int = 5) -> list[CallOrder]:
+    return list(
+        session.scalars(
+            select(CallOrder)
+            .where(CallOrder.dossier_id == dossier_id)
+            .order_by(CallOrder.created_at.desc(), CallOrder.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 @blueprint.post("/<int:dossier_id>/callback")
 @login_required
 def call_back(dossier_id: int):
-    """Ring the staff member's phone and the citizen's (AMI Originate)."""
-    import asyncio
-
-    from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError
-
+    """Queue a call to the citizen; the AGI process places it through AMI (ivr/call_orders.py),
+    so no web worker waits on Asterisk. The dossier page shows how it went."""
     rt = runtime()
     if not rt.settings.ami_url:
         abort(404)
-    with rt.sessions() as session:
+    with rt.sessions() as session, session.begin():
         dossier = _load(session, dossier_id)
         phone = dossier.notify_phone or dossier.caller_phone
-    if not phone:
-        flash("Hồ sơ không có số điện thoại để gọi lại.", "error")
-        return redirect(url_for("dossiers.show", dossier_id=dossier_id))
-
-    async def originate() -> None:
-        client = AmiClient(AmiAddress.parse(rt.settings.ami_url), reconnect_max=1)
-        runner = asyncio.create_task(client.run_forever())
-        try:
-            await asyncio.wait_for(client.connected.wait(), 5)
-            await client.originate(
-                f"PJSIP/{'0' + phone[3:]}@trunk",
-                context="tongdai-callback",
-                exten="s",
-                caller_id=rt.settings.centre.hotline,
-                variables={"TONGDAI_DOSSIER": str(dossier_id)},
-            )
-        finally:
-            await client.stop()
-            runner.cancel()
-
-    try:
-        asyncio.run(originate())
-        flash("Đang gọi lại cho công dân.", "success")
-    except (AmiError, TimeoutError, OSError) as exc:
-        flash(f"Không gọi được qua tổng đài: {exc}", "error")
+        if not phone:
+            flash("Hồ sơ không có số điện thoại để gọi lại.", "error")
+            return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+        order = order_call_back(
+            session, dossier_id=dossier.id, phone=phone, requested_by=g.user.id, now=now()
+        )
+        record(
+            session,
+            actor=actor().name,
+            action="call_order.queued",
+            now=now(),
+            target_type="dossier",
+            target_id=str(dossier.id),
+            details={"call_order": order.id, "phone": phone},
+        )
+    flash("Đã xếp lệnh gọi lại cho công dân; tải lại trang sau ít giây để xem kết quả.", "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
 
 

@@ -1,4 +1,5 @@
-"""Keeps the call log from AMI events, and the AMI heartbeat /healthz reports.
+"""Keeps the call log from AMI events, the AMI heartbeat /healthz reports, and places the call
+orders staff queue (ivr/call_orders.py).
 
 Events are written by one worker in arrival order (a Hangup must never be applied before its
 Newchannel), each write in a worker thread so the event loop never waits on the database.
@@ -7,6 +8,7 @@ Newchannel), each write in a worker thread so the event loop never waits on the 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -15,7 +17,8 @@ import socket
 
 from sqlalchemy import select
 
-from ivr.asterisk.ami import AmiAddress, AmiClient, Message
+from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError, AmiTimeout, Message
+from ivr.call_orders import CallError, OriginateRequest, carry_out_due
 from ivr.models import CallLog
 from tongdai.heartbeat import beat
 from tongdai.runtime import Runtime
@@ -76,6 +79,80 @@ class CallEventLogger:
                 row.dtmf_count += 1
 
 
+class CallOrderWorker:
+    """Places due call orders through this process's AMI connection, every
+    `[asterisk] callback_poll_seconds`.
+
+    A batch runs in a worker thread (its database work must not block the event loop); the
+    thread hands each Originate to the event loop that owns the connection and waits for
+    Asterisk's answer, bounded by `timeout`. Several AGI processes may run one each: the claim
+    skips rows another process holds.
+    """
+
+    def __init__(self, runtime: Runtime, client: AmiClient, *, timeout: float = 10.0) -> None:
+        self.runtime = runtime
+        self.client = client
+        self.timeout = timeout
+        self.placed = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.run_once(loop)
+            except Exception:
+                log.exception("ami: call orders not carried out this round")
+            await asyncio.sleep(self.runtime.settings.asterisk.callback_poll_seconds)
+
+    async def run_once(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        loop = loop or asyncio.get_running_loop()
+
+        def originate(request: OriginateRequest) -> None:
+            future = asyncio.run_coroutine_threadsafe(self.originate(request), loop)
+            try:
+                future.result(self.timeout + 5)  # self.originate is bounded by self.timeout
+            except concurrent.futures.TimeoutError as exc:  # the event loop itself is stuck
+                future.cancel()
+                raise CallError("tổng đài Asterisk không trả lời kịp") from exc
+
+        # Claimed orders wait their turn in the batch; the whole batch must end well inside
+        # the stuck window, or another process would take an order not yet dialled for stuck.
+        stuck = self.runtime.settings.asterisk.callback_stuck_seconds
+        limit = max(1, int(stuck // (2 * (self.timeout + 5))))
+        report = await asyncio.to_thread(
+            carry_out_due,
+            self.runtime.sessions,
+            self.runtime.settings,
+            self.runtime.clock.now,
+            originate,
+            limit=limit,
+        )
+        self.placed += len(report.done)
+
+    async def originate(self, request: OriginateRequest) -> None:
+        """Raises CallError with a reason staff can read (shown on the dossier page)."""
+        if not self.client.connected.is_set():
+            # Not waited for: the order is retried later, perhaps by another AGI process.
+            raise CallError("chưa kết nối được tới tổng đài Asterisk")
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.client.originate(
+                    request.channel,
+                    context=request.context,
+                    exten="s",
+                    caller_id=request.caller_id,
+                    variables=request.variables,
+                )
+        except (TimeoutError, AmiTimeout) as exc:
+            raise CallError(
+                f"tổng đài Asterisk không trả lời trong {self.timeout:.0f} giây"
+            ) from exc
+        except AmiError as exc:
+            raise CallError(f"tổng đài Asterisk từ chối cuộc gọi ({exc})") from exc
+        except (ConnectionError, OSError) as exc:
+            raise CallError(f"mất kết nối tới tổng đài Asterisk ({exc})") from exc
+
+
 class AmiService:
     """The AMI connection of the AGI process: call log, heartbeat, and originate."""
 
@@ -84,6 +161,7 @@ class AmiService:
         self.client = AmiClient(AmiAddress.parse(url))
         self.logger = CallEventLogger(runtime)
         self.client.on_event(self.logger.handle)
+        self.orders = CallOrderWorker(runtime, self.client)
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._tasks: list[asyncio.Task] = []
 
@@ -92,6 +170,7 @@ class AmiService:
             asyncio.create_task(self.client.run_forever(), name="ami"),
             asyncio.create_task(self.logger.run(), name="ami-log"),
             asyncio.create_task(self._heartbeat(), name="ami-heartbeat"),
+            asyncio.create_task(self.orders.run(), name="ami-call-orders"),
         ]
 
     async def _heartbeat(self) -> None:
@@ -100,6 +179,7 @@ class AmiService:
                 "connected": self.client.connected.is_set(),
                 "connections": self.client.connections,
                 "logged": self.logger.written,
+                "call_orders_placed": self.orders.placed,
             }
             try:
                 await asyncio.to_thread(self._beat, state)

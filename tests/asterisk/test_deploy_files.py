@@ -189,6 +189,15 @@ def test_the_dialplan_hands_calls_to_the_fastagi_server() -> None:
     assert "TONGDAI_AGI_PORT=4573" in dialplan
 
 
+def test_the_context_call_backs_are_originated_into_exists_and_reaches_the_operator() -> None:
+    from ivr.call_orders import CALLBACK_CONTEXT
+
+    dialplan = (SHIPPED_CONFIG / "extensions.conf").read_text()
+    context = dialplan.split(f"[{CALLBACK_CONTEXT}]\n", 1)[1].split("\n\n", 1)[0]
+    assert context.startswith("exten => s,1,")  # the Originate's Exten is s
+    assert "Dial(${TONGDAI_DIAL},${OPERATOR_DIAL_SECONDS})" in context
+
+
 def test_no_secret_is_in_the_repository() -> None:
     manager = _conf_lines("manager.conf")
     assert not [line for line in manager if line.replace(" ", "").startswith("secret=")]

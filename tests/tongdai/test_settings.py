@@ -43,6 +43,16 @@ def test_settings_are_frozen(base_settings):
         ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"', "centre.timezone"),
         ("[sms]\n", "[sms]\nretries = 3\n", "sms.retries: unknown key"),
         ('hotline = "02553822222"', "", "centre.hotline: required key is missing"),
+        (
+            'callback_dial = "PJSIP/{number}@trunk"',
+            'callback_dial = "PJSIP/0912345678@trunk"',
+            "asterisk.callback_dial: Value error, must name {number}",
+        ),
+        (
+            'callback_dial = "PJSIP/{number}@trunk"',
+            'callback_dial = "PJSIP/{phone}@trunk"',
+            "asterisk.callback_dial: Value error, may contain only the placeholder {number}",
+        ),
     ],
 )
 def test_a_broken_config_names_the_key(tmp_path, old, new, message):
