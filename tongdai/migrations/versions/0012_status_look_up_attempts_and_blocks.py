@@ -1,7 +1,7 @@
 """status look-up attempts and blocks
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02 06:21:07.440972
 
 A caller who is not a dossier's own phone hears its status only after the last 4 digits of the
