@@ -258,7 +258,8 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        # One line, whatever went wrong: no usage text under the error (CONTRACT.md).
+        # One line, whatever went wrong: no usage text under the error (README, "The `tongdai`
+        # command": errors end with a one-line message and a non-zero exit code).
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except SettingsError as exc:
