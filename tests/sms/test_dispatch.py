@@ -134,6 +134,18 @@ def test_without_a_lookup_a_notice_stays_unknown_for_staff(runtime, session, clo
     assert notice.status is NoticeStatus.UNKNOWN
 
 
+def test_the_shipped_gateways_can_settle_a_notice_in_doubt(tmp_path):
+    from sms.gateways.base import LookupGateway
+    from sms.gateways.twilio import TwilioGateway
+
+    shipped = [
+        ConsoleGateway(tmp_path / "sms.log", echo=False),
+        TwilioGateway("AC" + "0" * 32, "token", sender="TTHCC"),
+        RecordingGateway(),
+    ]
+    assert [gateway.name for gateway in shipped if not isinstance(gateway, LookupGateway)] == []
+
+
 def test_the_console_gateway_finds_what_it_accepted(tmp_path):
     from sms.gateways.base import OutgoingSms
 
