@@ -38,10 +38,10 @@ from ivr.recording_fetch import (
     fetch_pending,
 )
 from scheduler.process import RECORDINGS_SECONDS, build_scheduler
-from sms.gateways.twilio import RedirectingHttpClient
 from tests.conftest import missing_service
 from tests.contract.twilio_contract import (
     ContractHttpClient,
+    RedirectingHttpClient,
     Reply,
     SentRequest,
     http_status,
