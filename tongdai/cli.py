@@ -53,7 +53,6 @@ def user_add(name: str, role: str) -> None:
     """Add a staff account (password from standard input when it is not a terminal)."""
     from admin.accounts import add_user
     from intake.models import Role
-    from tongdai.db import transaction
     from tongdai.runtime import load_runtime
 
     if sys.stdin.isatty():
@@ -63,7 +62,7 @@ def user_add(name: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\n")
     runtime = load_runtime()
-    with transaction(runtime.sessions) as session:
+    with runtime.sessions() as session, session.begin():
         add_user(session, name, password, Role(role))
     click.echo(f"added {name} ({role})")
 
