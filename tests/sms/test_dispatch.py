@@ -8,19 +8,12 @@ from sms.dispatch import claim_due, dispatch_due, reserve_slots, retry_delay
 from sms.gateways.base import TransientSendError
 from sms.gateways.console import ConsoleGateway
 from sms.models import NoticeStatus
-from sms.outbox import enqueue
+from tests.factories import create_notice
 from tests.fakes import RecordingGateway
 
 
 def _queue(session, runtime, phone="0912345678"):
-    notice = enqueue(
-        session,
-        runtime.settings,
-        kind="receipt",
-        phone=phone,
-        now=runtime.clock.now(),
-        values={"code": "X-261201-0001", "procedure_short": "GP", "due": "09/12/2026"},
-    )
+    notice = create_notice(session, runtime, kind="receipt", phone=phone)
     session.commit()
     return notice
 
