@@ -8,7 +8,7 @@ import secrets
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from admin import login_throttle, staff_sessions
 from intake.errors import InvalidInput
@@ -31,10 +31,6 @@ def add_user(session: Session, username: str, password: str, role: Role) -> Staf
     session.add(user)
     session.flush()
     return user
-
-
-def verify_password(user: StaffUser, password: str) -> bool:
-    return user.active and check_password_hash(user.password_hash, password)
 
 
 def ensure_first_admin(session: Session, password: str | None) -> tuple[str, str] | None:

@@ -336,7 +336,7 @@ def main() -> None:
     from admin.accounts import add_user
     from intake.models import Role
     from tongdai.bootstrap import prepare_database
-    from tongdai.db import make_engine, make_session_factory, transaction
+    from tongdai.db import make_engine, make_session_factory
     from tongdai.settings import load_settings
 
     with throwaway_database("tongdai_bench_admin") as url, tempfile.TemporaryDirectory() as data:
@@ -350,7 +350,7 @@ def main() -> None:
         settings = load_settings(ROOT / "config.toml", env=env)
         prepare_database(settings)
         engine = make_engine(url)
-        with transaction(make_session_factory(engine)) as session:
+        with make_session_factory(engine)() as session, session.begin():
             add_user(session, USER, PASSWORD, Role.OPERATOR)
         engine.dispose()
         print(f"Loading {url.rsplit('/', 1)[1]} (PostgreSQL):")

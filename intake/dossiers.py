@@ -73,12 +73,13 @@ def submit(
     return draft
 
 
-def save(session: Session) -> None:
-    """Commit, turning SQLAlchemy's stale-version error into the domain's ConcurrentEdit."""
+def flush_edits(session: Session) -> None:
+    """Write the session's changes now, inside the caller's `session.begin()` block (which then
+    commits), turning SQLAlchemy's stale-version error into the domain's ConcurrentEdit: a
+    second editor working from an old copy is told, and the block rolls back."""
     try:
-        session.commit()
+        session.flush()
     except StaleDataError as exc:
-        session.rollback()
         raise ConcurrentEdit(
             "Hồ sơ vừa được người khác cập nhật; thay đổi của bạn chưa được lưu. Vui lòng tải lại."
         ) from exc

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import Clock
 from intake.phone import mask_phone
-from sms.gateways.base import Accepted, OutgoingSms, SendError, SmsGateway
+from sms.gateways.base import Accepted, LookupGateway, OutgoingSms, SendError, SmsGateway
 from sms.models import Notice, NoticeStatus, RateLimit
 from tongdai import queue
 from tongdai.queue import Claimed, WorkQueue
@@ -229,8 +229,7 @@ def settle_unknown(
             (OutgoingSms(n.id, n.phone, n.text, settings.sms.sender), n.claimed_at, n.attempts)
             for n in unknown
         ]
-    lookup = getattr(gateway, "lookup", None)
-    if lookup is None:
+    if not isinstance(gateway, LookupGateway):
         if checks:
             log.warning(
                 "sms: %d notice(s) unknown and %s cannot look them up; staff must check",
@@ -241,7 +240,7 @@ def settle_unknown(
     settled = 0
     for message, since, attempt in checks:
         try:
-            found = lookup(message, since)
+            found = gateway.lookup(message, since)
         except SendError as error:
             log.warning("sms: cannot settle notice %d yet: %s", message.notice_id, error)
             continue

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from intake.calendar_store import seed_calendar
-from tongdai.db import make_engine, make_session_factory, transaction
+from tongdai.db import make_engine, make_session_factory
 from tongdai.migrate import upgrade
 from tongdai.settings import Settings
 
@@ -21,7 +21,7 @@ def prepare_database(settings: Settings) -> None:
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        with make_session_factory(engine)() as session, session.begin():
             added = seed_calendar(session, settings)
     finally:
         engine.dispose()

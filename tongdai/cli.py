@@ -14,7 +14,7 @@ import click
 from intake.errors import DomainError
 from tongdai.logs import configure_logging, stop_on_signals
 from tongdai.settings import SettingsError
-from tongdai.startup import load_checked_settings as load_settings
+from tongdai.startup import load_checked_settings
 
 log = logging.getLogger("tongdai")
 
@@ -36,7 +36,7 @@ def db_upgrade() -> None:
     """Apply migrations to DATABASE_URL and seed the calendar from config.toml."""
     from tongdai.bootstrap import prepare_database
 
-    settings = load_settings()
+    settings = load_checked_settings()
     prepare_database(settings)
     click.echo("database is up to date")
 
@@ -53,7 +53,6 @@ def user_add(name: str, role: str) -> None:
     """Add a staff account (password from standard input when it is not a terminal)."""
     from admin.accounts import add_user
     from intake.models import Role
-    from tongdai.db import transaction
     from tongdai.runtime import load_runtime
 
     if sys.stdin.isatty():
@@ -63,7 +62,7 @@ def user_add(name: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\n")
     runtime = load_runtime()
-    with transaction(runtime.sessions) as session:
+    with runtime.sessions() as session, session.begin():
         add_user(session, name, password, Role(role))
     click.echo(f"added {name} ({role})")
 
@@ -85,7 +84,7 @@ def calendar_due(received: str, days: int) -> None:
         local = dt.datetime.strptime(received, "%Y-%m-%d %H:%M")
     except ValueError as exc:
         raise click.BadParameter('write it as "YYYY-MM-DD HH:MM"', param_hint="--received") from exc
-    settings = load_settings()
+    settings = load_checked_settings()
     try:
         # The database holds the admins' corrections; without one, config.toml alone.
         runtime = load_runtime()
@@ -106,7 +105,7 @@ def web(host: str, port: int) -> None:
     """The web app alone."""
     from tongdai.serve import serve_web
 
-    serve_web(load_settings(), host, port)
+    serve_web(load_checked_settings(), host, port)
 
 
 @cli.command()
@@ -117,7 +116,7 @@ def agi(host: str, port: int) -> None:
     from ivr.asterisk.agi_server import serve_agi
     from tongdai.runtime import Runtime
 
-    serve_agi(Runtime.from_settings(load_settings()), host, port)
+    serve_agi(Runtime.from_settings(load_checked_settings()), host, port)
 
 
 @cli.command()
@@ -127,7 +126,7 @@ def scheduler() -> None:
     from sms.gateways.factory import gateway_from_settings
     from tongdai.runtime import Runtime
 
-    settings = load_settings()
+    settings = load_checked_settings()
     runtime = Runtime.from_settings(settings)
     log.info("scheduler: dispatching every %s s through %s", settings.scheduler.dispatch_seconds,
              settings.sms_gateway)  # fmt: skip
@@ -173,7 +172,7 @@ def call(caller: str, audio: bool) -> None:
     from tongdai.bootstrap import prepare_database
     from tongdai.runtime import Runtime
 
-    settings = load_settings()
+    settings = load_checked_settings()
     prepare_database(settings)
     runtime = Runtime.from_settings(settings)
     # Send the receipt at once, so a trainee sees the SMS the citizen would get.
@@ -201,7 +200,9 @@ def prompts_build(asterisk_dir: Path | None, quiet: bool) -> None:
     from ivr.audio import AudioError, build_prompts
 
     try:
-        report = build_prompts(load_settings(), asterisk_dir=asterisk_dir, progress=not quiet)
+        report = build_prompts(
+            load_checked_settings(), asterisk_dir=asterisk_dir, progress=not quiet
+        )
     except AudioError as exc:
         raise click.ClickException(str(exc)) from exc
     for name in report.unknown_recordings:
@@ -217,7 +218,10 @@ def run(port: int, agi_port: int) -> None:
     from tongdai.serve import run_all
 
     run_all(
-        load_settings(), os.environ.get("TONGDAI_ADMIN_PASSWORD"), web_port=port, agi_port=agi_port
+        load_checked_settings(),
+        os.environ.get("TONGDAI_ADMIN_PASSWORD"),
+        web_port=port,
+        agi_port=agi_port,
     )
 
 
@@ -258,7 +262,8 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        # One line, whatever went wrong: no usage text under the error (CONTRACT.md).
+        # One line, whatever went wrong: no usage text under the error (README, "The `tongdai`
+        # command": errors end with a one-line message and a non-zero exit code).
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except SettingsError as exc:

@@ -2,6 +2,10 @@
 
 Plain SQLAlchemy 2.0 with explicit sessions (no Flask-SQLAlchemy): the FastAGI server, the
 scheduler and the CLI all run outside Flask and share these.
+
+One way to write: `with sessions() as session, session.begin():` commits when the block ends,
+rolls back when it raises, and closes the session. A block that only reads may leave out
+`session.begin()` (closing the session ends its implicit transaction).
 """
 
 from __future__ import annotations
@@ -10,8 +14,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from enum import StrEnum
 from typing import ParamSpec, TypeVar
@@ -124,13 +127,6 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error, then closes."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def str_enum(kind: type[StrEnum], length: int) -> Enum:

@@ -14,7 +14,7 @@ from intake.calendar_store import load_calendar
 from intake.clock import Clock, SystemClock
 from tongdai.db import make_engine, make_session_factory
 from tongdai.settings import Settings
-from tongdai.startup import load_checked_settings as load_settings
+from tongdai.startup import load_checked_settings
 
 # How long a process trusts its copy of the calendar before re-reading the database. An admin's
 # edit reaches every process (web, AGI, scheduler) within this time.
@@ -53,4 +53,4 @@ class Runtime:
 
 
 def load_runtime() -> Runtime:
-    return Runtime.from_settings(load_settings())
+    return Runtime.from_settings(load_checked_settings())

@@ -48,11 +48,11 @@ def run_all(
 ) -> None:
     from admin.accounts import ensure_first_admin
     from tongdai.bootstrap import prepare_database
-    from tongdai.db import make_engine, make_session_factory, transaction
+    from tongdai.db import make_engine, make_session_factory
 
     prepare_database(settings)
     engine = make_engine(settings.database_url)
-    with transaction(make_session_factory(engine)) as session:
+    with make_session_factory(engine)() as session, session.begin():
         created = ensure_first_admin(session, admin_password)
     engine.dispose()
     if created:

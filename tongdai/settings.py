@@ -358,7 +358,8 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
 
 
 def _dev_secret_key(data_dir: Path) -> str:
-    """A random key kept under var/ so dev sessions survive restarts (CONTRACT.md)."""
+    """A random key kept under var/ so dev sessions survive restarts (README, "Settings":
+    `TONGDAI_SECRET_KEY` defaults to one generated once into `var/secret_key`)."""
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()

@@ -22,7 +22,7 @@ def rest_client(
         http_client.timeout = timeout
     # Twilio fills anything left empty (token, edge, region) from TWILIO_* variables, and reads
     # `environment or os.environ`, so only a non-empty mapping keeps it out: a stray TWILIO_EDGE
-    # would otherwise send to another host, past RedirectingHttpClient.
+    # would otherwise send to another host, past a test's redirection to the mock.
     return Client(
         account_sid, auth_token, http_client=http_client, environment=_NO_TWILIO_ENVIRONMENT
     )

@@ -310,11 +310,11 @@ def _expect_version(dossier: Dossier) -> None:
 
 def _run(dossier_id: int, change, success: str):
     """Apply `change(session, dossier)` in one transaction; domain errors become a message."""
-    from intake.dossiers import save
+    from intake.dossiers import flush_edits
 
     rt = runtime()
     try:
-        with rt.sessions() as session:
+        with rt.sessions() as session, session.begin():
             dossier = _load(session, dossier_id)
             _editable(dossier)
             _expect_version(dossier)
@@ -328,7 +328,7 @@ def _run(dossier_id: int, change, success: str):
                 target_id=str(dossier.id),
                 details={"what": request.endpoint.split(".")[-1]},
             )
-            save(session)
+            flush_edits(session)
         flash(success, "success")
     except DomainError as exc:
         flash(str(exc), "error")
@@ -338,21 +338,21 @@ def _run(dossier_id: int, change, success: str):
 @blueprint.post("/<int:dossier_id>/claim")
 @login_required
 def claim(dossier_id: int):
-    from intake.dossiers import save
+    from intake.dossiers import flush_edits
 
-    with runtime().sessions() as session:
-        dossier = _load(session, dossier_id)
-        if dossier.assigned_to and dossier.assigned_to != g.user.username:
-            if g.user.role is Role.OPERATOR:
-                flash(f"Hồ sơ đang do {dossier.assigned_to} xử lý.", "error")
-                return redirect(url_for("dossiers.show", dossier_id=dossier_id))
-        dossier.assigned_to = g.user.username
-        dossier.assigned_at = now()
-        try:
-            save(session)
-            flash("Bạn đang xử lý hồ sơ này.", "success")
-        except DomainError as exc:
-            flash(str(exc), "error")
+    try:
+        with runtime().sessions() as session, session.begin():
+            dossier = _load(session, dossier_id)
+            if dossier.assigned_to and dossier.assigned_to != g.user.username:
+                if g.user.role is Role.OPERATOR:
+                    flash(f"Hồ sơ đang do {dossier.assigned_to} xử lý.", "error")
+                    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+            dossier.assigned_to = g.user.username
+            dossier.assigned_at = now()
+            flush_edits(session)
+        flash("Bạn đang xử lý hồ sơ này.", "success")
+    except DomainError as exc:
+        flash(str(exc), "error")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
 
 

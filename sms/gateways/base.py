@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,13 @@ class SmsGateway(Protocol):
         ...
 
 
+@runtime_checkable
 class LookupGateway(SmsGateway, Protocol):
     """A gateway that can say whether it accepted a message, for settling notices a crashed
-    dispatcher left in doubt. Gateways without it leave such notices `unknown` for staff."""
+    dispatcher left in doubt. Gateways without it leave such notices `unknown` for staff.
+
+    The dispatcher asks `isinstance(gateway, LookupGateway)`: at run time that checks only that
+    the methods exist, so a gateway needs no base class, only a `lookup` of this signature."""
 
     def lookup(self, message: OutgoingSms, since: dt.datetime) -> Accepted | None:
         """The provider's record of `message` sent since `since`, or None if it never took it;

@@ -1,4 +1,4 @@
-"""Twilio Programmable Messaging as an SmsGateway, and a client that points it at a mock.
+"""Twilio Programmable Messaging as an SmsGateway.
 
 A failed send is classified from Twilio's error code first, then from the HTTP status: refusals
 that no retry can fix (invalid or unsubscribed number, unroutable, filtered) are permanent; rate
@@ -18,7 +18,6 @@ import unicodedata
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
 from intake.phone import mask_phone
@@ -30,7 +29,7 @@ from sms.gateways.base import (
     TransientSendError,
     UncertainSendError,
 )
-from tongdai.twilio_client import TWILIO_API, rest_client
+from tongdai.twilio_client import rest_client
 
 log = logging.getLogger(__name__)
 
@@ -272,39 +271,3 @@ def _error_message(response: Response) -> str:
 def _comparable(body: str) -> str:
     body = " ".join(unicodedata.normalize("NFC", body).split())
     return body.removeprefix(TRIAL_PREFIX)
-
-
-class RedirectingHttpClient(TwilioHttpClient):
-    """For tests and staging only: sends every call meant for api.twilio.com to `base_url`
-    (a contract mock such as Prism). Twilio's `edge`/`region` settings cannot reach localhost."""
-
-    def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
-        super().__init__(timeout=timeout)
-        self.base_url = base_url.rstrip("/")
-
-    def target(self, url: str) -> str:
-        if url == TWILIO_API or url.startswith(TWILIO_API + "/"):
-            return self.base_url + url[len(TWILIO_API) :]
-        return url
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        return super().request(
-            method,
-            self.target(url),
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )

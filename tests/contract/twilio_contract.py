@@ -27,12 +27,49 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockResponse
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-from sms.gateways.twilio import RedirectingHttpClient
+from tongdai.twilio_client import TWILIO_API
 
 SPEC_PATH = Path(__file__).resolve().parent / "twilio" / "twilio_api_v2010.json"
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    """Sends every call meant for api.twilio.com to `base_url` (a contract mock such as Prism).
+    Twilio's `edge`/`region` settings cannot reach localhost."""
+
+    def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def target(self, url: str) -> str:
+        if url == TWILIO_API or url.startswith(TWILIO_API + "/"):
+            return self.base_url + url[len(TWILIO_API) :]
+        return url
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        return super().request(
+            method,
+            self.target(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
 
 
 class ContractViolation(AssertionError):

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from intake import audit
-from intake.dossiers import save
+from intake.dossiers import flush_edits
 from intake.errors import ConcurrentEdit, ForbiddenTransition, InvalidInput, OverrideRequired
 from intake.lifecycle import TRANSITIONS, Actor, change_status
 from intake.models import AuditEvent, DossierEvent, Role
@@ -157,7 +157,7 @@ def test_concurrent_sessions_cannot_overwrite_each_other(runtime):
         alice.commit()
         theirs.form = {"owner_name": "Trần Văn B"}
         with pytest.raises(ConcurrentEdit):
-            save(bob)
+            flush_edits(bob)
     with runtime.sessions() as check:
         assert check.get(type(dossier), dossier_id).form == {"owner_name": "Nguyễn Văn A"}
 

@@ -26,7 +26,7 @@ from pydub.generators import Sine
 
 import ivr.recording_fetch
 from intake.clock import FixedClock
-from ivr.models import IvrCall, Recording, RecordingStatus
+from ivr.models import Recording, RecordingStatus
 from ivr.recording_fetch import (
     DELETE_FAILED,
     DELETE_PENDING,
@@ -38,16 +38,17 @@ from ivr.recording_fetch import (
     fetch_pending,
 )
 from scheduler.process import RECORDINGS_SECONDS, build_scheduler
-from sms.gateways.twilio import RedirectingHttpClient
 from tests.conftest import missing_service
 from tests.contract.twilio_contract import (
     ContractHttpClient,
+    RedirectingHttpClient,
     Reply,
     SentRequest,
     http_status,
     twilio_error,
     twilio_spec,
 )
+from tests.factories import create_recording
 from tests.fakes import RecordingGateway
 from tongdai.runtime import Runtime
 from tongdai.twilio_client import TWILIO_API
@@ -188,22 +189,14 @@ def twilio(contract_http: ContractHttpClient) -> Iterator[FakeTwilio]:
 def pending_recording(runtime: Runtime, sid: str = SID) -> int:
     """A recording as the Twilio voice webhook leaves it: metadata only, audio still at Twilio."""
     with runtime.sessions() as session, session.begin():
-        call = IvrCall(provider="twilio", provider_call_id="CA" + sid[2:], caller="+84912345678")
-        session.add(call)
-        session.flush()
-        recording = Recording(
-            call_id=call.id,
-            purpose="owner_name_recording",
-            provider="twilio",
+        return create_recording(
+            session,
+            provider_call_id="CA" + sid[2:],
             provider_ref=sid,
             provider_url=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
-            seconds=3.0,
             status=RecordingStatus.PENDING_FETCH,
             created_at=runtime.clock.now(),
-        )
-        session.add(recording)
-        session.flush()
-        return recording.id
+        ).id
 
 
 def run(runtime: Runtime, twilio: FakeTwilio) -> ivr.recording_fetch.FetchReport:

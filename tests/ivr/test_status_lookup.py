@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from intake.codes import spoken_part
 from intake.models import AuditEvent, DossierLookupAttempt, Role
-from intake.vessels import vessel_for
 from tests.admin.staff import log_in, make_user, token
 from tests.factories import create_dossier
 from tests.ivr.test_twilio_calls import LICENCE_NEW, walk
@@ -34,9 +33,7 @@ def strangers(count: int) -> list[str]:
 @pytest.fixture
 def code(session, runtime) -> str:
     """The owner's dossier (vessel QNg-90617-TS); the 10 digits of its code, as typed."""
-    dossier = create_dossier(session, runtime, phone=OWNER)
-    dossier.form = {**dossier.form, "citizen_id": CITIZEN_ID}
-    dossier.vessel_id = vessel_for(session, "QNg", "90617").id
+    dossier = create_dossier(session, runtime, phone=OWNER, citizen_id=CITIZEN_ID, vessel="90617")
     session.commit()
     return spoken_part(dossier.code)
 

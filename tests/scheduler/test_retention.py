@@ -13,15 +13,20 @@ import pytest
 from sqlalchemy import func, select
 
 from intake import audit
-from intake.dossiers import start_draft
 from intake.models import Applicant, AuditEvent, Dossier
-from intake.statuses import Channel, DossierStatus
+from intake.statuses import DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording, RecordingStatus
 from ivr.recording_fetch import DELETE_FAILED, DELETE_PENDING, GONE, Gone, ProviderError
 from scheduler.process import build_scheduler, retention_tick
 from scheduler.retention import RetentionReport, run_retention
 from sms.models import InboundMessage
-from tests.factories import create_dossier
+from tests.factories import (
+    create_call,
+    create_callback_request,
+    create_dossier,
+    create_draft,
+    create_recording,
+)
 from tests.fakes import RecordingGateway
 from tongdai.runtime import Runtime
 
@@ -79,17 +84,13 @@ def run(runtime: Runtime, twilio: FakeTwilio | None = None, **kwargs) -> Retenti
 
 def add_call(runtime: Runtime, *, dossier_id: int | None = None, provider: str = "asterisk") -> int:
     with runtime.sessions() as session, session.begin():
-        call = IvrCall(
+        return create_call(
+            session,
             provider=provider,
-            provider_call_id=uuid.uuid4().hex,
-            caller=PHONE,
             dossier_id=dossier_id,
             started_at=runtime.clock.now() - 100 * DAY,
             state={"node": "owner_name", "answers": {"citizen_id": "012345678901"}},
-        )
-        session.add(call)
-        session.flush()
-        return call.id
+        ).id
 
 
 def asterisk_recording(
@@ -104,19 +105,16 @@ def asterisk_recording(
     ours.parent.mkdir(parents=True, exist_ok=True)
     ours.write_bytes(b"ID3 mp3")
     with runtime.sessions() as session, session.begin():
-        recording = Recording(
+        recording = create_recording(
+            session,
             call_id=call_id,
             dossier_id=dossier_id,
-            purpose="owner_name_recording",
             provider="asterisk",
             provider_ref=f"{ASTERISK_DIR}/{name}.wav",
             seconds=4.5,
-            status=RecordingStatus.STORED,
             path=f"recordings/{ours.name}",
             created_at=runtime.clock.now() - age,
         )
-        session.add(recording)
-        session.flush()
         return Stored(recording.id, ours, spool)
 
 
@@ -135,35 +133,23 @@ def twilio_recording(
         ours.parent.mkdir(parents=True, exist_ok=True)
         ours.write_bytes(b"ID3 mp3")
     with runtime.sessions() as session, session.begin():
-        recording = Recording(
+        recording = create_recording(
+            session,
             call_id=call_id,
             purpose="address_recording",
-            provider="twilio",
             provider_ref=sid,
-            seconds=3.0,
             status=status,
             path=f"recordings/{ours.name}" if stored else None,
             error=error,
             created_at=runtime.clock.now() - age,
         )
-        session.add(recording)
-        session.flush()
         return Stored(recording.id, ours, None)
 
 
 def abandoned_draft(runtime: Runtime, *, idle: dt.timedelta) -> int:
     with runtime.sessions() as session, session.begin():
-        draft = start_draft(
-            session,
-            procedure="fishing_licence",
-            channel=Channel.PHONE,
-            settings=runtime.settings,
-            caller_phone=PHONE,
-            now=runtime.clock.now() - idle,
-        )
-        draft.notify_phone = PHONE
-        draft.form = {"ivr": {"citizen_id": CITIZEN_ID}, "citizen_id": CITIZEN_ID, "mobile": PHONE}
-        return draft.id
+        form = {"ivr": {"citizen_id": CITIZEN_ID}, "citizen_id": CITIZEN_ID, "mobile": PHONE}
+        return create_draft(session, runtime, now=runtime.clock.now() - idle, form=form).id
 
 
 def recording_row(runtime: Runtime, recording_id: int) -> Recording:
@@ -318,10 +304,10 @@ def test_an_abandoned_draft_is_deleted_with_its_recordings_while_calls_and_callb
     recording = asterisk_recording(centre, age=31 * DAY, dossier_id=draft_id)
     call_id = recording_row(centre, recording.id).call_id
     with centre.sessions() as session, session.begin():
-        callback = CallbackRequest(
+        callback = create_callback_request(
+            session,
             call_id=call_id,
             dossier_id=draft_id,
-            phone=PHONE,
             reason="failures:vessel",
             recording_id=recording.id,
         )
@@ -333,7 +319,7 @@ def test_an_abandoned_draft_is_deleted_with_its_recordings_while_calls_and_callb
             body="TT",
             dossier_id=draft_id,
         )
-        session.add_all([callback, sms])
+        session.add(sms)
     recent_draft = abandoned_draft(centre, idle=29 * DAY)
 
     report = run(centre)
@@ -361,16 +347,15 @@ def test_a_draft_whose_recording_is_still_at_twilio_waits_for_it(centre):
     draft_id = abandoned_draft(centre, idle=31 * DAY)
     call_id = add_call(centre, dossier_id=draft_id, provider="twilio")
     with centre.sessions() as session, session.begin():
-        recording = Recording(
+        recording = create_recording(
+            session,
             call_id=call_id,
             dossier_id=draft_id,
             purpose="address_recording",
-            provider="twilio",
             provider_ref="RE09",
             status=RecordingStatus.PENDING_FETCH,
             created_at=centre.clock.now() - 31 * DAY,
         )
-        session.add(recording)
     twilio = FakeTwilio({"RE09": [ProviderError("network: timeout")]})
 
     first = run(centre, twilio)
@@ -385,15 +370,9 @@ def test_a_submitted_dossier_keeps_what_staff_transcribed_when_its_recordings_ar
     centre, session
 ):
     long_ago = centre.clock.now() - 200 * DAY
-    dossier = create_dossier(session, centre, now=long_ago)
-    applicant = Applicant(
-        phone=PHONE, name="Nguyễn Văn Ba", citizen_id=CITIZEN_ID, address="Thôn 3, Bình Sơn"
-    )
-    session.add(applicant)
-    session.flush()
-    dossier.applicant_id = applicant.id
-    form = {"owner_name": "Nguyễn Văn Ba", "address": "Thôn 3, Bình Sơn", "citizen_id": CITIZEN_ID}
-    dossier.form = form
+    owner = {"owner_name": "Nguyễn Văn Ba", "address": "Thôn 3, Bình Sơn", "citizen_id": CITIZEN_ID}
+    dossier = create_dossier(session, centre, now=long_ago, **owner)
+    form = dict(dossier.form)
     dossier.updated_at = long_ago
     session.commit()
     recording = asterisk_recording(centre, age=91 * DAY, dossier_id=dossier.id)
@@ -405,7 +384,7 @@ def test_a_submitted_dossier_keeps_what_staff_transcribed_when_its_recordings_ar
         kept = other.get(Dossier, dossier.id)
         assert kept.status is DossierStatus.RECEIVED
         assert kept.form == form
-        kept_applicant = other.get(Applicant, applicant.id)
+        kept_applicant = other.get(Applicant, dossier.applicant_id)
         assert (kept_applicant.name, kept_applicant.address, kept_applicant.citizen_id) == (
             "Nguyễn Văn Ba",
             "Thôn 3, Bình Sơn",

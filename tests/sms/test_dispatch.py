@@ -8,19 +8,12 @@ from sms.dispatch import claim_due, dispatch_due, reserve_slots, retry_delay
 from sms.gateways.base import TransientSendError
 from sms.gateways.console import ConsoleGateway
 from sms.models import NoticeStatus
-from sms.outbox import enqueue
+from tests.factories import create_notice
 from tests.fakes import RecordingGateway
 
 
 def _queue(session, runtime, phone="0912345678"):
-    notice = enqueue(
-        session,
-        runtime.settings,
-        kind="receipt",
-        phone=phone,
-        now=runtime.clock.now(),
-        values={"code": "X-261201-0001", "procedure_short": "GP", "due": "09/12/2026"},
-    )
+    notice = create_notice(session, runtime, kind="receipt", phone=phone)
     session.commit()
     return notice
 
@@ -132,6 +125,18 @@ def test_without_a_lookup_a_notice_stays_unknown_for_staff(runtime, session, clo
     dispatch_due(runtime.sessions, NoLookup(), runtime.settings, clock)
     session.refresh(notice)
     assert notice.status is NoticeStatus.UNKNOWN
+
+
+def test_the_shipped_gateways_can_settle_a_notice_in_doubt(tmp_path):
+    from sms.gateways.base import LookupGateway
+    from sms.gateways.twilio import TwilioGateway
+
+    shipped = [
+        ConsoleGateway(tmp_path / "sms.log", echo=False),
+        TwilioGateway("AC" + "0" * 32, "token", sender="TTHCC"),
+        RecordingGateway(),
+    ]
+    assert [gateway.name for gateway in shipped if not isinstance(gateway, LookupGateway)] == []
 
 
 def test_the_console_gateway_finds_what_it_accepted(tmp_path):

@@ -13,18 +13,15 @@ from sms.dispatch import dispatch_due
 from sms.gateways.base import PermanentSendError, TransientSendError
 from sms.models import Notice, NoticeStatus
 from sms.notices import queue_receipt
-from sms.outbox import enqueue
 from sms.receipts import apply_receipt
-from tests.factories import create_dossier
+from tests.factories import create_dossier, create_notice
 from tests.fakes import RecordingGateway
 
 VN = dt.timezone(dt.timedelta(hours=7))
 
 
-def _queue(session, runtime, kind="stopped", phone="0912 345 678", values=None):
-    notice = enqueue(session, runtime.settings, kind=kind, phone=phone,
-                     values=values or {"code": "X-261201-0001", "reason": "het han"},
-                     now=runtime.clock.now())  # fmt: skip
+def _queue(session, runtime, phone="0912 345 678", **fields):
+    notice = create_notice(session, runtime, phone=phone, **fields)
     session.commit()
     return notice
 
@@ -141,8 +138,7 @@ def test_two_dispatchers_on_postgresql_never_send_a_notice_twice(pg_only_url, ba
     runtime = Runtime(settings, engine, make_session_factory(engine), clock)
     with runtime.sessions() as session:
         for i in range(60):
-            enqueue(session, settings, kind="stopped", phone=f"09120000{i:02d}",
-                    values={"code": "X-261201-0001", "reason": "r"}, now=clock.now())  # fmt: skip
+            create_notice(session, runtime, phone=f"09120000{i:02d}")
         session.commit()
 
     def slow(_message):

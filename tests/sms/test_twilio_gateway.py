@@ -21,10 +21,11 @@ from sms.gateways.base import (
     SendError,
     TransientSendError,
 )
-from sms.gateways.twilio import RedirectingHttpClient, TwilioGateway
+from sms.gateways.twilio import TwilioGateway
 from tests.contract.twilio_contract import (
     ContractHttpClient,
     ContractViolation,
+    RedirectingHttpClient,
     http_status,
     problem,
     twilio_error,

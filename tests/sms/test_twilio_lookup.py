@@ -22,10 +22,11 @@ import pytest
 import requests
 
 from sms.gateways.base import Accepted, OutgoingSms, SendError, TransientSendError
-from sms.gateways.twilio import LOOKUP_PAGE_SIZE, TRIAL_PREFIX, RedirectingHttpClient
+from sms.gateways.twilio import LOOKUP_PAGE_SIZE, TRIAL_PREFIX
 from tests.contract.twilio_contract import (
     MESSAGES_PATH,
     ContractHttpClient,
+    RedirectingHttpClient,
     Reply,
     http_status,
     problem,

@@ -8,6 +8,7 @@ from sqlalchemy.orm import sessionmaker
 
 from intake.models import Role
 from tests.admin.staff import log_in, make_user
+from tests.factories import create_notice
 from tongdai.app import create_app
 from tongdai.db import make_engine
 from tongdai.runtime import Runtime
@@ -58,17 +59,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(base_settings, clock):
 def test_healthz_reports_the_oldest_due_sms(client, runtime, session, clock):
     import datetime as dt
 
-    from sms.outbox import enqueue
-
-    values = {"code": "X-261201-0001", "reason": "r"}
-    enqueue(
-        session,
-        runtime.settings,
-        kind="stopped",
-        phone="0912345678",
-        values=values,
-        now=clock.now(),
-    )
+    create_notice(session, runtime)
     session.commit()
     clock.advance(dt.timedelta(minutes=15))
     body = client.get("/healthz").get_json()
@@ -129,11 +120,7 @@ def test_without_a_configured_token_no_header_unlocks_the_details(runtime):
 def test_the_state_without_details_still_says_degraded(monitored, session, clock):
     import datetime as dt
 
-    from sms.outbox import enqueue
-
-    values = {"code": "X-261201-0001", "reason": "r"}
-    enqueue(session, monitored.settings, kind="stopped", phone="0912345678", values=values,
-            now=clock.now())  # fmt: skip
+    create_notice(session, monitored)
     session.commit()
     clock.advance(dt.timedelta(minutes=15))
     assert create_app(monitored).test_client().get("/healthz").get_json() == {"status": "degraded"}
