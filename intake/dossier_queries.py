@@ -41,7 +41,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from intake.calendar import WorkingCalendar
 from intake.digits import ascii_digits, is_digits
 from intake.errors import InvalidInput
-from intake.models import Dossier, Vessel
+from intake.models import Dossier, DossierEvent, Vessel
 from intake.phone import parse_phone
 from intake.statuses import (
     CLOCK_RUNNING_STATUSES,
@@ -303,6 +303,18 @@ def vessels_of(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
     if not ids:
         return {}
     return {v.id: v for v in session.scalars(select(Vessel).where(Vessel.id.in_(ids)))}
+
+
+def latest_supplement_request(session: Session, dossier_id: int) -> DossierEvent | None:
+    """The supplement request the printable slip and the dossier page show (the latest one)."""
+    return session.scalar(
+        select(DossierEvent)
+        .where(
+            DossierEvent.dossier_id == dossier_id, DossierEvent.to_status == S.SUPPLEMENT_REQUESTED
+        )
+        .order_by(DossierEvent.id.desc())
+        .limit(1)
+    )
 
 
 # ---- the dashboard's and the report's counts -------------------------------------------------

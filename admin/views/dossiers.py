@@ -135,18 +135,6 @@ def _load(session: Session, dossier_id: int) -> Dossier:
     return dossier
 
 
-def _latest_supplement(session: Session, dossier_id: int) -> DossierEvent | None:
-    """The supplement request the printable slip and the page show (the latest one)."""
-    return session.scalar(
-        select(DossierEvent)
-        .where(
-            DossierEvent.dossier_id == dossier_id, DossierEvent.to_status == S.SUPPLEMENT_REQUESTED
-        )
-        .order_by(DossierEvent.id.desc())
-        .limit(1)
-    )
-
-
 def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str, object]]:
     events = session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id))
     calls = list(session.scalars(select(IvrCall).where(IvrCall.dossier_id == dossier.id)))
@@ -179,7 +167,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
             )
         )
         timeline = _timeline(session, dossier)
-        supplement = _latest_supplement(session, dossier.id)
+        supplement = dossier_queries.latest_supplement_request(session, dossier.id)
         lookup_block = block_in_force(session, dossier.id, now())
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
@@ -490,7 +478,7 @@ def slip(dossier_id: int, kind: str):
     with rt.sessions() as session:
         dossier = _load(session, dossier_id)
         vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
-        supplement = _latest_supplement(session, dossier.id)
+        supplement = dossier_queries.latest_supplement_request(session, dossier.id)
     if kind == "supplement" and supplement is None:
         abort(404)
     if kind == "apology" and dossier.new_due_date is None:
