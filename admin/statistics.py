@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from admin.labels import notice_kind
-from intake import dossier_queries as dossiers
+from intake import dossier_queries
 from intake.calendar import WorkingCalendar
 from intake.dossier_queries import utc_bounds
 from intake.statuses import OPEN_STATUSES, Channel, DossierStatus, Timeliness
@@ -156,14 +156,16 @@ def report(
         # A procedure since removed from config.toml still has its dossiers counted.
         return table.setdefault(key, Breakdown(key, key))
 
-    for procedure, channel, count in dossiers.received_counts(session, low, high):
+    for procedure, channel, count in dossier_queries.received_counts(session, low, high):
         for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
             breakdown.received += count
 
     ready_days: Counter[dt.date] = Counter()
-    for procedure, channel, due, ready_at, apologies in dossiers.resolved_rows(session, low, high):
+    for procedure, channel, due, ready_at, apologies in dossier_queries.resolved_rows(
+        session, low, high
+    ):
         ready_days[calendar.local(ready_at).date()] += 1
-        timeliness = dossiers.timeliness(calendar, due, ready_at, apologies)
+        timeliness = dossier_queries.timeliness(calendar, due, ready_at, apologies)
         for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
             breakdown.count(timeliness)
 
@@ -204,7 +206,7 @@ def report(
         sms_total=sms_total,
         ratings=ratings,
         days=days,
-        received_per_day=dossiers.received_per_day(session, start, end, zone),
+        received_per_day=dossier_queries.received_per_day(session, start, end, zone),
         resolved_per_day=[ready_days.get(d, 0) for d in days],
     )
 
@@ -278,8 +280,8 @@ def dashboard(
         ).where(IvrCall.started_at >= low, IvrCall.started_at < high)
     ).one()
 
-    by_status = dossiers.open_counts_by_status(session)
-    due_today, overdue = dossiers.due_today_and_overdue(session, today)
+    by_status = dossier_queries.open_counts_by_status(session)
+    due_today, overdue = dossier_queries.due_today_and_overdue(session, today)
 
     open_callbacks = session.scalar(
         select(func.count()).select_from(CallbackRequest).where(CallbackRequest.closed_at.is_(None))
@@ -308,11 +310,11 @@ def dashboard(
     ).one()
 
     first = today - dt.timedelta(days=SERIES_DAYS - 1)
-    received_per_day = dossiers.received_per_day(session, first, today, zone)
-    resolved_per_day = dossiers.resolved_per_day(session, first, today, zone)
+    received_per_day = dossier_queries.received_per_day(session, first, today, zone)
+    resolved_per_day = dossier_queries.resolved_per_day(session, first, today, zone)
 
     month_low, _ = utc_bounds(today - dt.timedelta(days=ON_TIME_DAYS - 1), today, zone)
-    counts = dossiers.timeliness_counts(session, zone, month_low, high)
+    counts = dossier_queries.timeliness_counts(session, zone, month_low, high)
     resolved_30_days = Breakdown(
         "30",
         "30 ngày",

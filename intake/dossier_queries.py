@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -369,7 +370,9 @@ def received_counts(
     ]
 
 
-def resolved_rows(session: Session, low: dt.datetime, high: dt.datetime):
+def resolved_rows(
+    session: Session, low: dt.datetime, high: dt.datetime
+) -> Iterable[tuple[str, Channel, dt.date | None, dt.datetime, int]]:
     """(procedure, channel, due date, result ready at, apology count) per dossier whose result
     became ready in [low, high): bounded by the range, four small columns each."""
     return session.execute(
