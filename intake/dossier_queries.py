@@ -348,12 +348,19 @@ def timeliness_counts(
     database (the dashboard is opened all day long; classifying tens of thousands of rows in
     Python cost ~100 ms at a million dossiers)."""
     judged = timeliness_sql(session, zone)
-    row = session.execute(
-        select(*(_flag(judged == t.value) for t in Timeliness)).where(
-            Dossier.result_ready_at >= low, Dossier.result_ready_at < high
-        )
+    total, early, on_time = session.execute(
+        select(
+            func.count(),
+            _flag(judged == Timeliness.EARLY.value),
+            _flag(judged == Timeliness.ON_TIME.value),
+        ).where(Dossier.result_ready_at >= low, Dossier.result_ready_at < high)
     ).one()
-    return dict(zip(Timeliness, row, strict=True))
+    # The CASE gives late for whatever is neither: no third pass over the rows.
+    return {
+        Timeliness.EARLY: early,
+        Timeliness.ON_TIME: on_time,
+        Timeliness.LATE: total - early - on_time,
+    }
 
 
 def received_counts(
