@@ -6,7 +6,8 @@ Definitions (a range is a span of local calendar days, both ends included):
 - resolved: a dossier whose result became ready (`result_ready_at`) in the range. A returned
   dossier passed through "result ready" first, so it is counted on the day its result was ready,
   not on the day it was handed over; refused, withdrawn and stopped dossiers are never resolved;
-- early / on time / late: `WorkingCalendar.classify` of a resolved dossier, comparing the local
+- early / on time / late: `WorkingCalendar.classify` of a resolved dossier (through
+  `intake.dossier_queries.timeliness`, and `timeliness_sql` on the dashboard), comparing the local
   day its result was ready with its legal due date (`due_date`, which apologies never move); a
   dossier that needed an apology letter (`apology_count > 0`) is late whatever its new date;
 - on-time rate: (early + on time) / resolved;
@@ -21,25 +22,23 @@ Definitions (a range is a span of local calendar days, both ends included):
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, literal_column, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
 
 from admin.labels import notice_kind
+from intake import dossier_queries
 from intake.calendar import WorkingCalendar
-from intake.models import Dossier
-from intake.statuses import FINAL_STATUSES, Channel, DossierStatus, Timeliness
+from intake.dossier_queries import utc_bounds
+from intake.statuses import OPEN_STATUSES, Channel, DossierStatus, Timeliness
 from ivr.models import CallbackRequest, IvrCall
 from scheduler.models import StaffAlert
 from sms.models import Notice, NoticeStatus, SurveyRating
 from tongdai.settings import Settings
 
-ONE_DAY = dt.timedelta(days=1)
 CHANNEL_LABELS = {
     Channel.PHONE: "Điện thoại",
     Channel.COUNTER: "Tại quầy",
@@ -47,12 +46,6 @@ CHANNEL_LABELS = {
     Channel.POST: "Bưu chính",
 }
 RATING_LABELS = {1: "Rất hài lòng", 2: "Hài lòng", 3: "Không hài lòng"}
-# Open dossiers (the queue's "đang xử lý"), in the order work flows through them.
-OPEN_STATUSES = [
-    s for s in DossierStatus if s not in FINAL_STATUSES and s is not DossierStatus.DRAFT
-]
-# Open and still being worked: the result is not ready yet, so a due date can be missed.
-IN_WORK_STATUSES = [s for s in OPEN_STATUSES if s is not DossierStatus.RESULT_READY]
 SETTLED = (NoticeStatus.DELIVERED, NoticeStatus.UNDELIVERED, NoticeStatus.FAILED)
 FAILED_WINDOW = dt.timedelta(days=7)
 SERIES_DAYS = 14
@@ -64,57 +57,8 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-# ---- local days in SQL -----------------------------------------------------------------------
-
-
-def utc_bounds(start: dt.date, end: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """[start 00:00, the day after end 00:00) local, as aware UTC times."""
-    low = dt.datetime.combine(start, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-    high = dt.datetime.combine(end + ONE_DAY, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-    return low, high
-
-
-def local_day(session: Session, column: InstrumentedAttribute, zone: ZoneInfo) -> ColumnElement:
-    """The local calendar day of a UTC timestamp column, computed by the database."""
-    # Inline literals, not bound parameters: PostgreSQL only accepts the GROUP BY expression
-    # when it is textually the selected one, and two parameters would differ.
-    if session.get_bind().dialect.name == "postgresql":
-        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone.key):
-            raise ValueError(f"unexpected time zone name {zone.key!r}")
-        return cast(func.timezone(literal_column(f"'{zone.key}'"), column), Date)
-    # SQLite stores naive UTC text and knows no zones: shift by the zone's offset, which is fixed
-    # for Asia/Ho_Chi_Minh (no daylight saving since 1975).
-    offset = dt.datetime.now(zone).utcoffset() or dt.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    return func.date(column, literal_column(f"'{minutes:+d} minutes'"))
-
-
-def _as_date(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-
-
-def count_per_day(
-    session: Session,
-    column: InstrumentedAttribute,
-    start: dt.date,
-    end: dt.date,
-    zone: ZoneInfo,
-    *where: ColumnElement[bool],
-) -> list[int]:
-    """Rows per local day from `start` to `end` (zeros included), one GROUP BY query."""
-    low, high = utc_bounds(start, end, zone)
-    day = local_day(session, column, zone)
-    query = select(day, func.count()).where(column >= low, column < high, *where).group_by(day)
-    counts = {_as_date(d): n for d, n in session.execute(query)}
-    return [counts.get(d, 0) for d in days_between(start, end)]
 
 
 # ---- the report ------------------------------------------------------------------------------
@@ -212,33 +156,16 @@ def report(
         # A procedure since removed from config.toml still has its dossiers counted.
         return table.setdefault(key, Breakdown(key, key))
 
-    received = session.execute(
-        select(Dossier.procedure, Dossier.channel, func.count())
-        .where(
-            Dossier.received_at >= low,
-            Dossier.received_at < high,
-            Dossier.status != DossierStatus.DRAFT,
-        )
-        .group_by(Dossier.procedure, Dossier.channel)
-    )
-    for procedure, channel, count in received:
+    for procedure, channel, count in dossier_queries.received_counts(session, low, high):
         for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
             breakdown.received += count
 
-    # Per row, but bounded: only the dossiers resolved in the range, four small columns each.
-    resolved = session.execute(
-        select(
-            Dossier.procedure,
-            Dossier.channel,
-            Dossier.due_date,
-            Dossier.result_ready_at,
-            Dossier.apology_count,
-        ).where(Dossier.result_ready_at >= low, Dossier.result_ready_at < high)
-    )
     ready_days: Counter[dt.date] = Counter()
-    for procedure, channel, due, ready_at, apologies in resolved:
+    for procedure, channel, due, ready_at, apologies in dossier_queries.resolved_rows(
+        session, low, high
+    ):
         ready_days[calendar.local(ready_at).date()] += 1
-        timeliness = _timeliness(calendar, due, ready_at, apologies)
+        timeliness = dossier_queries.timeliness(calendar, due, ready_at, apologies)
         for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
             breakdown.count(timeliness)
 
@@ -279,19 +206,9 @@ def report(
         sms_total=sms_total,
         ratings=ratings,
         days=days,
-        received_per_day=count_per_day(
-            session, Dossier.received_at, start, end, zone, Dossier.status != DossierStatus.DRAFT
-        ),
+        received_per_day=dossier_queries.received_per_day(session, start, end, zone),
         resolved_per_day=[ready_days.get(d, 0) for d in days],
     )
-
-
-def _timeliness(
-    calendar: WorkingCalendar, due: dt.date | None, ready_at: dt.datetime, apologies: int
-) -> Timeliness:
-    if due is None:  # never happens to a submitted dossier; do not let it look early
-        return Timeliness.LATE if apologies else Timeliness.ON_TIME
-    return calendar.classify(due, ready_at, apologised=apologies > 0)
 
 
 # ---- the dashboard ---------------------------------------------------------------------------
@@ -363,19 +280,8 @@ def dashboard(
         ).where(IvrCall.started_at >= low, IvrCall.started_at < high)
     ).one()
 
-    by_status = dict(
-        session.execute(
-            select(Dossier.status, func.count())
-            .where(Dossier.status.in_(OPEN_STATUSES))
-            .group_by(Dossier.status)
-        ).all()
-    )
-    promised = func.coalesce(Dossier.new_due_date, Dossier.due_date)
-    due_today, overdue = session.execute(
-        select(flag(promised == today), flag(promised < today)).where(
-            Dossier.status.in_(IN_WORK_STATUSES)
-        )
-    ).one()
+    by_status = dossier_queries.open_counts_by_status(session)
+    due_today, overdue = dossier_queries.due_today_and_overdue(session, today)
 
     open_callbacks = session.scalar(
         select(func.count()).select_from(CallbackRequest).where(CallbackRequest.closed_at.is_(None))
@@ -404,35 +310,19 @@ def dashboard(
     ).one()
 
     first = today - dt.timedelta(days=SERIES_DAYS - 1)
-    received_per_day = count_per_day(
-        session, Dossier.received_at, first, today, zone, Dossier.status != DossierStatus.DRAFT
-    )
-    resolved_per_day = count_per_day(session, Dossier.result_ready_at, first, today, zone)
+    received_per_day = dossier_queries.received_per_day(session, first, today, zone)
+    resolved_per_day = dossier_queries.resolved_per_day(session, first, today, zone)
 
     month_low, _ = utc_bounds(today - dt.timedelta(days=ON_TIME_DAYS - 1), today, zone)
-    resolved_30_days = Breakdown("30", "30 ngày")
-    # WorkingCalendar.classify's rule, counted by the database (the dashboard is opened all day
-    # long; classifying tens of thousands of rows in Python cost ~100 ms at a million dossiers):
-    # late when apologised or ready after the due day, early before it, on time on it.
-    ready_day = local_day(session, Dossier.result_ready_at, zone)
-    clean = Dossier.apology_count == 0
-    resolved, early, on_time = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((clean & (ready_day < Dossier.due_date), 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (clean & (Dossier.due_date.is_(None) | (ready_day == Dossier.due_date)), 1),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-        ).where(Dossier.result_ready_at >= month_low, Dossier.result_ready_at < high)
-    ).one()
-    resolved_30_days.resolved, resolved_30_days.early = resolved, early
-    resolved_30_days.on_time, resolved_30_days.late = on_time, resolved - early - on_time
+    counts = dossier_queries.timeliness_counts(session, zone, month_low, high)
+    resolved_30_days = Breakdown(
+        "30",
+        "30 ngày",
+        resolved=sum(counts.values()),
+        early=counts[Timeliness.EARLY],
+        on_time=counts[Timeliness.ON_TIME],
+        late=counts[Timeliness.LATE],
+    )
 
     return Dashboard(
         today=today,

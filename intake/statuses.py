@@ -67,6 +67,21 @@ FINAL_STATUSES = frozenset(
 )
 
 
+# "Open" is three rules, each for its own question (SQL forms in intake/dossier_queries.py):
+# in the staff queue: submitted and not finished (the queue's default list, the dashboard's count);
+OPEN_STATUSES = tuple(
+    s for s in DossierStatus if s not in FINAL_STATUSES and s is not DossierStatus.DRAFT
+)
+# still being worked: open and the result not ready, so a promised date can still be missed
+# ("overdue" and "due soon" on the queue and the dashboard);
+IN_WORK_STATUSES = tuple(s for s in OPEN_STATUSES if s is not DossierStatus.RESULT_READY)
+# the legal clock runs: in work but not waiting for the citizen's supplement (that wait stops
+# the clock), so a late one is owed an apology (the scheduler's automatic apology).
+CLOCK_RUNNING_STATUSES = tuple(
+    s for s in IN_WORK_STATUSES if s is not DossierStatus.SUPPLEMENT_REQUESTED
+)
+
+
 class Channel(StrEnum):
     PHONE = "phone"
     COUNTER = "counter"

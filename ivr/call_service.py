@@ -17,6 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.codes import spoken_part
+from intake.dossier_queries import (
+    SPOKEN_CODE_LENGTH,
+    find_dossier_by_code,
+    latest_dossier_of_phone,
+    latest_dossier_of_vessel_digits,
+)
 from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
@@ -392,31 +398,11 @@ class CallService:
         return Outcome("verify", {"candidate_id": found.id if found is not None else None})
 
     def _find(self, session: Session, call: IvrCall, query: str) -> Dossier | None:
-        submitted = Dossier.status != DossierStatus.DRAFT
-        newest = (Dossier.received_at.desc(), Dossier.id.desc())
         if query == "":
-            if call.caller is None:
-                return None
-            return session.scalar(
-                select(Dossier)
-                .where(
-                    submitted,
-                    (Dossier.caller_phone == call.caller) | (Dossier.notify_phone == call.caller),
-                )
-                .order_by(*newest)
-                .limit(1)
-            )
-        if len(query) == 10:
-            return session.scalar(
-                select(Dossier).where(Dossier.code.like(f"%-{query[:6]}-{query[6:]}")).limit(1)
-            )
-        return session.scalar(
-            select(Dossier)
-            .join(Vessel, Dossier.vessel_id == Vessel.id)
-            .where(submitted, Vessel.digits == query)
-            .order_by(*newest)
-            .limit(1)
-        )
+            return latest_dossier_of_phone(session, call.caller) if call.caller else None
+        if len(query) == SPOKEN_CODE_LENGTH:
+            return find_dossier_by_code(session, query)
+        return latest_dossier_of_vessel_digits(session, query)
 
     def _status_data(self, dossier: Dossier) -> dict[str, Any]:
         return {

@@ -17,10 +17,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
+from intake.dossier_queries import overdue_candidates, reminder_candidates
 from intake.lifecycle import Actor
 from intake.models import Dossier, DossierEvent
 from intake.results import set_new_date
@@ -34,9 +35,6 @@ from tongdai.settings import Settings
 log = logging.getLogger(__name__)
 SCHEDULER = Actor.system("scheduler")
 EVENT_CURSOR = "dossier_events"
-# Late dossiers still being worked on (a dossier waiting for the citizen's supplement is not
-# late: its clock is stopped).
-OPEN_FOR_APOLOGY = (S.RECEIVED, S.ACCEPTED, S.IN_PROCESS, S.PAYMENT_REQUESTED)
 ENDINGS = {S.REFUSED: "refused", S.WITHDRAWN: "withdrawn", S.STOPPED: "stopped"}
 
 
@@ -249,39 +247,6 @@ class Rules:
             if not opted_out(session, phone):
                 report.reminders += self._notify(session, dossier, "reminder", "reminder", now)
         return report
-
-
-def overdue_candidates(today: dt.date, limit: int) -> Select[tuple[Dossier]]:
-    """Late dossiers with no new date yet, oldest first (ix_dossier_apology_candidates);
-    rows another scanner holds are skipped (bench/rule_scan.py explains this query)."""
-    return (
-        select(Dossier)
-        .where(
-            Dossier.status.in_(OPEN_FOR_APOLOGY),
-            Dossier.apology_count == 0,
-            Dossier.due_date < today,
-        )
-        .order_by(Dossier.due_date, Dossier.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def reminder_candidates(ready_before: dt.datetime, limit: int) -> Select[tuple[Dossier]]:
-    """Results waiting at the centre since before `ready_before`, not reminded yet
-    (ix_dossier_reminder_candidates)."""
-    return (
-        select(Dossier)
-        .where(
-            Dossier.status == S.RESULT_READY,
-            Dossier.reminder_sent_at.is_(None),
-            Dossier.result_ready_at <= ready_before,
-            Dossier.delivery == Delivery.COLLECT,
-        )
-        .order_by(Dossier.result_ready_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
 
 
 def run_rules(

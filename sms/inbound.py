@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
-from intake.digits import ascii_digits, count_digits, is_digits
+from intake.digits import count_digits
+from intake.dossier_queries import find_dossier_by_code
 from intake.errors import InvalidInput
 from intake.models import Dossier
 from intake.phone import mask_phone, parse_phone
@@ -66,17 +67,6 @@ def parse_intent(body: str) -> Intent:
                 return Intent("status", rest)
 
     return Intent("help")
-
-
-def find_dossier_by_code(session: Session, argument: str) -> Dossier | None:
-    """A full code (`000.00.53.H48.TD-261201-0001`) or the 10 digits read back on the phone."""
-    candidate = argument.replace(" ", "").upper()
-    if "-" in candidate and not is_digits(candidate.replace("-", "")):
-        return session.scalar(select(Dossier).where(Dossier.code == candidate))
-    digits = ascii_digits(argument)
-    if len(digits) != 10:
-        return None
-    return session.scalar(select(Dossier).where(Dossier.code.like(f"%-{digits[:6]}-{digits[6:]}")))
 
 
 def handle_inbound(

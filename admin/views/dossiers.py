@@ -9,27 +9,25 @@ instead of overwritten.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, role_required, runtime
 from admin.query import QueryReader
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
+from intake import dossier_queries
 from intake.audit import record
-from intake.digits import ascii_digits
+from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
 from intake.lifecycle import TRANSITIONS, Actor, change_status
 from intake.models import Applicant, Dossier, DossierEvent, Role, Vessel
-from intake.phone import parse_phone
 from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
-from intake.statuses import FINAL_STATUSES, Channel
+from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
-from intake.vessel_number import parse_vessel_number
 from intake.vessels import vessel_for
 from ivr.call_orders import order_call_back
 from ivr.models import CallLog, CallOrder, IvrCall, Recording
@@ -37,7 +35,6 @@ from sms.models import Notice
 
 blueprint = Blueprint("dossiers", __name__, url_prefix="/admin/dossiers")
 PAGE = 50
-OPEN = [s for s in S if s not in FINAL_STATUSES and s is not S.DRAFT]
 # Which recording feeds which form field, so staff hear the answer next to where they type it.
 RECORDING_FIELD = {
     "owner_name_recording": "owner_name",
@@ -64,76 +61,24 @@ def actor() -> Actor:
 # ---- the queue -------------------------------------------------------------------------------
 
 
-def _search(query, text: str):
-    """A code (full or the 10 digits read on the phone), a phone number, or a vessel number."""
-    settings = runtime().settings
-    compact = re.sub(r"\s", "", text)
-    digits = ascii_digits(text)
-    if "-" in compact and compact.upper().startswith(settings.centre.agency_id.split(".")[0]):
-        return query.where(or_(Dossier.code == compact.upper(), Dossier.external_code == compact))
-    if len(digits) == 10 and digits[0] != "0":
-        return query.where(Dossier.code.like(f"%-{digits[:6]}-{digits[6:]}"))
-    try:
-        phone = parse_phone(text).e164
-        return query.where(or_(Dossier.notify_phone == phone, Dossier.caller_phone == phone))
-    except InvalidInput:
-        pass
-    try:
-        vessel = parse_vessel_number(text, settings.provinces, settings.centre.home_province)
-    except InvalidInput:
-        return query.where(Dossier.code == compact.upper())
-    vessels = select(Vessel.id).where(Vessel.digits == vessel.digits)
-    if re.search(r"[A-Za-zĐđ]", text):  # the province was typed: respect it
-        vessels = vessels.where(Vessel.province_code == vessel.province)
-    return query.where(Dossier.vessel_id.in_(vessels))
+def _search(text: str) -> StaffSearch:
+    """What the search box holds: a code, a phone number or a vessel number."""
+    return parse_staff_search(text, runtime().settings)
 
 
-def _promised(on_legal_date, on_new_date):
-    """A condition on the date last promised: the new date after an apology, else the legal one.
-    Spelled out rather than negated: NOT over a NULL new date would drop every row."""
-    return or_(
-        Dossier.new_due_date.is_(None) & on_legal_date,
-        Dossier.new_due_date.is_not(None) & on_new_date,
+def queue_filters(args, user, reader: QueryReader) -> QueueFilters:
+    """The queue's filters from the page's address; what cannot be used is left out."""
+    procedure = args.get("procedure")
+    channel = args.get("channel")
+    text = reader.text("q", "Tìm kiếm", max_length=SEARCH_MAX_CHARS)
+    return QueueFilters(
+        status=args.get("status", ""),
+        procedure=procedure if procedure in runtime().settings.procedures else None,
+        channel=Channel(channel) if channel in {c.value for c in Channel} else None,
+        due=args.get("due", ""),
+        assigned_to=user.username if args.get("mine") else None,
+        search=_search(text) if text else None,
     )
-
-
-def queue_query(args, user, today: dt.date, soon: dt.date, reader: QueryReader | None = None):
-    reader = reader or QueryReader(args)
-    query = select(Dossier)
-    status = args.get("status", "")
-    if status == "draft":
-        query = query.where(Dossier.status == S.DRAFT, Dossier.discarded_at.is_(None))
-    elif status in {s.value for s in S}:
-        query = query.where(Dossier.status == S(status))
-    elif status == "all":
-        query = query.where(Dossier.status != S.DRAFT)
-    else:
-        query = query.where(Dossier.status.in_(OPEN))
-    if args.get("procedure") in runtime().settings.procedures:
-        query = query.where(Dossier.procedure == args["procedure"])
-    if args.get("channel") in {c.value for c in Channel}:
-        query = query.where(Dossier.channel == Channel(args["channel"]))
-    # "Overdue" and "due soon" judge the date last promised to the citizen (a new date after an
-    # apology replaces the legal one here), for dossiers whose result is not ready yet: the same
-    # rule as the dashboard's counts and the queue's badges.
-    due = args.get("due", "")
-    waiting = Dossier.status.in_([s for s in OPEN if s is not S.RESULT_READY])
-    if due == "overdue":
-        query = query.where(
-            waiting, _promised(Dossier.due_date < today, Dossier.new_due_date < today)
-        )
-    elif due == "soon":
-        query = query.where(
-            waiting,
-            _promised(
-                Dossier.due_date.between(today, soon), Dossier.new_due_date.between(today, soon)
-            ),
-        )
-    if args.get("mine"):
-        query = query.where(Dossier.assigned_to == user.username)
-    if text := reader.text("q", "Tìm kiếm", max_length=SEARCH_MAX_CHARS):
-        query = _search(query, text)
-    return query
 
 
 @blueprint.get("")
@@ -148,31 +93,21 @@ def queue():
         search_error = too_long("Từ khoá tìm kiếm", SEARCH_MAX_CHARS)
         filters = {k: v for k, v in request.args.items() if k != "q"}
     reader = QueryReader(filters)
-    query = queue_query(filters, g.user, today, soon, reader)
-    drafts = request.args.get("status") == "draft"
-    # Drafts have no due date: they page by id, newest first.
-    if drafts:
-        order = (Dossier.id.desc(),)
-        after = reader.id_cursor()
-        if after is not None:
-            query = query.where(Dossier.id < after)
-    else:
-        order = (Dossier.due_date, Dossier.id)
-        after = reader.due_cursor()
-        if after is not None:
-            day, last = after
-            # A row comparison, so the database seeks into the (due_date, id) index instead of
-            # filtering every row before the cursor (the OR form reads them all).
-            query = query.where(tuple_(Dossier.due_date, Dossier.id) > tuple_(day, last))
+    wanted = queue_filters(filters, g.user, reader)
+    after = reader.id_cursor() if wanted.drafts else reader.due_cursor()
+    rows: list[Dossier] = []
     with rt.sessions() as session:
-        rows = [] if search_error else list(session.scalars(query.order_by(*order).limit(PAGE + 1)))
-        vessels = _vessels(session, rows)
+        if not search_error:
+            rows = dossier_queries.queue_page(
+                session, wanted, today=today, soon=soon, after=after, limit=PAGE + 1
+            )
+        vessels = dossier_queries.vessels_of(session, rows)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     next_after = ""
     if more and rows:
         last = rows[-1]
-        next_after = str(last.id) if drafts else f"{last.due_date.isoformat()}:{last.id}"
+        next_after = str(last.id) if wanted.drafts else f"{last.due_date.isoformat()}:{last.id}"
     args = {k: v for k, v in request.args.items() if k != "after"}
     status = reader.flash_problems()
     return render_template(
@@ -191,13 +126,6 @@ def queue():
     ), 400 if search_error else status
 
 
-def _vessels(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
-    ids = {d.vessel_id for d in rows if d.vessel_id}
-    if not ids:
-        return {}
-    return {v.id: v for v in session.scalars(select(Vessel).where(Vessel.id.in_(ids)))}
-
-
 # ---- one dossier -----------------------------------------------------------------------------
 
 
@@ -206,18 +134,6 @@ def _load(session: Session, dossier_id: int) -> Dossier:
     if dossier is None:
         abort(404)
     return dossier
-
-
-def _latest_supplement(session: Session, dossier_id: int) -> DossierEvent | None:
-    """The supplement request the printable slip and the page show (the latest one)."""
-    return session.scalar(
-        select(DossierEvent)
-        .where(
-            DossierEvent.dossier_id == dossier_id, DossierEvent.to_status == S.SUPPLEMENT_REQUESTED
-        )
-        .order_by(DossierEvent.id.desc())
-        .limit(1)
-    )
 
 
 def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str, object]]:
@@ -252,7 +168,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
             )
         )
         timeline = _timeline(session, dossier)
-        supplement = _latest_supplement(session, dossier.id)
+        supplement = dossier_queries.latest_supplement_request(session, dossier.id)
         lookup_block = block_in_force(session, dossier.id, now())
         call_orders = _latest_call_orders(session, dossier.id)
     procedure = rt.settings.procedures[dossier.procedure]
@@ -564,7 +480,7 @@ def slip(dossier_id: int, kind: str):
     with rt.sessions() as session:
         dossier = _load(session, dossier_id)
         vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
-        supplement = _latest_supplement(session, dossier.id)
+        supplement = dossier_queries.latest_supplement_request(session, dossier.id)
     if kind == "supplement" and supplement is None:
         abort(404)
     if kind == "apology" and dossier.new_due_date is None:

@@ -1,23 +1,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, func, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake.models._columns import utcnow
 from intake.models.applicant import Applicant
 from intake.models.vessel import Vessel
-from intake.statuses import Channel, Delivery, DossierStatus
+from intake.statuses import CLOCK_RUNNING_STATUSES, Channel, Delivery, DossierStatus
 from tongdai.db import Base, str_enum
 
-# Kept in step with scheduler/rules.py (OPEN_FOR_APOLOGY and the reminder query).
-APOLOGY_CANDIDATES = (
-    "apology_count = 0 AND status IN ('received', 'accepted', 'in_process', 'payment_requested')"
-)
+
+def _sql_list(values: tuple[StrEnum, ...]) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+# The partial indexes' predicates, written from the same sets as the rules' queries
+# (intake/dossier_queries.py). Migration 0009 holds these words as history;
+# tests/intake/test_dossier_queries.py checks that they still match and that PostgreSQL can
+# answer each rule's query from its index.
+APOLOGY_CANDIDATES = f"apology_count = 0 AND status IN ({_sql_list(CLOCK_RUNNING_STATUSES)})"
 REMINDER_CANDIDATES = (
-    "status = 'result_ready' AND reminder_sent_at IS NULL AND delivery = 'collect'"
+    f"status = '{DossierStatus.RESULT_READY.value}' AND reminder_sent_at IS NULL"
+    f" AND delivery = '{Delivery.COLLECT.value}'"
 )
 
 
@@ -102,7 +111,13 @@ class Dossier(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    @property
+    @hybrid_property
     def effective_due_date(self) -> dt.date | None:
-        """The date the citizen was last promised."""
+        """The date the citizen was last promised: the apology's new date, else the legal one.
+        The same rule in SQL below, for "overdue" and "due soon" (intake/dossier_queries.py)."""
         return self.new_due_date or self.due_date
+
+    @effective_due_date.inplace.expression
+    @classmethod
+    def _effective_due_date_sql(cls):
+        return func.coalesce(cls.new_due_date, cls.due_date)
