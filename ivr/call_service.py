@@ -21,7 +21,7 @@ from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
 from intake.models import Applicant, Dossier, Vessel
-from intake.phone import LineKind, mask_phone, parse_phone
+from intake.phone import LineKind, mask_phone, national_display, parse_phone
 from intake.status_lookup import (
     LookupLimits,
     check_last_digits,
@@ -134,7 +134,8 @@ class CallService:
     def context(self, call: IvrCall) -> engine.Context:
         ivr = self.settings.ivr
         _, kind = caller_number(call.caller)
-        national = "0" + call.caller[3:] if call.caller and kind is LineKind.MOBILE else None
+        mobile = call.caller if kind is LineKind.MOBILE else None
+        national = national_display(mobile) if mobile else None
         fees = {
             f"{code}:{name}": variant.fee_vnd
             for code, procedure in self.settings.procedures.items()
