@@ -33,7 +33,6 @@ from intake.vessels import vessel_for
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
-from sms.notices import queue_receipt
 from tongdai.runtime import Runtime
 from tongdai.settings import parse_clock
 
@@ -365,7 +364,7 @@ class CallService:
             actor=IVR,
             now=now,
         )
-        queue_receipt(session, self.settings, draft, now)
+        # The receipt SMS is the notice rules' (scheduler/rules.py), from the "received" event.
         call.outcome = "submitted"
         log.info("call %d submitted dossier %s", call.id, draft.code)
         return Outcome(
