@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.codes import spoken_part
+from intake.dossier_commands import apply_answers, create_applicant
 from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
-from intake.models import Applicant, Dossier, Vessel
+from intake.models import Dossier, Vessel
 from intake.phone import LineKind, mask_phone, national_display, parse_phone
 from intake.status_lookup import (
     LookupLimits,
@@ -28,8 +29,7 @@ from intake.status_lookup import (
     is_own_phone,
     record_unknown,
 )
-from intake.statuses import Channel, Delivery, DossierStatus
-from intake.vessels import vessel_for
+from intake.statuses import Channel, DossierStatus
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
@@ -251,35 +251,11 @@ class CallService:
         if draft is None:
             log.warning("call %d: answer %s before a procedure was chosen", call.id, key)
             return
-        answers = dict((draft.form or {}).get("ivr", {}))
-        answers[key] = value
-        form = dict(draft.form or {})
-        form["ivr"] = answers
-        if key == "variant":
-            draft.variant = value
-        elif key == "reissue_reason":
-            form["reissue_reason"] = value
-        elif key == "vessel":
-            vessel = self._vessel(session, value)
-            draft.vessel_id = vessel.id
-            form["vessel_number"] = vessel.registration_number
-        elif key == "citizen_id":
-            form["citizen_id"] = value
-        elif key == "delivery":
-            draft.delivery = Delivery(value)
-        elif key == "notify_phone":
-            draft.notify_phone = parse_phone(value).e164
-            form["mobile"] = draft.notify_phone
-        elif key in RECORDED_ANSWERS:
+        if key in RECORDED_ANSWERS:
             recording = session.get(Recording, int(value))
             if recording is not None:
                 recording.dossier_id = draft.id
-        draft.form = form
-        draft.updated_at = now
-
-    def _vessel(self, session: Session, value: str) -> Vessel:
-        province, digits = value.split(":")
-        return vessel_for(session, province or None, digits)
+        apply_answers(session, draft, {key: value}, now=now, keyed=True)
 
     def _discard(self, session: Session, call: IvrCall, offered: int | None) -> None:
         draft = session.get(Dossier, offered) if offered else self._draft(session, call)
@@ -349,13 +325,7 @@ class CallService:
     def _q_submit(self, session, call, args, state) -> Outcome:
         draft = self._draft(session, call)
         now = self.runtime.clock.now()
-        form = draft.form or {}
-        applicant = Applicant(
-            phone=draft.notify_phone, citizen_id=form.get("citizen_id"), created_at=now
-        )
-        session.add(applicant)
-        session.flush()
-        draft.applicant_id = applicant.id
+        create_applicant(session, draft, now)
         submit(
             session,
             draft,

@@ -60,6 +60,7 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
     assert dossier.form["citizen_id"] == "012345678901"
     assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
+    assert "mobile" not in dossier.form  # one place for the number: the column
     purposes = sorted(r.purpose for r in session.scalars(select(Recording)))
     assert purposes == ["address_recording", "owner_name_recording"]
     # The call queues no SMS itself: the receipt is the notice rules', at their next tick.
