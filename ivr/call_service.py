@@ -247,7 +247,6 @@ class CallService:
                     now=now,
                 )
                 call.dossier_id = draft.id
-            draft.procedure = value
         if draft is None:
             log.warning("call %d: answer %s before a procedure was chosen", call.id, key)
             return

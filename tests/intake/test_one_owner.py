@@ -101,7 +101,9 @@ def test_every_event_carries_the_same_fields_whichever_path_wrote_it(session, ru
     dossier.delivery = Delivery.POST
     record_dispatch(session, dossier, tracking="EB123", actor=STAFF, now=now)
     session.flush()
-    events = session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id))
+    events = session.scalars(
+        select(DossierEvent).where(DossierEvent.dossier_id == dossier.id).order_by(DossierEvent.id)
+    )
     rows = [
         {column.key: getattr(event, column.key) for column in DossierEvent.__table__.columns}
         for event in events
