@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from intake.phone import national_display
 from intake.text import mask_citizen_id
 
 __all__ = ["local_date", "local_datetime", "mask_citizen_id", "money", "national_phone"]
@@ -27,7 +28,7 @@ def national_phone(e164: str | None) -> str:
     """+84912345678 -> 0912 345 678 (how staff dial it)."""
     if not e164:
         return ""
-    digits = "0" + e164[3:] if e164.startswith("+84") else e164
+    digits = national_display(e164)
     return f"{digits[:4]} {digits[4:7]} {digits[7:]}" if len(digits) == 10 else digits
 
 

@@ -795,7 +795,7 @@ class DatabaseWatch:
                 self.sa.text(
                     "SELECT (SELECT count(*) FROM dossier WHERE status = 'received'),"
                     " (SELECT count(DISTINCT code) FROM dossier WHERE status = 'received'),"
-                    " (SELECT count(*) FROM notice WHERE kind = 'receipt'),"
+                    " (SELECT count(*) FROM dossier_event WHERE to_status = 'received'),"
                     " (SELECT count(*) FROM ivr_call WHERE outcome = 'submitted'),"
                     " (SELECT count(*) FROM ivr_call WHERE ended_at IS NOT NULL)"
                 )
@@ -1060,7 +1060,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  slowest: {slow}")
             print(
                 f"  database: {counts['received']} dossiers received, {counts['codes']} distinct"
-                f" codes, {counts['receipts']} receipt SMS queued, {counts['ended']} calls ended"
+                f" codes, {counts['receipts']} 'received' events (the notice rules' receipt SMS),"
+                f" {counts['ended']} calls ended"
             )
             print(f"  CPU: machine {cpu.machine_busy:.0%} busy ({cpu.shares()})")
             print(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from intake.errors import InvalidInput
 from intake.models import Applicant
-from intake.phone import parse_phone
+from intake.phone import national_display, parse_phone
 from intake.vessel_number import parse_vessel_number
 from tongdai.settings import FormField, Settings
 
@@ -121,6 +121,6 @@ def display_value(field: FormField, stored: object) -> str:
             return dt.date.fromisoformat(str(stored)).strftime("%d/%m/%Y")
         except ValueError:
             return str(stored)
-    if field.kind == "phone" and str(stored).startswith("+84"):
-        return "0" + str(stored)[3:]  # the form staff dial and type
+    if field.kind == "phone":
+        return national_display(str(stored))
     return str(stored)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
+from intake.dossier_commands import record_event
 from intake.errors import ConcurrentEdit, ForbiddenTransition, InvalidInput, OverrideRequired
 from intake.models import Dossier, DossierEvent, Role
 from intake.statuses import DossierStatus as S
@@ -110,18 +111,17 @@ def change_status(
 
     dossier.status = to
     dossier.updated_at = now
-    event = DossierEvent(
-        dossier_id=dossier.id,
-        at=now,
-        actor=actor.name,
+    return record_event(
+        session,
+        dossier,
+        actor=actor,
+        now=now,
         from_status=current,
         to_status=to,
         reason=reason,
         override=override,
-        details=details or {},
+        details=details,
     )
-    session.add(event)
-    return event
 
 
 def _move_due_dates_by_wait(dossier: Dossier, now: dt.datetime, calendar: WorkingCalendar) -> None:

@@ -9,8 +9,10 @@ from enum import StrEnum
 from intake.digits import is_digits
 from intake.errors import InvalidInput
 
-# Since 2018 mobiles are 0 + 9 digits with these second digits; landlines are 02 + 9 digits.
-_MOBILE = re.compile(r"^0[35789][0-9]{8}$")
+# Since 2018 mobiles are 0 + 9 digits with one of these second digits; landlines are 02 + 9
+# digits. The one definition of "a mobile": the IVR's typed-number check asks `is_mobile` too.
+MOBILE_SECOND_DIGITS = "35789"
+_MOBILE = re.compile(rf"^0[{MOBILE_SECOND_DIGITS}][0-9]{{8}}$")
 _LANDLINE = re.compile(r"^02[0-9]{9}$")
 _SEPARATORS = re.compile(r"[\s.\-()]")
 
@@ -32,7 +34,7 @@ class PhoneNumber:
     @property
     def national(self) -> str:
         """The form people read: 0912345678."""
-        return "0" + self.e164[3:]
+        return national_display(self.e164)
 
     def __str__(self) -> str:
         return self.e164
@@ -59,6 +61,19 @@ def parse_phone(raw: str) -> PhoneNumber:
     raise InvalidInput(
         f"Số điện thoại không hợp lệ: {raw!r} (di động 10 số bắt đầu 03, 05, 07, 08, 09)"
     )
+
+
+def is_mobile(national: str) -> bool:
+    """`0912345678` (ten digits as typed, no separators) is a Vietnamese mobile number."""
+    return _MOBILE.fullmatch(national) is not None
+
+
+def national_display(e164: str) -> str:
+    """+84912345678 -> 0912345678, the form staff dial and type and callers hear read back.
+
+    Anything that is not a Vietnamese E.164 number is returned as it is.
+    """
+    return "0" + e164[3:] if e164.startswith("+84") else e164
 
 
 def mask_phone(e164: str) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
+from intake.dossier_commands import record_event
 from intake.errors import ForbiddenTransition, InvalidInput, OverrideRequired
 from intake.lifecycle import Actor
 from intake.models import Dossier, DossierEvent
@@ -49,12 +50,11 @@ def set_new_date(
     dossier.new_due_date = new_date
     dossier.apology_reason = reason
     dossier.updated_at = now
-    event = DossierEvent(
-        dossier_id=dossier.id,
-        at=now,
-        actor=actor.name,
-        from_status=dossier.status,
-        to_status=dossier.status,
+    return record_event(
+        session,
+        dossier,
+        actor=actor,
+        now=now,
         reason=reason,
         override=override,
         details={
@@ -64,8 +64,6 @@ def set_new_date(
             "automatic": automatic,
         },
     )
-    session.add(event)
-    return event
 
 
 def record_dispatch(
@@ -79,14 +77,10 @@ def record_dispatch(
         raise InvalidInput("Mã bưu gửi chỉ gồm chữ và số.")
     dossier.form = {**(dossier.form or {}), "postal_tracking": tracking}
     dossier.updated_at = now
-    event = DossierEvent(
-        dossier_id=dossier.id,
-        at=now,
-        actor=actor.name,
-        from_status=dossier.status,
-        to_status=dossier.status,
-        reason="",
+    return record_event(
+        session,
+        dossier,
+        actor=actor,
+        now=now,
         details={"action": "dispatched", "tracking": tracking},
     )
-    session.add(event)
-    return event

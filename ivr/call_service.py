@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.codes import spoken_part
+from intake.dossier_commands import apply_answers, create_applicant
 from intake.dossier_queries import (
     SPOKEN_CODE_LENGTH,
     find_dossier_by_code,
@@ -26,20 +27,18 @@ from intake.dossier_queries import (
 from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
-from intake.models import Applicant, Dossier, Vessel
-from intake.phone import LineKind, mask_phone, parse_phone
+from intake.models import Dossier
+from intake.phone import LineKind, mask_phone, national_display, parse_phone
 from intake.status_lookup import (
     LookupLimits,
     check_last_digits,
     is_own_phone,
     record_unknown,
 )
-from intake.statuses import Channel, Delivery, DossierStatus
-from intake.vessels import vessel_for
+from intake.statuses import Channel, DossierStatus
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
-from sms.notices import queue_receipt
 from tongdai.runtime import Runtime
 from tongdai.settings import parse_clock
 
@@ -140,7 +139,8 @@ class CallService:
     def context(self, call: IvrCall) -> engine.Context:
         ivr = self.settings.ivr
         _, kind = caller_number(call.caller)
-        national = "0" + call.caller[3:] if call.caller and kind is LineKind.MOBILE else None
+        mobile = call.caller if kind is LineKind.MOBILE else None
+        national = national_display(mobile) if mobile else None
         fees = {
             f"{code}:{name}": variant.fee_vnd
             for code, procedure in self.settings.procedures.items()
@@ -253,39 +253,14 @@ class CallService:
                     now=now,
                 )
                 call.dossier_id = draft.id
-            draft.procedure = value
         if draft is None:
             log.warning("call %d: answer %s before a procedure was chosen", call.id, key)
             return
-        answers = dict((draft.form or {}).get("ivr", {}))
-        answers[key] = value
-        form = dict(draft.form or {})
-        form["ivr"] = answers
-        if key == "variant":
-            draft.variant = value
-        elif key == "reissue_reason":
-            form["reissue_reason"] = value
-        elif key == "vessel":
-            vessel = self._vessel(session, value)
-            draft.vessel_id = vessel.id
-            form["vessel_number"] = vessel.registration_number
-        elif key == "citizen_id":
-            form["citizen_id"] = value
-        elif key == "delivery":
-            draft.delivery = Delivery(value)
-        elif key == "notify_phone":
-            draft.notify_phone = parse_phone(value).e164
-            form["mobile"] = draft.notify_phone
-        elif key in RECORDED_ANSWERS:
+        if key in RECORDED_ANSWERS:
             recording = session.get(Recording, int(value))
             if recording is not None:
                 recording.dossier_id = draft.id
-        draft.form = form
-        draft.updated_at = now
-
-    def _vessel(self, session: Session, value: str) -> Vessel:
-        province, digits = value.split(":")
-        return vessel_for(session, province or None, digits)
+        apply_answers(session, draft, {key: value}, now=now, keyed=True)
 
     def _discard(self, session: Session, call: IvrCall, offered: int | None) -> None:
         draft = session.get(Dossier, offered) if offered else self._draft(session, call)
@@ -355,13 +330,7 @@ class CallService:
     def _q_submit(self, session, call, args, state) -> Outcome:
         draft = self._draft(session, call)
         now = self.runtime.clock.now()
-        form = draft.form or {}
-        applicant = Applicant(
-            phone=draft.notify_phone, citizen_id=form.get("citizen_id"), created_at=now
-        )
-        session.add(applicant)
-        session.flush()
-        draft.applicant_id = applicant.id
+        create_applicant(session, draft, now)
         submit(
             session,
             draft,
@@ -370,7 +339,7 @@ class CallService:
             actor=IVR,
             now=now,
         )
-        queue_receipt(session, self.settings, draft, now)
+        # The receipt SMS is the notice rules' (scheduler/rules.py), from the "received" event.
         call.outcome = "submitted"
         log.info("call %d submitted dossier %s", call.id, draft.code)
         return Outcome(

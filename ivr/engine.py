@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intake.digits import is_digits
+from intake.phone import is_mobile
 from ivr.flow import (
     NEXT,
     NODES,
@@ -165,11 +166,7 @@ def new_state() -> dict[str, Any]:
             "tallies": {}}  # fmt: skip
 
 
-def _is_mobile(digits: str) -> bool:
-    return len(digits) == 10 and digits[0] == "0" and digits[1] in "35789"
-
-
-VALIDATORS = {"mobile": _is_mobile}
+VALIDATORS = {"mobile": is_mobile}
 
 
 def _commit(name: str, state: dict, context: Context) -> tuple[str, Any]:

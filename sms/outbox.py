@@ -1,4 +1,6 @@
-"""The outbox: `enqueue` is the only way to send an SMS (sms/dispatch.py sends them)."""
+"""The outbox: `enqueue` (a template's notice) and `enqueue_written` (a text staff wrote) are the
+only ways to send an SMS (sms/dispatch.py sends them); both go through `_queue`, the one place a
+Notice row is built."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from intake.errors import InvalidInput
 from intake.models import Dossier
-from intake.phone import mask_phone, parse_phone
+from intake.phone import PhoneNumber, mask_phone, parse_phone
+from sms.encoding import Measure
 from sms.models import Notice, NoticeStatus
 from sms.quiet_hours import next_sending_time
 from sms.templates import render
@@ -40,6 +43,42 @@ def enqueue(
     """Render and queue one SMS. Returns None (and flags the dossier) for a number that cannot
     receive SMS, so staff phone the citizen instead, and None when a notice with the same
     `dedupe_key` exists already (a rule that fires twice queues once)."""
+    number = _sms_number(kind, phone, dossier)
+    if number is None:
+        return None
+    urgent = kind in URGENT_KINDS
+    return _queue(
+        session,
+        kind=kind,
+        number=number,
+        measure=render(settings, kind, values).measure,
+        urgent=urgent,
+        next_attempt_at=now if urgent else next_sending_time(settings, now),
+        now=now,
+        dossier=dossier,
+        dedupe_key=dedupe_key,
+    )
+
+
+def enqueue_written(
+    session: Session,
+    *,
+    kind: str,
+    phone: str,
+    measure: Measure,
+    now: dt.datetime,
+    dedupe_key: str | None = None,
+) -> Notice | None:
+    """Queue a text a staff member wrote and previewed (`sms.encoding.prepare` measured it), to
+    go at once: they chose to send it now. None as for `enqueue` (no SMS number, or a repeat)."""
+    number = _sms_number(kind, phone, None)
+    if number is None:
+        return None
+    return _queue(session, kind=kind, number=number, measure=measure, urgent=True,
+                  next_attempt_at=now, now=now, dossier=None, dedupe_key=dedupe_key)  # fmt: skip
+
+
+def _sms_number(kind: str, phone: str, dossier: Dossier | None) -> PhoneNumber | None:
     try:
         number = parse_phone(phone)
     except InvalidInput:
@@ -49,18 +88,31 @@ def enqueue(
         if dossier is not None:
             dossier.needs_phone_call = True
         return None
-    rendered = render(settings, kind, values)
-    urgent = kind in URGENT_KINDS
+    return number
+
+
+def _queue(
+    session: Session,
+    *,
+    kind: str,
+    number: PhoneNumber,
+    measure: Measure,
+    urgent: bool,
+    next_attempt_at: dt.datetime,
+    now: dt.datetime,
+    dossier: Dossier | None,
+    dedupe_key: str | None,
+) -> Notice | None:
     notice = Notice(
         dossier_id=dossier.id if dossier is not None else None,
         kind=kind,
         phone=number.e164,
-        text=rendered.text,
-        encoding=str(rendered.measure.encoding),
-        segments=rendered.measure.segments,
+        text=measure.text,
+        encoding=str(measure.encoding),
+        segments=measure.segments,
         urgent=urgent,
         status=NoticeStatus.PENDING,
-        next_attempt_at=now if urgent else next_sending_time(settings, now),
+        next_attempt_at=next_attempt_at,
         created_at=now,
         updated_at=now,
         dedupe_key=dedupe_key,

@@ -168,6 +168,7 @@ def call(caller: str, audio: bool) -> None:
     """A call to the IVR from the terminal, keypad on the keyboard."""
     from ivr.console import run_console_call
     from scheduler.process import dispatch_tick
+    from scheduler.rules import run_rules
     from sms.gateways.factory import gateway_from_settings
     from tongdai.bootstrap import prepare_database
     from tongdai.runtime import Runtime
@@ -175,13 +176,14 @@ def call(caller: str, audio: bool) -> None:
     settings = load_checked_settings()
     prepare_database(settings)
     runtime = Runtime.from_settings(settings)
-    # Send the receipt at once, so a trainee sees the SMS the citizen would get.
-    run_console_call(
-        runtime,
-        caller,
-        audio,
-        after=lambda: dispatch_tick(runtime, gateway_from_settings(settings)),
-    )
+
+    def send_notices() -> None:
+        # Run the notice rules and send at once, so a trainee sees the receipt SMS the citizen
+        # would get (the scheduler queues it from the dossier's event within `rule_seconds`).
+        run_rules(runtime.sessions, settings, runtime.calendar(), runtime.clock.now())
+        dispatch_tick(runtime, gateway_from_settings(settings))
+
+    run_console_call(runtime, caller, audio, after=send_notices)
 
 
 @cli.group()

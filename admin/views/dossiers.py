@@ -19,6 +19,7 @@ from admin.query import QueryReader
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake import dossier_queries
 from intake.audit import record
+from intake.dossier_commands import apply_answers, form_values
 from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
@@ -28,7 +29,6 @@ from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
-from intake.vessels import vessel_for
 from ivr.call_orders import order_call_back
 from ivr.models import CallLog, CallOrder, IvrCall, Recording
 from sms.models import Notice
@@ -173,13 +173,14 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         call_orders = _latest_call_orders(session, dossier.id)
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
-    values = {f.key: display_value(f, (dossier.form or {}).get(f.key)) for f in fields}
+    answers = form_values(dossier)
+    values = {f.key: display_value(f, answers.get(f.key)) for f in fields}
     if submitted:
         values.update(submitted)
     by_field: dict[str, list[Recording]] = {}
     for recording in recordings:
         by_field.setdefault(RECORDING_FIELD.get(recording.purpose, ""), []).append(recording)
-    missing = missing_required(rt.settings, dossier.procedure, dossier.variant, dossier.form or {})
+    missing = missing_required(rt.settings, dossier.procedure, dossier.variant, answers)
     status = 400 if errors else 200
     return render_template(
         "admin/dossier.html",
@@ -289,21 +290,7 @@ def save_form(dossier_id: int):
         return show(dossier_id, errors=errors, submitted=raw)
 
     def change(session: Session, dossier: Dossier) -> None:
-        form = {**(dossier.form or {}), **clean}
-        dossier.form = form
-        dossier.updated_at = now()
-        if clean.get("mobile"):
-            dossier.notify_phone = clean["mobile"]
-        if clean.get("vessel_number"):
-            province, digits, _ = clean["vessel_number"].split("-")
-            dossier.vessel_id = vessel_for(session, province, digits).id
-        if dossier.applicant_id and (
-            "owner_name" in clean or "citizen_id" in clean or "address" in clean
-        ):
-            applicant = session.get(Applicant, dossier.applicant_id)
-            applicant.name = clean.get("owner_name") or applicant.name
-            applicant.citizen_id = clean.get("citizen_id") or applicant.citizen_id
-            applicant.address = clean.get("address") or applicant.address
+        apply_answers(session, dossier, clean, now=now())
 
     return _run(dossier_id, change, "Đã lưu thông tin hồ sơ.")
 
@@ -327,7 +314,7 @@ def move(dossier_id: int):
             raise InvalidInput(too_long("Tên mỗi giấy tờ cần bổ sung", DOCUMENT_MAX_CHARS))
         if to is S.ACCEPTED:
             missing = missing_required(
-                rt.settings, dossier.procedure, dossier.variant, dossier.form or {}
+                rt.settings, dossier.procedure, dossier.variant, form_values(dossier)
             )
             if missing:
                 raise InvalidInput(

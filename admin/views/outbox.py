@@ -29,7 +29,7 @@ from intake.models import Dossier
 from intake.phone import PhoneNumber, parse_phone
 from sms.encoding import Measure, prepare
 from sms.models import Notice, NoticeStatus
-from sms.outbox import add_once
+from sms.outbox import enqueue_written
 
 blueprint = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 PAGE = 50
@@ -217,25 +217,12 @@ def _signature(sms: ManualSms, nonce: str) -> str:
 def queue_manual(
     session: Session, sms: ManualSms, *, now: dt.datetime, dedupe_key: str | None = None
 ) -> Notice | None:
-    """Queue a staff-written SMS as `sms.outbox.enqueue` queues a rendered one: pending, at once.
+    """Queue a staff-written SMS through the outbox's way in: pending, to go at once.
 
     Returns None when the same confirm page was already sent (a double click, a reload).
     """
-    notice = Notice(
-        dossier_id=None,
-        kind=MANUAL_KIND,
-        phone=sms.number.e164,
-        text=sms.measure.text,
-        encoding=str(sms.measure.encoding),
-        segments=sms.measure.segments,
-        urgent=True,
-        status=NoticeStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-        dedupe_key=dedupe_key,
-    )
-    return add_once(session, notice)
+    return enqueue_written(session, kind=MANUAL_KIND, phone=sms.number.e164,
+                           measure=sms.measure, now=now, dedupe_key=dedupe_key)  # fmt: skip
 
 
 @blueprint.post("/preview")

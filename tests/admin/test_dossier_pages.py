@@ -175,6 +175,34 @@ def test_valid_fields_are_saved_to_the_dossier_applicant_and_vessel(operator, ru
     assert (applicant.name, applicant.address) == ("Nguyễn Văn An", "Tịnh Kỳ, Quảng Ngãi")
 
 
+def test_the_mobile_field_shows_the_number_the_sms_go_to(operator, runtime):
+    dossier_id, _ = _phone_dossier(runtime)  # a caller's mobile, in notify_phone only
+    page = operator.get(f"/admin/dossiers/{dossier_id}").get_data(as_text=True)
+    assert re.search(r'id="f-mobile" name="mobile" value="0912345678"', page)
+
+
+def test_a_field_staff_clear_is_cleared_everywhere_it_is_kept(operator, runtime):
+    """The form, the applicant record and the columns used to disagree after a cleared field:
+    the form held "" while the applicant kept the name and the dossier the number and vessel."""
+    dossier_id, _ = _phone_dossier(runtime)
+    url, version = _claimed(operator, runtime, dossier_id)
+    typed = {"owner_name": "Nguyễn Văn An", "address": "Tịnh Kỳ", "mobile": "0987654321"}
+    operator.post(f"{url}/form", data={"csrf_token": token(operator, url), "version": version,
+                                       **typed})  # fmt: skip
+    with runtime.sessions() as session:
+        version = session.get(Dossier, dossier_id).version
+    cleared = {"owner_name": "", "mobile": "", "vessel_number": ""}
+    operator.post(f"{url}/form", data={"csrf_token": token(operator, url), "version": version,
+                                       **cleared})  # fmt: skip
+    with runtime.sessions() as session:
+        dossier = session.get(Dossier, dossier_id)
+        applicant = session.get(Applicant, dossier.applicant_id)
+    assert (dossier.form["owner_name"], applicant.name) == ("", None)
+    assert (dossier.form["address"], applicant.address) == ("Tịnh Kỳ", "Tịnh Kỳ")
+    assert (dossier.notify_phone, applicant.phone, "mobile" in dossier.form) == (None, None, False)
+    assert (dossier.form["vessel_number"], dossier.vessel_id) == ("", None)
+
+
 def test_a_second_editor_with_a_stale_page_is_told_not_overwritten(operator, runtime):
     dossier_id, _ = _phone_dossier(runtime)
     url, stale = _claimed(operator, runtime, dossier_id)

@@ -317,6 +317,26 @@ def test_a_manual_sms_is_queued_only_after_its_preview_is_confirmed(client, runt
     assert event.target_id == str(notice.id) and "+84912345678" not in str(event.details)
 
 
+def test_a_manual_sms_enters_the_outbox_through_its_one_way_in(client, runtime, monkeypatch):
+    import sms.outbox
+
+    queued = []
+    real = sms.outbox._queue
+
+    def spy(session, **fields):
+        queued.append(fields["kind"])
+        return real(session, **fields)
+
+    monkeypatch.setattr(sms.outbox, "_queue", spy)
+    token = as_role(client, runtime, Role.OPERATOR)
+    page = text_of(_manual(client, token, phone="0912345678", text="Xin chào", step="preview"))
+    confirmed = {name: hidden(page, name) for name in ("phone", "text", "nonce", "signature")}
+    assert _manual(client, token, **confirmed, step="send").status_code == 302
+    with runtime.sessions() as session:
+        assert [n.kind for n in session.scalars(select(Notice))] == ["manual"]
+    assert queued == ["manual"]
+
+
 def test_a_manual_sms_with_stripped_diacritics(client, runtime):
     token = as_role(client, runtime, Role.OPERATOR)
     page = text_of(_manual(client, token, phone="0912345678", text="Đã có kết quả", strip="1"))

@@ -11,6 +11,7 @@ import tongdai.db
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
+from scheduler.rules import run_rules
 from sms.models import Notice
 from tests.conftest import kill_connections
 
@@ -38,7 +39,9 @@ def only_dossier(session) -> Dossier:
     return session.scalars(select(Dossier)).one()
 
 
-def test_a_new_licence_by_phone_becomes_a_dossier_with_a_receipt(new_caller, session):
+def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
+    new_caller, session, voice_runtime
+):
     caller = new_caller()
     caller.dial_in()
     assert "Cuộc gọi được ghi âm" in caller.heard()
@@ -57,10 +60,16 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_a_receipt(new_caller, ses
     assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
     assert dossier.form["citizen_id"] == "012345678901"
     assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
+    assert "mobile" not in dossier.form  # one place for the number: the column
     purposes = sorted(r.purpose for r in session.scalars(select(Recording)))
     assert purposes == ["address_recording", "owner_name_recording"]
+    # The call queues no SMS itself: the receipt is the notice rules', at their next tick.
+    assert session.scalars(select(Notice)).all() == []
+    runtime = voice_runtime
+    run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
+    run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
     receipt = session.scalars(select(Notice)).one()
-    assert (receipt.kind, receipt.phone) == ("receipt", "+84912345678")
+    assert (receipt.kind, receipt.phone, receipt.urgent) == ("receipt", "+84912345678", True)
     assert dossier.code in receipt.text
 
 
@@ -224,7 +233,7 @@ def test_operator_in_office_hours_is_dialled(new_caller):
     assert dial is not None and dial.find("Number").text == "+842553822222"
 
 
-def test_each_webhook_delivered_twice_advances_the_call_once(new_caller, session):
+def test_each_webhook_delivered_twice_advances_the_call_once(new_caller, session, voice_runtime):
     caller = new_caller()
     first = caller.dial_in()
     again = caller.post("/twilio/voice", {})
@@ -235,8 +244,10 @@ def test_each_webhook_delivered_twice_advances_the_call_once(new_caller, session
         assert replay.data == caller.responses[-2].data
     assert first is not None
     assert session.scalar(select(func.count()).select_from(Dossier)) == 1
-    assert session.scalar(select(func.count()).select_from(Notice)) == 1
     assert session.scalar(select(func.count()).select_from(Recording)) == 2
+    rt = voice_runtime
+    run_rules(rt.sessions, rt.settings, rt.calendar(), rt.clock.now())
+    assert session.scalar(select(func.count()).select_from(Notice)) == 1
 
 
 def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(

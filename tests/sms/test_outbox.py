@@ -9,10 +9,10 @@ import time
 from sqlalchemy import select
 
 from intake.models import Dossier
+from scheduler.rules import Rules
 from sms.dispatch import dispatch_due
 from sms.gateways.base import PermanentSendError, TransientSendError
 from sms.models import Notice, NoticeStatus
-from sms.notices import queue_receipt
 from sms.receipts import apply_receipt
 from tests.factories import create_dossier, create_notice
 from tests.fakes import RecordingGateway
@@ -26,9 +26,17 @@ def _queue(session, runtime, phone="0912 345 678", **fields):
     return notice
 
 
+def _receipt(session, runtime, dossier, now):
+    """The receipt the notice rules queue for `dossier` (None when its number gets no SMS)."""
+    Rules(runtime.settings, runtime.calendar()).scan_events(session, now)
+    return session.scalar(
+        select(Notice).where(Notice.dossier_id == dossier.id, Notice.kind == "receipt")
+    )
+
+
 def test_a_receipt_is_queued_and_sent_once(session, runtime):
     dossier = create_dossier(session, runtime)
-    notice = queue_receipt(session, runtime.settings, dossier, runtime.clock.now())
+    notice = _receipt(session, runtime, dossier, runtime.clock.now())
     session.commit()
     gateway = RecordingGateway()
     first = dispatch_due(runtime.sessions, gateway, runtime.settings, runtime.clock)
@@ -47,7 +55,7 @@ def test_a_receipt_is_queued_and_sent_once(session, runtime):
 
 def test_a_landline_gets_no_sms_and_the_dossier_is_flagged_for_a_phone_call(session, runtime):
     dossier = create_dossier(session, runtime, phone="+842553822222")
-    assert queue_receipt(session, runtime.settings, dossier, runtime.clock.now()) is None
+    assert _receipt(session, runtime, dossier, runtime.clock.now()) is None
     session.commit()
     assert session.get(Dossier, dossier.id).needs_phone_call is True
     assert session.scalars(select(Notice)).all() == []
@@ -95,7 +103,7 @@ def test_quiet_hours_hold_centre_notices_but_not_receipts(session, runtime, cloc
     clock.set(dt.datetime(2026, 12, 1, 22, 30, tzinfo=VN))
     held = _queue(session, runtime, kind="stopped")
     dossier = create_dossier(session, runtime)
-    receipt = queue_receipt(session, runtime.settings, dossier, clock.now())
+    receipt = _receipt(session, runtime, dossier, clock.now())
     session.commit()
     assert held.next_attempt_at == dt.datetime(2026, 12, 2, 7, 0, tzinfo=VN)
     gateway = RecordingGateway()

@@ -12,6 +12,7 @@ import tongdai.db
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
+from scheduler.rules import run_rules
 from sms.models import Notice
 from tests.conftest import kill_connections
 from tests.ivr.asterisk.fake_asterisk import (
@@ -45,6 +46,9 @@ def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session
     assert [r.purpose for r in recordings] == ["owner_name_recording", "address_recording"]
     assert [round(r.seconds) for r in recordings] == [3, 4]
     assert all((agi_runtime.settings.data_dir / r.path).is_file() for r in recordings)
+    assert session.scalars(select(Notice)).all() == []  # the receipt is the notice rules'
+    rt = agi_runtime
+    run_rules(rt.sessions, rt.settings, rt.calendar(), rt.clock.now())
     assert session.scalars(select(Notice)).one().kind == "receipt"
     call_row = session.scalars(select(IvrCall)).one()
     assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
