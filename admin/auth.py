@@ -37,8 +37,8 @@ from admin import login_throttle, staff_sessions
 from admin.accounts import MIN_PASSWORD_LENGTH
 from intake.audit import record
 from intake.models import Role, StaffUser
-from tongdai.client_address import client_address, throttle_source
-from tongdai.runtime import Runtime
+from intake.runtime import Runtime
+from plumbing.client_address import client_address, throttle_source
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__, url_prefix="/admin")

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from intake.models import LoginThrottle
-from tongdai.db import UtcDateTime
+from plumbing.db import UtcDateTime
 
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from flask import Flask, abort, flash, render_template, request
 from werkzeug.routing import IntegerConverter
 
-from tongdai.db import INTEGER_MAX
+from plumbing.db import INTEGER_MAX
 
 DB_INT_MAX = INTEGER_MAX
 # Dates staff can mean: no dossier, call or audit event lies outside these, and the UTC

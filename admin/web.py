@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from admin import auth, formatting, labels, staff_sessions
+from admin import auth, formatting, staff_sessions
 from admin.csrf import check_csrf, csrf_token
 from admin.query import (
     bad_request_page,
@@ -13,6 +13,7 @@ from admin.query import (
 )
 from intake.models import Role
 from intake.statuses import DossierStatus
+from reports import labels
 
 
 def init_app(app: Flask) -> None:

@@ -277,8 +277,8 @@ def main() -> None:
     parser.add_argument("--abusers", type=int, default=4, help="abusive clients in phase two")
     args = parser.parse_args()
 
+    from plumbing.settings import load_settings
     from tongdai.bootstrap import prepare_database
-    from tongdai.settings import load_settings
 
     token = secrets.token_hex(16)
     port = free_port()

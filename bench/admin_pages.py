@@ -243,9 +243,9 @@ def measure(staff: Staff, name: str, path: str, samples: int) -> Measured:
 def explain_slowest(env: dict[str, str], path: str) -> None:
     from sqlalchemy import event
 
+    from intake.runtime import Runtime
+    from plumbing.settings import load_settings
     from tongdai.app import create_app
-    from tongdai.runtime import Runtime
-    from tongdai.settings import load_settings
 
     runtime = Runtime.from_settings(load_settings(ROOT / "config.toml", env=env))
     app = create_app(runtime)
@@ -335,9 +335,9 @@ def main() -> None:
 
     from admin.accounts import add_user
     from intake.models import Role
+    from plumbing.db import make_engine, make_session_factory
+    from plumbing.settings import load_settings
     from tongdai.bootstrap import prepare_database
-    from tongdai.db import make_engine, make_session_factory
-    from tongdai.settings import load_settings
 
     with throwaway_database("tongdai_bench_admin") as url, tempfile.TemporaryDirectory() as data:
         env = {

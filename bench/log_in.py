@@ -36,10 +36,10 @@ WRONG = "sai-mat-khau-roi"
 def _app(database_url: str, samples: int):
     from admin.accounts import add_user
     from intake.models import Role
+    from intake.runtime import Runtime
+    from plumbing.settings import load_settings
     from tongdai.app import create_app
     from tongdai.migrate import upgrade
-    from tongdai.runtime import Runtime
-    from tongdai.settings import load_settings
 
     upgrade(database_url)
     settings = load_settings(

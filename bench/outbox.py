@@ -73,9 +73,9 @@ class CountingGateway:
 def worker(database_url: str, out: Path, batch: int, start_at: float) -> None:
     """One dispatcher process: drain the outbox, then print a JSON line about itself."""
     from intake.clock import SystemClock
+    from plumbing.db import make_engine, make_session_factory
+    from plumbing.settings import load_settings
     from sms.dispatch import dispatch_due
-    from tongdai.db import make_engine, make_session_factory
-    from tongdai.settings import load_settings
 
     settings = load_settings(
         ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "bench", "DATABASE_URL": database_url}
@@ -127,8 +127,8 @@ def main() -> None:
 
     import sqlalchemy as sa
 
+    from plumbing.settings import load_settings
     from tongdai.migrate import upgrade
-    from tongdai.settings import load_settings
 
     batch = (
         args.batch

@@ -165,10 +165,10 @@ def main() -> None:
     sizes = [int(n) for n in args.sizes.split(",")]
 
     from intake.calendar_store import load_calendar
+    from plumbing.db import make_engine, make_session_factory
+    from plumbing.settings import load_settings
     from scheduler.rules import run_rules
     from tongdai.bootstrap import prepare_database
-    from tongdai.db import make_engine, make_session_factory
-    from tongdai.settings import load_settings
 
     with throwaway_database("tongdai_bench_rules") as url:
         settings = load_settings(

@@ -66,11 +66,11 @@ def main() -> None:
     from intake.codes import spoken_part
     from intake.dossiers import start_draft, submit
     from intake.lifecycle import Actor
+    from intake.runtime import Runtime
     from intake.statuses import Channel, Delivery
+    from plumbing.settings import load_settings
     from tongdai.app import create_app
     from tongdai.bootstrap import prepare_database
-    from tongdai.runtime import Runtime
-    from tongdai.settings import load_settings
 
     with throwaway_database("tongdai_bench_lookup") as url, tempfile.TemporaryDirectory() as data:
         env = {

@@ -91,9 +91,9 @@ def make_app():
     """gunicorn's entry: the real app, plus the signed baseline endpoints of (b)."""
     from flask import Response
 
+    from plumbing.twilio_signature import require_twilio_signature
     from tongdai.app import create_app
-    from tongdai.runtime import load_runtime
-    from tongdai.twilio_signature import require_twilio_signature
+    from tongdai.startup import load_runtime
 
     app = create_app(load_runtime())
 
@@ -153,13 +153,13 @@ def _core_step():
     """`--core-step`: what a step would cost written by hand in SQLAlchemy Core, without the ORM
     (the ORM-free rewrite weighed when the old 0.5 ratio target was missed): lock the call with
     its draft in one SELECT, save the answer on the draft, save the call state and our answer,
-    commit, through the app's own pool policy (tongdai.db.make_engine)."""
+    commit, through the app's own pool policy (plumbing.db.make_engine)."""
     import datetime as dt
 
     from flask import request
     from sqlalchemy import JSON, Integer, bindparam, text
 
-    from tongdai.db import make_engine
+    from plumbing.db import make_engine
 
     engine = make_engine(os.environ["DATABASE_URL"], pool_size=4)
     lock = text(
@@ -959,8 +959,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     import gunicorn
 
+    from plumbing.settings import load_settings
     from tongdai.bootstrap import prepare_database
-    from tongdai.settings import load_settings
 
     token = secrets.token_hex(16)
     port = free_port()

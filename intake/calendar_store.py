@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
 from intake.models import CalendarDay, CalendarDayKind
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 
 def seed_calendar(session: Session, settings: Settings) -> int:

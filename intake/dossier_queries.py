@@ -54,7 +54,7 @@ from intake.statuses import (
     Timeliness,
 )
 from intake.vessel_number import parse_vessel_number
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 S = DossierStatus
 ONE_DAY = dt.timedelta(days=1)

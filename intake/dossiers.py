@@ -13,7 +13,7 @@ from intake.errors import ConcurrentEdit, InvalidInput
 from intake.lifecycle import Actor, change_status
 from intake.models import Dossier
 from intake.statuses import Channel, DossierStatus
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 
 def start_draft(

@@ -15,7 +15,7 @@ from intake.errors import InvalidInput
 from intake.models import Applicant
 from intake.phone import national_display, parse_phone
 from intake.vessel_number import parse_vessel_number
-from tongdai.settings import FormField, Settings
+from plumbing.settings import FormField, Settings
 
 # A text field that is also stored in a column gets that column's length as its limit, so the
 # form can never accept what the database would refuse; the others live only in the dossier's

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from intake.audit import record
 from intake.models import Dossier, DossierLookupAttempt, DossierLookupBlock
 from intake.phone import mask_phone
-from tongdai.settings import StatusLookupSettings
+from plumbing.settings import StatusLookupSettings
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ivr.prompts import prompt_catalogue
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 with warnings.catch_warnings():
     # pydub warns on import when ffmpeg is missing; _require says it in one line, when it matters.

@@ -15,7 +15,7 @@ import time
 from flask import Blueprint, abort, current_app, request, send_file
 
 from ivr.audio import PromptFiles
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 blueprint = Blueprint("prompt_audio", __name__)
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")

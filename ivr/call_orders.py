@@ -2,7 +2,7 @@
 
 The web page never talks to Asterisk: it inserts an order (`order_call_back`) and returns. Each
 AGI process with TONGDAI_AMI_URL runs `carry_out_due` every `callback_poll_seconds` (in a worker
-thread, see ivr/asterisk/call_events.py), on the queue skeleton of tongdai/queue.py:
+thread, see ivr/asterisk/call_events.py), on the queue skeleton of plumbing/queue.py:
 pending -> dialing (claimed with SKIP LOCKED and committed) -> Originate with no session open
 -> done, or pending again after a backoff, or failed once `callback_attempts` are spent or
 Asterisk refused for good.
@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.errors import InvalidInput
 from intake.phone import mask_phone, parse_phone
 from ivr.models import CallOrder, CallOrderKind, CallOrderStatus
-from tongdai import queue
-from tongdai.queue import Claimed, WorkQueue
-from tongdai.settings import Settings
+from plumbing import queue
+from plumbing.queue import Claimed, WorkQueue
+from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
 CALL_ORDERS = WorkQueue(

@@ -29,6 +29,7 @@ from intake.errors import InvalidInput
 from intake.lifecycle import Actor
 from intake.models import Dossier
 from intake.phone import LineKind, mask_phone, national_display, parse_phone
+from intake.runtime import Runtime
 from intake.status_lookup import (
     LookupLimits,
     check_last_digits,
@@ -39,8 +40,7 @@ from intake.statuses import Channel, DossierStatus
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
-from tongdai.runtime import Runtime
-from tongdai.settings import parse_clock
+from plumbing.settings import parse_clock
 
 log = logging.getLogger(__name__)
 IVR = Actor.system("ivr")

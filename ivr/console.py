@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from intake.runtime import Runtime
 from ivr import engine
 from ivr.audio import PromptFiles
 from ivr.call_service import CallService
 from ivr.prompts import part_keys, prompt_catalogue
 from ivr.speech import text_of
-from tongdai.runtime import Runtime
 
 
 class ConsoleCall:

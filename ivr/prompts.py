@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ivr.flow import province_key
 from ivr.speech import NUMBER_ATOMS, Part, Prompt, Words
-from tongdai.settings import Settings
+from plumbing.settings import Settings
 
 # Number words whose diacritic-free spelling would collide (mười/mươi) get explicit keys.
 WORD_KEYS = {

@@ -43,8 +43,8 @@ from twilio.http import HttpClient
 from intake.clock import Clock
 from ivr.audio import AudioError, AudioToolMissing, convert_recording
 from ivr.models import Recording, RecordingStatus
-from tongdai.settings import Settings
-from tongdai.twilio_client import TWILIO_API, rest_client
+from plumbing.settings import Settings
+from plumbing.twilio_client import TWILIO_API, rest_client
 
 log = logging.getLogger(__name__)
 

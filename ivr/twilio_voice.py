@@ -16,16 +16,16 @@ from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from intake.runtime import Runtime
 from ivr import engine
 from ivr.audio_lookup import web_audio_url
 from ivr.call_service import CallService
 from ivr.models import IvrCall, Recording
 from ivr.prompts import part_keys
 from ivr.speech import text_of
-from tongdai.db import retry_if_disconnected
-from tongdai.runtime import Runtime
-from tongdai.twilio_signature import require_twilio_signature
-from tongdai.webhook_form import (
+from plumbing.db import retry_if_disconnected
+from plumbing.twilio_signature import require_twilio_signature
+from plumbing.webhook_form import (
     DB_INT_MAX,
     Number,
     Text,
@@ -34,7 +34,7 @@ from tongdai.webhook_form import (
     webhook_values,
 )
 
-# What Twilio sends that we read, checked before any database work (tongdai.webhook_form).
+# What Twilio sends that we read, checked before any database work (plumbing.webhook_form).
 # Twilio's ids have fixed shapes; lengths never exceed the column the value is stored in.
 CALL_SID = Text(
     "CallSid",

@@ -13,14 +13,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from intake.runtime import Runtime
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
+from plumbing.heartbeat import beat
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
 from scheduler.rules import run_rules
 from sms.dispatch import dispatch_due
 from sms.gateways.base import SmsGateway
-from tongdai.heartbeat import beat
-from tongdai.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from intake.phone import mask_phone
 from intake.statuses import DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording, RecordingStatus
 from ivr.recording_fetch import DELETE_FAILED, DELETE_PENDING, GONE, Gone, ProviderError
+from plumbing.settings import Settings
 from scheduler.models import StaffAlert
 from sms.models import InboundMessage, Notice, SurveyRating
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 

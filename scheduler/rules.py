@@ -27,10 +27,10 @@ from intake.models import Dossier, DossierEvent
 from intake.results import set_new_date
 from intake.statuses import Delivery, Timeliness
 from intake.statuses import DossierStatus as S
+from plumbing.settings import Settings
 from scheduler.models import ScanCursor, StaffAlert
 from sms.inbound import opted_out
 from sms.outbox import enqueue
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 SCHEDULER = Actor.system("scheduler")

@@ -7,7 +7,7 @@ again and a slow receipt never drags one backwards.
 Several dispatcher processes share the work: claims use FOR UPDATE SKIP LOCKED and commit before
 any gateway call, and no database session is open during the call. The claim, the re-stamp just
 before each call, the guarded moves, the backoff and the batch loop are the queue skeleton's
-(tongdai/queue.py); what is the outbox's own is here: the rate per gateway, the outcome of a
+(plumbing/queue.py); what is the outbox's own is here: the rate per gateway, the outcome of a
 send, and settling unknown notices from the provider.
 
 Crash window (README, "The outbox"): a dispatcher killed between the provider accepting a message
@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import Clock
 from intake.phone import mask_phone
+from plumbing import queue
+from plumbing.queue import Claimed, WorkQueue
+from plumbing.settings import Settings
 from sms.gateways.base import Accepted, LookupGateway, OutgoingSms, SendError, SmsGateway
 from sms.models import Notice, NoticeStatus, RateLimit
-from tongdai import queue
-from tongdai.queue import Claimed, WorkQueue
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 NOTICES = WorkQueue(Notice, NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.UNKNOWN)

@@ -22,9 +22,9 @@ from intake.errors import InvalidInput
 from intake.models import Dossier
 from intake.phone import mask_phone, parse_phone
 from intake.text import fold
+from plumbing.settings import Settings
 from sms.models import InboundMessage, Notice, SmsPreference, SurveyRating
 from sms.outbox import enqueue
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 

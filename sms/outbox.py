@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from intake.errors import InvalidInput
 from intake.models import Dossier
 from intake.phone import PhoneNumber, mask_phone, parse_phone
+from plumbing.settings import Settings
 from sms.encoding import Measure
 from sms.models import Notice, NoticeStatus
 from sms.quiet_hours import next_sending_time
 from sms.templates import render
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 

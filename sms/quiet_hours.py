@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tongdai.settings import Settings, parse_clock
+from plumbing.settings import Settings, parse_clock
 
 
 def next_sending_time(settings: Settings, now: dt.datetime) -> dt.datetime:

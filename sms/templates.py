@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from plumbing.settings import SMS_PLACEHOLDERS, Settings, SettingsError
 from sms.encoding import Measure, prepare, strip_diacritics
-from tongdai.settings import SMS_PLACEHOLDERS, Settings, SettingsError
 
 ELLIPSIS = "..."
 

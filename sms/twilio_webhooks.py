@@ -10,13 +10,10 @@ import logging
 from flask import Blueprint, Response, current_app
 from twilio.twiml.messaging_response import MessagingResponse
 
-from sms.inbound import InboundSms, handle_inbound
-from sms.models import InboundMessage, Notice
-from sms.receipts import apply_receipt
-from tongdai.db import retry_if_disconnected
-from tongdai.runtime import Runtime
-from tongdai.twilio_signature import require_twilio_signature
-from tongdai.webhook_form import (
+from intake.runtime import Runtime
+from plumbing.db import retry_if_disconnected
+from plumbing.twilio_signature import require_twilio_signature
+from plumbing.webhook_form import (
     DB_INT_MAX,
     Number,
     Text,
@@ -24,11 +21,14 @@ from tongdai.webhook_form import (
     column_length,
     webhook_values,
 )
+from sms.inbound import InboundSms, handle_inbound
+from sms.models import InboundMessage, Notice
+from sms.receipts import apply_receipt
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 
-# What Twilio sends that we read, checked before any database work (tongdai.webhook_form).
+# What Twilio sends that we read, checked before any database work (plumbing.webhook_form).
 # Lengths never exceed the column the value is stored in. Message ids are letters and digits
 # (Twilio's are `SM` + 32 hex; other providers' adapters differ, so the shape stays loose).
 _inbound = InboundMessage.__table__.c

@@ -18,14 +18,14 @@ from sqlalchemy.engine import make_url
 
 import intake.models  # noqa: F401 - registers the tables
 import ivr.models  # noqa: F401
+import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401
 import sms.models  # noqa: F401
-import tongdai.heartbeat  # noqa: F401
 from intake.clock import FixedClock
-from tongdai.db import Base, make_engine, make_session_factory
+from intake.runtime import Runtime
+from plumbing.db import Base, make_engine, make_session_factory
+from plumbing.settings import Settings, load_settings
 from tongdai.migrate import upgrade
-from tongdai.runtime import Runtime
-from tongdai.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from intake.dossiers import start_draft, submit
 from intake.lifecycle import REASON_REQUIRED, TRANSITIONS, Actor, change_status
 from intake.models import Applicant, Dossier, Role, StaffUser
+from intake.runtime import Runtime
 from intake.statuses import Channel, Delivery
 from intake.statuses import DossierStatus as S
-from tongdai.runtime import Runtime
 
 PHONE = "+84912345678"
 STAFF_PASSWORD = "mat-khau-rat-dai-2026"

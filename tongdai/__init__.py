@@ -1,1 +1,2 @@
-"""Shared plumbing: settings, database, the web app factory and the `tongdai` command."""
+"""The composition roots: the web app factory, the `tongdai` command, the servers, /healthz and
+start-up. Everything else sits below (README "How the pieces fit"); nothing imports this."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, redirect, render_template, request, url_for
 
-from tongdai.runtime import Runtime, load_runtime
+from intake.runtime import Runtime
+from tongdai.startup import load_runtime
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:

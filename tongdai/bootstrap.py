@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 from intake.calendar_store import seed_calendar
-from tongdai.db import make_engine, make_session_factory
+from plumbing.db import make_engine, make_session_factory
+from plumbing.settings import Settings
 from tongdai.migrate import upgrade
-from tongdai.settings import Settings
 
 log = logging.getLogger(__name__)
 

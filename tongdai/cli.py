@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from intake.errors import DomainError
-from tongdai.logs import configure_logging, stop_on_signals
-from tongdai.settings import SettingsError
+from plumbing.logs import configure_logging, stop_on_signals
+from plumbing.settings import SettingsError
 from tongdai.startup import load_checked_settings
 
 log = logging.getLogger("tongdai")
@@ -53,7 +53,7 @@ def user_add(name: str, role: str) -> None:
     """Add a staff account (password from standard input when it is not a terminal)."""
     from admin.accounts import add_user
     from intake.models import Role
-    from tongdai.runtime import load_runtime
+    from tongdai.startup import load_runtime
 
     if sys.stdin.isatty():
         password = getpass.getpass("Mật khẩu: ")
@@ -78,7 +78,7 @@ def calendar() -> None:
 def calendar_due(received: str, days: int) -> None:
     """Print the legal due date of a dossier received at RECEIVED."""
     from intake.calendar_store import calendar_from_settings, load_calendar
-    from tongdai.runtime import load_runtime
+    from tongdai.startup import load_runtime
 
     try:
         local = dt.datetime.strptime(received, "%Y-%m-%d %H:%M")
@@ -113,8 +113,8 @@ def web(host: str, port: int) -> None:
 @click.option("--port", default=4573, show_default=True, type=int)
 def agi(host: str, port: int) -> None:
     """The FastAGI server alone (Asterisk: AGI(agi://HOST:PORT/intake))."""
+    from intake.runtime import Runtime
     from ivr.asterisk.agi_server import serve_agi
-    from tongdai.runtime import Runtime
 
     serve_agi(Runtime.from_settings(load_checked_settings()), host, port)
 
@@ -122,9 +122,9 @@ def agi(host: str, port: int) -> None:
 @cli.command()
 def scheduler() -> None:
     """The scheduler alone: the outbox dispatcher (later: notice rules, retention)."""
+    from intake.runtime import Runtime
     from scheduler.process import build_scheduler
     from sms.gateways.factory import gateway_from_settings
-    from tongdai.runtime import Runtime
 
     settings = load_checked_settings()
     runtime = Runtime.from_settings(settings)
@@ -166,12 +166,12 @@ def sms_preview(text: str, strip: bool) -> None:
 @click.option("--audio", is_flag=True, help="also play the built prompts (needs aplay)")
 def call(caller: str, audio: bool) -> None:
     """A call to the IVR from the terminal, keypad on the keyboard."""
+    from intake.runtime import Runtime
     from ivr.console import run_console_call
     from scheduler.process import dispatch_tick
     from scheduler.rules import run_rules
     from sms.gateways.factory import gateway_from_settings
     from tongdai.bootstrap import prepare_database
-    from tongdai.runtime import Runtime
 
     settings = load_checked_settings()
     prepare_database(settings)
@@ -234,10 +234,10 @@ def run(port: int, agi_port: int) -> None:
               help="also write the report as an Excel file here")  # fmt: skip
 def report(start: str, end: str, xlsx_path: Path | None) -> None:
     """Print the report of a date range (received, resolved, on time, SMS, satisfaction)."""
-    from admin.report_xlsx import workbook_bytes
-    from admin.statistics import report as build_report
-    from admin.statistics import text_tables
-    from tongdai.runtime import load_runtime
+    from reports.statistics import report as build_report
+    from reports.statistics import text_tables
+    from reports.xlsx import workbook_bytes
+    from tongdai.startup import load_runtime
 
     days: dict[str, dt.date] = {}
     for hint, value in (("--from", start), ("--to", end)):

@@ -24,7 +24,7 @@ from flask import Flask, Request, Response, abort, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from tongdai.settings import WebSettings
+from plumbing.settings import WebSettings
 
 log = logging.getLogger(__name__)
 TWILIO_PREFIX = "/twilio/"

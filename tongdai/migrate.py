@@ -25,7 +25,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 def current_heads(url: str) -> list[str]:
     from alembic.runtime.migration import MigrationContext
 
-    from tongdai.db import make_engine
+    from plumbing.db import make_engine
 
     engine = make_engine(url)
     try:

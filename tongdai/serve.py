@@ -6,8 +6,8 @@ import logging
 
 from waitress.server import create_server
 
+from plumbing.settings import Settings, WebSettings
 from tongdai.limits import server_body_limit
-from tongdai.settings import Settings, WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ def web_server(app, limits: WebSettings, host: str, port: int):
 
 
 def _web_server(settings: Settings, host: str, port: int):
+    from intake.runtime import Runtime
     from tongdai.app import create_app
-    from tongdai.runtime import Runtime
 
     return web_server(create_app(Runtime.from_settings(settings)), settings.web, host, port)
 
@@ -47,8 +47,8 @@ def run_all(
     settings: Settings, admin_password: str | None, web_port: int = 8000, agi_port: int = 4573
 ) -> None:
     from admin.accounts import ensure_first_admin
+    from plumbing.db import make_engine, make_session_factory
     from tongdai.bootstrap import prepare_database
-    from tongdai.db import make_engine, make_session_factory
 
     prepare_database(settings)
     engine = make_engine(settings.database_url)
@@ -59,10 +59,10 @@ def run_all(
         name, password = created
         print(f"\nFirst admin account: {name}  password: {password}  (shown once)\n", flush=True)
 
+    from intake.runtime import Runtime
     from ivr.asterisk.agi_server import AgiThread
     from scheduler.process import build_scheduler
     from sms.gateways.factory import gateway_from_settings
-    from tongdai.runtime import Runtime
 
     host, port = "127.0.0.1", web_port
     server = _web_server(settings, host, port)

@@ -1,9 +1,13 @@
-"""Settings as every process loads them: the file, the environment, and the checks that need
-the other packages (templates must fit their SMS budget) before anything starts."""
+"""How the roots start a process: settings from the file and the environment, checked against
+the packages that use them (templates must fit their SMS budget), and the shared Runtime.
+
+It lives in the roots because the checks reach up into `sms`; the ground floor's
+`plumbing.settings` only parses and validates."""
 
 from __future__ import annotations
 
-from tongdai.settings import Settings, load_settings
+from intake.runtime import Runtime
+from plumbing.settings import Settings, load_settings
 
 
 def load_checked_settings() -> Settings:
@@ -12,3 +16,7 @@ def load_checked_settings() -> Settings:
     settings = load_settings()
     check_templates(settings)
     return settings
+
+
+def load_runtime() -> Runtime:
+    return Runtime.from_settings(load_checked_settings())

@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 
 from admin.auth import role_required, runtime
 from admin.query import QueryReader, day_problem
-from admin.statistics import utc_bounds
 from intake.models import AuditEvent, Role
+from reports.statistics import utc_bounds
 
 blueprint = Blueprint("audit", __name__, url_prefix="/admin")
 PAGE = 50

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from admin import statistics
 from admin.auth import login_required, now, runtime
 from admin.charts import Series, bar_chart
+from reports import statistics
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/admin")
 

@@ -11,8 +11,8 @@ from flask import Blueprint, render_template
 
 from admin.auth import login_required, now, runtime
 from admin.formatting import local_datetime
-from tongdai.health import STALE_AFTER, check_database, check_parts
-from tongdai.heartbeat import read as read_heartbeats
+from admin.health_checks import STALE_AFTER, check_database, check_parts
+from plumbing.heartbeat import read as read_heartbeats
 
 blueprint = Blueprint("health_page", __name__, url_prefix="/admin")
 # Below either, the disk is worth a warning: recordings and the SQLite file live there.

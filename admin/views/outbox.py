@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
 from admin.csrf import csrf_token
-from admin.labels import notice_kind, notice_status
 from admin.query import QueryReader
 from admin.text_limits import MANUAL_SMS_MAX_CHARS, too_long
 from intake.audit import record
 from intake.errors import InvalidInput
 from intake.models import Dossier
 from intake.phone import PhoneNumber, parse_phone
+from reports.labels import notice_kind, notice_status
 from sms.encoding import Measure, prepare
 from sms.models import Notice, NoticeStatus
 from sms.outbox import enqueue_written

@@ -6,12 +6,12 @@ import datetime as dt
 
 from flask import Blueprint, Response, render_template, request
 
-from admin import statistics
 from admin.auth import now, role_required, runtime
 from admin.charts import Series, bar_chart, line_chart
 from admin.query import day_problem
-from admin.report_xlsx import CONTENT_TYPE, file_name, workbook_bytes
 from intake.models import Role
+from reports import statistics
+from reports.xlsx import CONTENT_TYPE, file_name, workbook_bytes
 
 blueprint = Blueprint("reports", __name__, url_prefix="/admin")
 MAX_DAYS = 366

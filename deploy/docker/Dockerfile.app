@@ -9,10 +9,12 @@ RUN apt-get update \
 WORKDIR /srv/tongdai
 COPY pyproject.toml README.md ./
 COPY tongdai ./tongdai
+COPY plumbing ./plumbing
 COPY intake ./intake
 COPY ivr ./ivr
 COPY sms ./sms
 COPY scheduler ./scheduler
+COPY reports ./reports
 COPY admin ./admin
 RUN pip install --no-cache-dir . && rm -rf build *.egg-info
 COPY config.toml ./config.toml

@@ -5,8 +5,8 @@ import datetime as dt
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake.models._columns import utcnow
-from tongdai.db import Base
+from plumbing.columns import utcnow
+from plumbing.db import Base
 
 
 class Applicant(Base):

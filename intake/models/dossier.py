@@ -8,11 +8,11 @@ from sqlalchemy import JSON, ForeignKey, Index, String, func, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intake.models._columns import utcnow
 from intake.models.applicant import Applicant
 from intake.models.vessel import Vessel
 from intake.statuses import CLOCK_RUNNING_STATUSES, Channel, Delivery, DossierStatus
-from tongdai.db import Base, str_enum
+from plumbing.columns import utcnow
+from plumbing.db import Base, str_enum
 
 
 def _sql_list(values: tuple[StrEnum, ...]) -> str:

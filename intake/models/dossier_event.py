@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake.models._columns import utcnow
 from intake.statuses import DossierStatus
-from tongdai.db import Base, str_enum
+from plumbing.columns import utcnow
+from plumbing.db import Base, str_enum
 
 _STATUS = str_enum(DossierStatus, 24)
 

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tongdai.db import Base
+from plumbing.db import Base
 
 
 class LoginThrottle(Base):

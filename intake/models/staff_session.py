@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tongdai.db import Base
+from plumbing.db import Base
 
 
 class StaffSession(Base):
@@ -30,5 +30,5 @@ class StaffSession(Base):
     ended_at: Mapped[dt.datetime | None]
     # logout, idle, expired, password_changed, password_reset, disabled, ended_by_staff
     end_reason: Mapped[str | None] = mapped_column(String(20))
-    # The client's address at log-in (see tongdai.client_address), shown on the users page.
+    # The client's address at log-in (see plumbing.client_address), shown on the users page.
     address: Mapped[str] = mapped_column(String(45))

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from intake.runtime import Runtime
 from ivr import engine
 from ivr.asterisk.agi import (
     DIGITS,
@@ -38,8 +39,7 @@ from ivr.asterisk.agi import (
 from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
-from tongdai.db import retry_if_disconnected
-from tongdai.runtime import Runtime
+from plumbing.db import retry_if_disconnected
 
 log = logging.getLogger(__name__)
 SAMPLES_PER_SECOND = 8000  # endpos counts 8 kHz samples for our WAV recordings

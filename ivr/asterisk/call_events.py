@@ -17,11 +17,11 @@ import socket
 
 from sqlalchemy import select
 
+from intake.runtime import Runtime
 from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError, AmiTimeout, Message
 from ivr.call_orders import CallError, OriginateRequest, carry_out_due
 from ivr.models import CallLog
-from tongdai.heartbeat import beat
-from tongdai.runtime import Runtime
+from plumbing.heartbeat import beat
 
 log = logging.getLogger(__name__)
 LOGGED_EVENTS = frozenset({"Newchannel", "Hangup", "DTMFEnd"})

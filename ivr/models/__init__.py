@@ -1,5 +1,7 @@
 """SQLAlchemy models of the IVR package, one per module."""
 
+# The dossier and staff tables our foreign keys point at.
+import intake.models  # noqa: F401
 from ivr.models.call_log import CallLog
 from ivr.models.call_order import CallOrder, CallOrderKind, CallOrderStatus
 from ivr.models.callback_request import CallbackRequest

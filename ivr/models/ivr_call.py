@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake.models._columns import utcnow
-from tongdai.db import Base
+from plumbing.columns import utcnow
+from plumbing.db import Base
 
 
 class IvrCall(Base):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tongdai.db import Base
+from plumbing.db import Base
 
 
 class ScanCursor(Base):

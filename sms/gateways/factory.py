@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from plumbing.settings import Settings, SettingsError
 from sms.gateways.base import SmsGateway
-from tongdai.settings import Settings, SettingsError
 
 
 def gateway_from_settings(settings: Settings) -> SmsGateway:

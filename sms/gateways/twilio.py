@@ -21,6 +21,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from intake.phone import mask_phone
+from plumbing.twilio_client import rest_client
 from sms.gateways.base import (
     Accepted,
     OutgoingSms,
@@ -29,7 +30,6 @@ from sms.gateways.base import (
     TransientSendError,
     UncertainSendError,
 )
-from tongdai.twilio_client import rest_client
 
 log = logging.getLogger(__name__)
 

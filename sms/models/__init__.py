@@ -1,5 +1,7 @@
 """SQLAlchemy models of the SMS package, one per module."""
 
+# The dossier and staff tables our foreign keys point at.
+import intake.models  # noqa: F401
 from sms.models.inbound_message import InboundMessage
 from sms.models.notice import Notice, NoticeStatus
 from sms.models.rate_limit import RateLimit

@@ -6,8 +6,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake.models._columns import utcnow
-from tongdai.db import Base, str_enum
+from plumbing.columns import utcnow
+from plumbing.db import Base, str_enum
 
 
 class NoticeStatus(StrEnum):

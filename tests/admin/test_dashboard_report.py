@@ -15,10 +15,10 @@ from openpyxl import load_workbook
 from admin.charts import Series, bar_chart, line_chart
 from intake.audit import record
 from intake.models import Role
+from plumbing.heartbeat import beat
 from tests.admin.staff import log_in, make_user
-from tests.admin.test_statistics import REPORT_DOSSIERS, add_dossiers
 from tests.conftest import ROOT
-from tongdai.heartbeat import beat
+from tests.reports.test_statistics import REPORT_DOSSIERS, add_dossiers
 
 RANGE = {"start": "02/11/2026", "end": "27/11/2026"}
 

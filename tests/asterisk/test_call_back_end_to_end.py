@@ -9,13 +9,13 @@ import json
 import shutil
 
 from intake.clock import SystemClock
+from intake.runtime import Runtime
 from ivr.asterisk.agi_server import AgiThread
 from ivr.models import CallOrder, CallOrderStatus
+from plumbing.db import make_engine, make_session_factory
 from tests.asterisk.harness import AsteriskProcess, Baresip, asterisk_root, free_port, silence_audio
 from tests.conftest import _empty_tables, missing_service
 from tests.factories import create_call_order, create_dossier
-from tongdai.db import make_engine, make_session_factory
-from tongdai.runtime import Runtime
 
 
 def test_a_call_back_rings_the_citizen_then_puts_them_through_to_the_operator(

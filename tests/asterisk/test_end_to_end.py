@@ -19,9 +19,12 @@ import pytest
 from sqlalchemy import select
 
 from intake.models import Dossier, Vessel
+from intake.runtime import Runtime
 from intake.statuses import Delivery, DossierStatus
 from ivr.asterisk.agi_server import AgiThread
 from ivr.models import CallLog, IvrCall, Recording
+from plumbing.db import make_engine, make_session_factory
+from plumbing.heartbeat import Heartbeat
 from tests.asterisk.harness import (
     Ami,
     AsteriskProcess,
@@ -31,9 +34,6 @@ from tests.asterisk.harness import (
     free_port,
 )
 from tests.conftest import _empty_tables, missing_service
-from tongdai.db import make_engine, make_session_factory
-from tongdai.heartbeat import Heartbeat
-from tongdai.runtime import Runtime
 
 CALLER = "0912345678"
 LISTENING = ("0123456789*#",)

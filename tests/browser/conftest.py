@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 
 from admin.accounts import add_user
 from intake.models import Applicant, Role, Vessel
+from intake.runtime import Runtime
+from plumbing.settings import load_settings
 from scheduler.rules import ScanReport, run_rules
 from tests.admin.staff import PASSWORD
 from tests.conftest import (
@@ -35,8 +37,6 @@ from tests.conftest import (
 )
 from tests.factories import create_dossier, create_recording
 from tongdai.bootstrap import prepare_database
-from tongdai.runtime import Runtime
-from tongdai.settings import load_settings
 
 CHROMIUM = os.environ.get("TONGDAI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -30,7 +30,7 @@ from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-from tongdai.twilio_client import TWILIO_API
+from plumbing.twilio_client import TWILIO_API
 
 SPEC_PATH = Path(__file__).resolve().parent / "twilio" / "twilio_api_v2010.json"
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"

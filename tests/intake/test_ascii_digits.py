@@ -10,8 +10,8 @@ from intake.errors import InvalidInput
 from intake.forms import clean_value
 from intake.phone import parse_phone
 from intake.vessel_number import parse_vessel_number
+from plumbing.settings import FormField
 from sms.inbound import find_dossier_by_code, parse_intent
-from tongdai.settings import FormField
 
 PROVINCES = ["QNg", "BĐ"]
 

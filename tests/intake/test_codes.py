@@ -46,10 +46,10 @@ def test_format_code_matches_the_province_format():
 
 def _worker(url: str, count: int, barrier) -> list[str]:
     from intake.clock import FixedClock
+    from intake.runtime import Runtime
+    from plumbing.db import make_engine, make_session_factory
+    from plumbing.settings import load_settings
     from tests.conftest import DEFAULT_NOW, ROOT
-    from tongdai.db import make_engine, make_session_factory
-    from tongdai.runtime import Runtime
-    from tongdai.settings import load_settings
 
     settings = load_settings(ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "x"})
     settings = settings.model_copy(update={"database_url": url})

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from admin import statistics
 from intake import dossier_queries as queries
 from intake.models import Dossier
 from intake.models.dossier import APOLOGY_CANDIDATES, REMINDER_CANDIDATES
@@ -29,6 +28,7 @@ from intake.statuses import (
 )
 from intake.statuses import DossierStatus as S
 from ivr.call_service import CallService
+from reports import statistics
 from sms.inbound import InboundSms, handle_inbound
 
 VN = dt.timezone(dt.timedelta(hours=7))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from intake.forms import max_length
 from intake.models import Applicant
-from tongdai.settings import FormField
+from plumbing.settings import FormField
 
 
 def test_the_form_limit_of_a_stored_field_is_its_column_length():

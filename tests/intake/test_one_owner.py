@@ -23,8 +23,8 @@ from intake.statuses import DossierStatus as S
 from ivr.call_service import CallService
 from ivr.engine import VALIDATORS
 from ivr.models import IvrCall
+from plumbing.settings import FormField
 from tests.factories import create_dossier
-from tongdai.settings import FormField
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("admin", "intake", "ivr", "scheduler", "sms", "tongdai")

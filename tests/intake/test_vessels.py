@@ -21,7 +21,7 @@ def test_an_unknown_province_is_never_shared(session):
 
 
 def test_two_sessions_racing_on_a_new_number_both_succeed(pg_only_url):
-    from tongdai.db import make_engine, make_session_factory
+    from plumbing.db import make_engine, make_session_factory
 
     engine = make_engine(pg_only_url)
     sessions = make_session_factory(engine)

@@ -18,8 +18,8 @@ from pydub.generators import Sine
 
 from ivr.audio import AudioError, AudioToolMissing, PromptFiles, build_prompts, convert_recording
 from ivr.prompts import prompt_catalogue
+from plumbing.settings import Settings
 from tests.conftest import ROOT, missing_service
-from tongdai.settings import Settings
 
 # A config prompt, a number word and a province name: one of each kind, to keep builds quick.
 SUBSET = ("greeting", "word_mot", "province_QNg")

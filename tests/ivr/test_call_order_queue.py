@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import text
 
 from intake.clock import FixedClock
+from intake.runtime import Runtime
 from ivr.call_orders import CALL_ORDERS, STUCK_REASON, carry_out_due, settle_stuck
 from ivr.models import CallOrder, CallOrderStatus
+from plumbing.db import make_engine, make_session_factory
 from tests.conftest import ROOT
 from tests.factories import create_call_order
-from tongdai.db import make_engine, make_session_factory
-from tongdai.runtime import Runtime
 
 
 @pytest.fixture
@@ -61,8 +61,8 @@ def test_an_order_claimed_by_a_killed_process_becomes_unknown_and_is_not_dialled
 import pathlib, time
 from intake.clock import SystemClock
 from ivr.call_orders import carry_out_due
-from tongdai.db import make_engine, make_session_factory
-from tongdai.settings import load_settings
+from plumbing.db import make_engine, make_session_factory
+from plumbing.settings import load_settings
 settings = load_settings({str(ROOT / "config.toml")!r}, env={{"TONGDAI_SECRET_KEY": "t"}})
 sessions = make_session_factory(make_engine({pg_runtime.settings.database_url!r}))
 def originate(request):

@@ -15,7 +15,7 @@ from ivr.models import IvrCall, Recording
 from tests.hostile import CALL_SID, HUGE, NON_ASCII_DIGITS, RECORDING_SID, on_postgresql
 from tests.hostile import post_signed as post
 
-REFUSALS = "tongdai.webhook_form"
+REFUSALS = "plumbing.webhook_form"
 
 
 def _count(session, model) -> int:

@@ -26,6 +26,7 @@ from pydub.generators import Sine
 
 import ivr.recording_fetch
 from intake.clock import FixedClock
+from intake.runtime import Runtime
 from ivr.models import Recording, RecordingStatus
 from ivr.recording_fetch import (
     DELETE_FAILED,
@@ -37,6 +38,7 @@ from ivr.recording_fetch import (
     TwilioRecordings,
     fetch_pending,
 )
+from plumbing.twilio_client import TWILIO_API
 from scheduler.process import RECORDINGS_SECONDS, build_scheduler
 from tests.conftest import missing_service
 from tests.contract.twilio_contract import (
@@ -50,8 +52,6 @@ from tests.contract.twilio_contract import (
 )
 from tests.factories import create_recording
 from tests.fakes import RecordingGateway
-from tongdai.runtime import Runtime
-from tongdai.twilio_client import TWILIO_API
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"

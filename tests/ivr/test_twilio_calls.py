@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, func, select
 
-import tongdai.db
+import plumbing.db
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
@@ -281,9 +281,9 @@ def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
 def test_a_step_right_after_a_database_restart_is_answered_and_saved(
     new_caller, voice_runtime, monkeypatch
 ):
-    """The pool hands out a connection used a moment ago without a ping (tongdai/db.py): the
+    """The pool hands out a connection used a moment ago without a ping (plumbing/db.py): the
     step meets a dead one, and runs again on a new connection instead of failing the call."""
-    monkeypatch.setattr(tongdai.db, "PING_IF_IDLE_SECONDS", 3600.0)  # however slow CI is
+    monkeypatch.setattr(plumbing.db, "PING_IF_IDLE_SECONDS", 3600.0)  # however slow CI is
     caller = new_caller()
     caller.dial_in()
     caller.press("1")

@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import SystemClock
+from plumbing.db import make_engine, make_session_factory
+from plumbing.settings import Settings, load_settings
 from sms.dispatch import dispatch_due
 from sms.models import Notice, NoticeStatus
 from tests.scheduler.fault_gateway import HttpGateway
-from tongdai.db import make_engine, make_session_factory
-from tongdai.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN_AFTER_SECONDS = 1.0

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from plumbing.db import make_engine, make_session_factory
 from sms.models import Notice, NoticeStatus
 from sms.outbox import enqueue
 from tests.scheduler.fault_gateway import read_acceptances
-from tongdai.db import make_engine, make_session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_VARIABLE = "TONGDAI_FAULT_SEED"

@@ -26,13 +26,13 @@ from sqlalchemy import func, select
 from intake.clock import SystemClock
 from intake.lifecycle import Actor, change_status
 from intake.models import Role
+from intake.runtime import Runtime
 from intake.statuses import DossierStatus
+from plumbing.db import make_engine, make_session_factory
+from plumbing.heartbeat import Heartbeat
 from scheduler.leader import LEADER_LOCK
 from sms.models import Notice, NoticeStatus
 from tests.factories import create_dossier
-from tongdai.db import make_engine, make_session_factory
-from tongdai.heartbeat import Heartbeat
-from tongdai.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = socket.gethostname()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from intake import audit
 from intake.models import Applicant, AuditEvent, Dossier
+from intake.runtime import Runtime
 from intake.statuses import DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording, RecordingStatus
 from ivr.recording_fetch import DELETE_FAILED, DELETE_PENDING, GONE, Gone, ProviderError
@@ -28,7 +29,6 @@ from tests.factories import (
     create_recording,
 )
 from tests.fakes import RecordingGateway
-from tongdai.runtime import Runtime
 
 PHONE = "+84912345678"
 MASKED_PHONE = "+8491****678"

@@ -48,7 +48,7 @@ def test_an_inbound_sms_with_a_broken_field_gets_400_and_nothing_is_stored(
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
         assert session.scalar(select(func.count()).select_from(Notice)) == 0
-    refusals = [r for r in caplog.records if r.name == "tongdai.webhook_form"]
+    refusals = [r for r in caplog.records if r.name == "plumbing.webhook_form"]
     assert len(refusals) == 1 and "HUY" not in refusals[0].getMessage()
 
 

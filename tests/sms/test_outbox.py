@@ -138,8 +138,8 @@ def test_a_receipt_that_overtakes_the_sent_commit_is_kept(session, runtime):
 
 
 def test_two_dispatchers_on_postgresql_never_send_a_notice_twice(pg_only_url, base_settings, clock):
-    from tongdai.db import make_engine, make_session_factory
-    from tongdai.runtime import Runtime
+    from intake.runtime import Runtime
+    from plumbing.db import make_engine, make_session_factory
 
     settings = base_settings.model_copy(update={"database_url": pg_only_url})
     engine = make_engine(pg_only_url)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from plumbing.settings import SMS_TEMPLATE_KINDS, SettingsError, load_settings
 from sms.encoding import Encoding
 from sms.templates import check_templates, render, worst_case_values
 from tests.conftest import ROOT
-from tongdai.settings import SMS_TEMPLATE_KINDS, SettingsError, load_settings
 
 GOOD = (ROOT / "config.toml").read_text(encoding="utf-8")
 RECEIPT = (

@@ -55,7 +55,7 @@ def test_db_upgrade_then_user_add_reads_the_password_from_stdin(env, db_url):
         "user", "add", "lan", "--role", "supervisor", env=env, stdin="mat-khau-du-dai\n"
     )
     assert result.returncode == 0, result.stderr
-    from tongdai.db import make_engine, make_session_factory
+    from plumbing.db import make_engine, make_session_factory
 
     engine = make_engine(db_url)
     with make_session_factory(engine)() as session:

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from intake.models import Role
+from intake.runtime import Runtime
+from plumbing.db import make_engine
 from tests.admin.staff import log_in, make_user
 from tests.factories import create_notice
 from tongdai.app import create_app
-from tongdai.db import make_engine
-from tongdai.runtime import Runtime
 
 HEALTH_TOKEN = "monitoring-token-2026"
 
@@ -69,7 +69,7 @@ def test_healthz_reports_the_oldest_due_sms(client, runtime, session, clock):
 
 
 def test_healthz_reports_ami_from_its_heartbeat(monitored, session, clock):
-    from tongdai.heartbeat import beat
+    from plumbing.heartbeat import beat
 
     runtime = monitored
     runtime.settings = runtime.settings.model_copy(update={"ami_url": "ami://u:p@127.0.0.1:5038"})
@@ -82,7 +82,7 @@ def test_healthz_reports_ami_from_its_heartbeat(monitored, session, clock):
 
 
 def test_healthz_names_the_scheduler_leader(client, session, clock):
-    from tongdai.heartbeat import beat
+    from plumbing.heartbeat import beat
 
     assert client.get("/healthz").get_json()["scheduler"]["leader"] is None
     beat(session, "scheduler-leader", "host-a:4242", {}, clock.now())
@@ -94,7 +94,7 @@ def test_healthz_names_the_scheduler_leader(client, session, clock):
 
 
 def test_an_anonymous_caller_learns_only_the_overall_state(monitored, session, clock):
-    from tongdai.heartbeat import beat
+    from plumbing.heartbeat import beat
 
     beat(session, "scheduler-leader", "host-a:4242", {}, clock.now())
     session.commit()
@@ -157,8 +157,8 @@ def test_a_session_of_a_deactivated_account_sees_no_details(runtime):
 
 
 def test_the_health_token_comes_from_the_environment():
+    from plumbing.settings import load_settings
     from tests.conftest import ROOT
-    from tongdai.settings import load_settings
 
     env = {"TONGDAI_HEALTH_TOKEN": HEALTH_TOKEN, "TONGDAI_SECRET_KEY": "k"}
     assert load_settings(ROOT / "config.toml", env=env).health_token == HEALTH_TOKEN

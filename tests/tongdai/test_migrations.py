@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tongdai.db import Base, make_engine
+from plumbing.db import Base, make_engine
 from tongdai.migrate import current_heads, upgrade
 
 

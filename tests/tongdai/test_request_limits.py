@@ -159,8 +159,8 @@ def test_a_chunked_body_without_length_is_limited_too(served, validations):
 
 
 def test_a_twilio_limit_above_the_whole_app_limit_stops_the_start(tmp_path):
+    from plumbing.settings import SettingsError, load_settings
     from tests.conftest import ROOT
-    from tongdai.settings import SettingsError, load_settings
 
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"

@@ -5,10 +5,10 @@ from sqlalchemy import pool
 
 import intake.models  # noqa: F401 - registers every table on Base.metadata
 import ivr.models  # noqa: F401
+import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401
 import sms.models  # noqa: F401
-import tongdai.heartbeat  # noqa: F401
-from tongdai.db import Base, make_engine
+from plumbing.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-import tongdai.db
+import plumbing.db
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
@@ -101,7 +101,7 @@ def _eventually(read, seconds: float = 5.0):
 def test_a_database_restart_mid_call_does_not_drop_the_call(
     agi_port, agi_runtime, session, monkeypatch
 ):
-    monkeypatch.setattr(tongdai.db, "PING_IF_IDLE_SECONDS", 3600.0)  # the retry, not the ping
+    monkeypatch.setattr(plumbing.db, "PING_IF_IDLE_SECONDS", 3600.0)  # the retry, not the ping
     restart = Meanwhile(lambda: kill_connections(agi_runtime.engine.url))
     call(agi_port, agi_runtime, "1", restart, "2", "1")  # a re-issue: the licence was lost
     draft = session.scalars(select(Dossier)).one()

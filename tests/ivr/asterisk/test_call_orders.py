@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from admin.labels import call_order_state
 from ivr.asterisk.ami import AmiAddress, AmiClient
 from ivr.asterisk.call_events import CallOrderWorker
 from ivr.models import CallOrder, CallOrderStatus
+from reports.labels import call_order_state
 from tests.factories import create_call_order, create_dossier
 from tests.ivr.asterisk.fake_ami import FakeAmi
 

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from tongdai.client_address import Network, parse_networks
+from plumbing.client_address import Network, parse_networks
 
 DEFAULT_CONFIG = Path("config.toml")
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tongdai.db import Base
+from plumbing.db import Base
 
 
 class Heartbeat(Base):

@@ -12,11 +12,11 @@ import itertools
 
 import pytest
 
-from admin import statistics
-from admin.report_xlsx import workbook_bytes
 from intake.models import Dossier
 from intake.statuses import Channel, DossierStatus
 from ivr.models import CallbackRequest, IvrCall
+from reports import statistics
+from reports.xlsx import workbook_bytes
 from scheduler.models import StaffAlert
 from sms.models import Notice, NoticeStatus, SurveyRating
 

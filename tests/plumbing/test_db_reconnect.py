@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from plumbing import db
+from plumbing.db import make_engine, retry_if_disconnected
 from tests.conftest import kill_connections
-from tongdai import db
-from tongdai.db import make_engine, retry_if_disconnected
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""What every process shares: settings, the database, the clock and the calendar."""
+"""What every process shares: settings, the database, the clock and the calendar.
+
+The roots (tongdai.startup.load_runtime) build one from the checked settings."""
 
 from __future__ import annotations
 
@@ -12,9 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.calendar import WorkingCalendar
 from intake.calendar_store import load_calendar
 from intake.clock import Clock, SystemClock
-from tongdai.db import make_engine, make_session_factory
-from tongdai.settings import Settings
-from tongdai.startup import load_checked_settings
+from plumbing.db import make_engine, make_session_factory
+from plumbing.settings import Settings
 
 # How long a process trusts its copy of the calendar before re-reading the database. An admin's
 # edit reaches every process (web, AGI, scheduler) within this time.
@@ -50,7 +51,3 @@ class Runtime:
         """Drop the cached calendar (after this process edited it)."""
         with self._lock:
             self._calendar = None
-
-
-def load_runtime() -> Runtime:
-    return Runtime.from_settings(load_checked_settings())

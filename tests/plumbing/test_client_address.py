@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
+from plumbing.client_address import client_address, throttle_source
+from plumbing.settings import SettingsError, load_settings
 from tests.conftest import ROOT
-from tongdai.client_address import client_address, throttle_source
-from tongdai.settings import SettingsError, load_settings
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8:ffff::1"))
 

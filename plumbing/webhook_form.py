@@ -24,7 +24,7 @@ from typing import Any
 from flask import Response, g, request
 from sqlalchemy import Column
 
-from tongdai.db import INTEGER_MAX
+from plumbing.db import INTEGER_MAX
 
 log = logging.getLogger(__name__)
 

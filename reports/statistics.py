@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from admin.labels import notice_kind
 from intake import dossier_queries
 from intake.calendar import WorkingCalendar
 from intake.dossier_queries import utc_bounds
 from intake.statuses import OPEN_STATUSES, Channel, DossierStatus, Timeliness
 from ivr.models import CallbackRequest, IvrCall
+from plumbing.settings import Settings
+from reports.labels import notice_kind
 from scheduler.models import StaffAlert
 from sms.models import Notice, NoticeStatus, SurveyRating
-from tongdai.settings import Settings
 
 CHANNEL_LABELS = {
     Channel.PHONE: "Điện thoại",

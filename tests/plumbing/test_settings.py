@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from plumbing.settings import SettingsError, load_settings
 from tests.conftest import ROOT
-from tongdai.settings import SettingsError, load_settings
 
 GOOD = (ROOT / "config.toml").read_text(encoding="utf-8")
 

@@ -1,0 +1,1 @@
+"""The ground floor: settings, database, logs, queues, Twilio plumbing. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Reports on the dossiers, calls and notices, for the staff pages and the CLI."""
