@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake.models import AuditEvent
@@ -64,3 +66,39 @@ def record(
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log's filters; empty or None leaves a filter out."""
+
+    actor: str = ""  # "staff:lan", "scheduler", or a bare username meaning either form
+    action: str = ""  # an exact code, or a family such as "recording" for every recording.*
+    since: dt.datetime | None = None  # UTC, included
+    until: dt.datetime | None = None  # UTC, excluded
+
+
+def audit_page(
+    session: Session, filters: AuditFilters, *, before: int | None, limit: int
+) -> list[AuditEvent]:
+    """Audit events newest first, by keyset on the id (`before`: the last id of the last page)."""
+    query = select(AuditEvent)
+    if filters.actor:
+        who = filters.actor.lower()
+        names = [who] if ":" in who else [who, f"staff:{who}"]
+        query = query.where(AuditEvent.actor.in_(names))
+    if filters.action:
+        action = filters.action.lower().rstrip(".")
+        query = query.where(
+            or_(
+                AuditEvent.action == action,
+                AuditEvent.action.startswith(f"{action}.", autoescape=True),
+            )
+        )
+    if filters.since is not None:
+        query = query.where(AuditEvent.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEvent.at < filters.until)
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,3 +56,15 @@ def calendar_from_settings(settings: Settings) -> WorkingCalendar:
         worked_days=[d.date for d in settings.calendar.worked_days],
         removed_holidays=[d.date for d in settings.calendar.removed_holidays],
     )
+
+
+def corrections_of_year(session: Session, year: int) -> dict[dt.date, CalendarDay]:
+    """The centre's own corrections to the calendar in one year, by day."""
+    return {
+        row.day: row
+        for row in session.scalars(
+            select(CalendarDay).where(
+                CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31)
+            )
+        )
+    }

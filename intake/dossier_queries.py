@@ -306,6 +306,19 @@ def vessels_of(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
     return {v.id: v for v in session.scalars(select(Vessel).where(Vessel.id.in_(ids)))}
 
 
+def dossiers_by_id(session: Session, ids: Iterable[int]) -> dict[int, Dossier]:
+    """The dossiers with these ids, by id, in one query (none asked, none read)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Dossier).where(Dossier.id.in_(ids)))}
+
+
+def events_of(session: Session, dossier_id: int) -> list[DossierEvent]:
+    """Every status change and note of a dossier, in no particular order."""
+    return list(session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier_id)))
+
+
 def latest_supplement_request(session: Session, dossier_id: int) -> DossierEvent | None:
     """The supplement request the printable slip and the dossier page show (the latest one)."""
     return session.scalar(

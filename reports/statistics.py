@@ -26,18 +26,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from intake import dossier_queries
 from intake.calendar import WorkingCalendar
 from intake.dossier_queries import utc_bounds
 from intake.statuses import OPEN_STATUSES, Channel, DossierStatus, Timeliness
-from ivr.models import CallbackRequest, IvrCall
+from ivr import queries as ivr_queries
 from plumbing.settings import Settings
 from reports.labels import notice_kind
+from scheduler import queries as scheduler_queries
 from scheduler.models import StaffAlert
-from sms.models import Notice, NoticeStatus, SurveyRating
+from sms import queries as sms_queries
+from sms.models import NoticeStatus
 
 CHANNEL_LABELS = {
     Channel.PHONE: "Điện thoại",
@@ -169,12 +170,7 @@ def report(
         for breakdown in (row(procedures, procedure), row(channels, channel.value), total):
             breakdown.count(timeliness)
 
-    left_at = func.coalesce(Notice.sent_at, Notice.settled_at)
-    status_counts = session.execute(
-        select(Notice.kind, Notice.status, func.count())
-        .where(left_at >= low, left_at < high)
-        .group_by(Notice.kind, Notice.status)
-    )
+    status_counts = sms_queries.left_counts(session, low, high)
     kinds: dict[str, SmsKind] = {}
     sms_total = SmsKind("total", "Tổng cộng")
     for kind, status, count in status_counts:
@@ -188,11 +184,7 @@ def report(
                 entry.failed += count
 
     ratings = dict.fromkeys(RATING_LABELS, 0)
-    for value, count in session.execute(
-        select(SurveyRating.rating, func.count())
-        .where(SurveyRating.received_at >= low, SurveyRating.received_at < high)
-        .group_by(SurveyRating.rating)
-    ):
+    for value, count in sms_queries.rating_counts(session, low, high):
         ratings[value] = ratings.get(value, 0) + count
 
     days = days_between(start, end)
@@ -271,43 +263,15 @@ def dashboard(
     today = calendar.local(now).date()
     low, high = utc_bounds(today, today, zone)
 
-    def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    total, submitted, abandoned = session.execute(
-        select(
-            func.count(), flag(IvrCall.outcome == "submitted"), flag(IvrCall.outcome == "abandoned")
-        ).where(IvrCall.started_at >= low, IvrCall.started_at < high)
-    ).one()
+    total, submitted, abandoned = ivr_queries.call_counts(session, low, high)
 
     by_status = dossier_queries.open_counts_by_status(session)
     due_today, overdue = dossier_queries.due_today_and_overdue(session, today)
 
-    open_callbacks = session.scalar(
-        select(func.count()).select_from(CallbackRequest).where(CallbackRequest.closed_at.is_(None))
-    )
-    unresolved = StaffAlert.resolved_at.is_(None)
-    alerts = list(
-        session.scalars(
-            select(StaffAlert)
-            .where(unresolved)
-            .order_by(StaffAlert.created_at.desc(), StaffAlert.id.desc())
-            .limit(alert_limit)
-        )
-    )
-    alerts_total = session.scalar(select(func.count()).select_from(StaffAlert).where(unresolved))
-
-    pending = Notice.status == NoticeStatus.PENDING
-    is_due = Notice.next_attempt_at <= now
-    failed_at = func.coalesce(Notice.settled_at, Notice.updated_at)
-    queue = session.execute(
-        select(
-            flag(pending & is_due),
-            flag(pending & ~is_due & (Notice.attempts == 0)),
-            flag(pending & (Notice.attempts > 0)),
-            flag((Notice.status == NoticeStatus.FAILED) & (failed_at >= now - FAILED_WINDOW)),
-        ).where(Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.FAILED]))
-    ).one()
+    open_callbacks = ivr_queries.open_callback_count(session)
+    alerts = scheduler_queries.unresolved_alerts(session, alert_limit)
+    alerts_total = scheduler_queries.unresolved_alert_count(session)
+    queue = sms_queries.queue_counts(session, now, FAILED_WINDOW)
 
     first = today - dt.timedelta(days=SERIES_DAYS - 1)
     received_per_day = dossier_queries.received_per_day(session, first, today, zone)

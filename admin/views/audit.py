@@ -8,11 +8,11 @@ id (`before`), never by OFFSET.
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import or_, select
 
 from admin.auth import role_required, runtime
 from admin.query import QueryReader, day_problem
-from intake.models import AuditEvent, Role
+from intake.audit import AuditFilters, audit_page
+from intake.models import Role
 from reports.statistics import utc_bounds
 
 blueprint = Blueprint("audit", __name__, url_prefix="/admin")
@@ -71,19 +71,6 @@ def index():
     }
     before = reader.id_cursor("before")
     errors: dict[str, str] = {}
-    query = select(AuditEvent)
-    if values["actor"]:
-        who = values["actor"].lower()
-        names = [who] if ":" in who else [who, f"staff:{who}"]
-        query = query.where(AuditEvent.actor.in_(names))
-    if values["action"]:
-        action = values["action"].lower().rstrip(".")
-        query = query.where(
-            or_(
-                AuditEvent.action == action,
-                AuditEvent.action.startswith(f"{action}.", autoescape=True),
-            )
-        )
     days = {}
     for name in ("start", "end"):
         if values[name]:
@@ -93,11 +80,12 @@ def index():
     if days.get("start") and days.get("end") and days["end"] < days["start"]:
         errors["end"] = "Ngày kết thúc phải bằng hoặc sau ngày bắt đầu."
     zone = runtime().settings.zone
+    since = until = None
     if not errors:
         if days.get("start"):
-            query = query.where(AuditEvent.at >= utc_bounds(days["start"], days["start"], zone)[0])
+            since = utc_bounds(days["start"], days["start"], zone)[0]
         if days.get("end"):
-            query = query.where(AuditEvent.at < utc_bounds(days["end"], days["end"], zone)[1])
+            until = utc_bounds(days["end"], days["end"], zone)[1]
     filters = {k: v for k, v in values.items() if v}
     status = reader.flash_problems()
     if errors:
@@ -111,10 +99,9 @@ def index():
             first=True,
             actions=ACTION_LABELS,
         ), 400
-    if before is not None:
-        query = query.where(AuditEvent.id < before)
+    wanted = AuditFilters(actor=values["actor"], action=values["action"], since=since, until=until)
     with runtime().sessions() as session:
-        rows = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(PAGE + 1)))
+        rows = audit_page(session, wanted, before=before, limit=PAGE + 1)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     return render_template(

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import holidays
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from admin.auth import now, role_required, runtime
 from intake.audit import record
 from intake.calendar import WorkingCalendar
+from intake.calendar_store import corrections_of_year
 from intake.models import CalendarDay, CalendarDayKind, Role
 
 blueprint = Blueprint("calendar_admin", __name__, url_prefix="/admin/calendar")
@@ -92,14 +92,7 @@ def _page(year: int, errors: dict[str, str] | None = None, form: dict[str, str] 
     cal = rt.calendar()
     today = cal.local(now()).date()
     with rt.sessions() as session:
-        rows = {
-            row.day: row
-            for row in session.scalars(
-                select(CalendarDay).where(
-                    CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31)
-                )
-            )
-        }
+        rows = corrections_of_year(session, year)
     public = [
         (day, name, cal.is_working_day(day))
         for day, name in sorted(_vietnamese_names(year).items())

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
+from intake import dossier_queries
 from intake.audit import record
-from intake.models import Dossier
-from ivr.models import CallbackRequest, Recording
+from ivr import queries as ivr_queries
+from ivr.models import CallbackRequest
 
 blueprint = Blueprint("callbacks", __name__, url_prefix="/admin/callbacks")
 OPEN_LIMIT = 200
@@ -54,38 +54,16 @@ def reason_text(reason: str) -> str:
 def _related(session: Session, rows: list[CallbackRequest]):
     recording_ids = {r.recording_id for r in rows if r.recording_id}
     dossier_ids = {r.dossier_id for r in rows if r.dossier_id}
-    recordings = (
-        {r.id: r for r in session.scalars(select(Recording).where(Recording.id.in_(recording_ids)))}
-        if recording_ids
-        else {}
-    )
-    dossiers = (
-        {d.id: d for d in session.scalars(select(Dossier).where(Dossier.id.in_(dossier_ids)))}
-        if dossier_ids
-        else {}
-    )
+    recordings = ivr_queries.recordings_by_id(session, recording_ids)
+    dossiers = dossier_queries.dossiers_by_id(session, dossier_ids)
     return recordings, dossiers
 
 
 def _page(errors: dict[int, str] | None = None, notes: dict[int, str] | None = None):
     with runtime().sessions() as session:
         # The one waiting longest comes first.
-        open_rows = list(
-            session.scalars(
-                select(CallbackRequest)
-                .where(CallbackRequest.closed_at.is_(None))
-                .order_by(CallbackRequest.created_at, CallbackRequest.id)
-                .limit(OPEN_LIMIT + 1)
-            )
-        )
-        closed_rows = list(
-            session.scalars(
-                select(CallbackRequest)
-                .where(CallbackRequest.closed_at.is_not(None))
-                .order_by(CallbackRequest.closed_at.desc(), CallbackRequest.id.desc())
-                .limit(CLOSED_LIMIT)
-            )
-        )
+        open_rows = ivr_queries.open_callback_requests(session, OPEN_LIMIT + 1)
+        closed_rows = ivr_queries.closed_callback_requests(session, CLOSED_LIMIT)
         recordings, dossiers = _related(session, open_rows + closed_rows)
     return render_template(
         "admin/callbacks.html",

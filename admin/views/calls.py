@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import select
 
 from admin.auth import login_required, runtime
 from admin.query import FIRST_DAY, LAST_DAY, OUT_OF_RANGE_DATE, QueryReader
+from intake import dossier_queries
 from intake.models import Dossier
+from ivr import queries as ivr_queries
 from ivr.models import CallLog, IvrCall, Recording
+from ivr.queries import CallFilters
 
 blueprint = Blueprint("calls", __name__, url_prefix="/admin/calls")
 PAGE = 50
@@ -89,7 +91,7 @@ def index():
     rt = runtime()
     zone = rt.settings.zone
     errors: dict[str, str] = {}
-    query = select(IvrCall)
+    started_from = started_before = None
     day_raw = request.args.get("date", "").strip()
     if day_raw:
         try:
@@ -100,44 +102,30 @@ def index():
             if not FIRST_DAY <= day <= LAST_DAY:
                 errors["date"] = OUT_OF_RANGE_DATE
         if "date" not in errors:
-            start = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-            end = start + dt.timedelta(days=1)
-            query = query.where(IvrCall.started_at >= start, IvrCall.started_at < end)
+            started_from = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+            started_before = started_from + dt.timedelta(days=1)
     outcome = request.args.get("outcome", "")
-    if outcome == "none":
-        query = query.where(IvrCall.outcome.is_(None))
-    elif outcome in OUTCOMES:
-        query = query.where(IvrCall.outcome == outcome)
+    filters = CallFilters(
+        started_from=started_from,
+        started_before=started_before,
+        outcome=outcome if outcome == "none" or outcome in OUTCOMES else None,
+    )
     reader = QueryReader(request.args)
     after = reader.id_cursor()
-    if after is not None:
-        query = query.where(IvrCall.id < after)
     status = reader.flash_problems()
     with rt.sessions() as session:
-        rows = list(session.scalars(query.order_by(IvrCall.id.desc()).limit(PAGE + 1)))
+        rows = ivr_queries.calls_page(session, filters, after=after, limit=PAGE + 1)
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         logs: dict[str, CallLog] = {}
         recordings: dict[int, list[Recording]] = {}
         dossiers: dict[int, Dossier] = {}
         if rows:
-            uniqueids = [c.provider_call_id for c in rows]
-            logs = {
-                log.uniqueid: log
-                for log in session.scalars(select(CallLog).where(CallLog.uniqueid.in_(uniqueids)))
-            }
-            for recording in session.scalars(
-                select(Recording)
-                .where(Recording.call_id.in_([c.id for c in rows]))
-                .order_by(Recording.id)
-            ):
-                recordings.setdefault(recording.call_id, []).append(recording)
-            dossier_ids = {c.dossier_id for c in rows if c.dossier_id}
-            if dossier_ids:
-                dossiers = {
-                    d.id: d
-                    for d in session.scalars(select(Dossier).where(Dossier.id.in_(dossier_ids)))
-                }
+            logs = ivr_queries.call_logs_by_uniqueid(session, [c.provider_call_id for c in rows])
+            recordings = ivr_queries.recordings_by_call(session, [c.id for c in rows])
+            dossiers = dossier_queries.dossiers_by_id(
+                session, {c.dossier_id for c in rows if c.dossier_id}
+            )
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "admin/calls.html",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, role_required, runtime
@@ -24,14 +23,15 @@ from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
 from intake.lifecycle import TRANSITIONS, Actor, change_status
-from intake.models import Applicant, Dossier, DossierEvent, Role, Vessel
+from intake.models import Applicant, Dossier, Role, Vessel
 from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
+from ivr import queries as ivr_queries
 from ivr.call_orders import order_call_back
-from ivr.models import CallLog, CallOrder, IvrCall, Recording
-from sms.models import Notice
+from ivr.models import Recording
+from sms import queries as sms_queries
 
 blueprint = Blueprint("dossiers", __name__, url_prefix="/admin/dossiers")
 PAGE = 50
@@ -137,17 +137,12 @@ def _load(session: Session, dossier_id: int) -> Dossier:
 
 
 def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str, object]]:
-    events = session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id))
-    calls = list(session.scalars(select(IvrCall).where(IvrCall.dossier_id == dossier.id)))
-    notices = session.scalars(select(Notice).where(Notice.dossier_id == dossier.id))
+    events = dossier_queries.events_of(session, dossier.id)
+    calls = ivr_queries.calls_of_dossier(session, dossier.id)
+    notices = sms_queries.notices_of_dossier(session, dossier.id)
     logs = {}
     if calls:
-        logs = {
-            row.uniqueid: row
-            for row in session.scalars(
-                select(CallLog).where(CallLog.uniqueid.in_([c.provider_call_id for c in calls]))
-            )
-        }
+        logs = ivr_queries.call_logs_by_uniqueid(session, [c.provider_call_id for c in calls])
     items = [(e.at, "event", e) for e in events]
     items += [(c.started_at, "call", (c, logs.get(c.provider_call_id))) for c in calls]
     items += [(n.created_at, "notice", n) for n in notices]
@@ -162,15 +157,11 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         dossier = _load(session, dossier_id)
         vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
         applicant = session.get(Applicant, dossier.applicant_id) if dossier.applicant_id else None
-        recordings = list(
-            session.scalars(
-                select(Recording).where(Recording.dossier_id == dossier.id).order_by(Recording.id)
-            )
-        )
+        recordings = ivr_queries.recordings_of_dossier(session, dossier.id)
         timeline = _timeline(session, dossier)
         supplement = dossier_queries.latest_supplement_request(session, dossier.id)
         lookup_block = block_in_force(session, dossier.id, now())
-        call_orders = _latest_call_orders(session, dossier.id)
+        call_orders = ivr_queries.latest_call_orders(session, dossier.id)
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     answers = form_values(dossier)
@@ -375,17 +366,6 @@ def dispatch(dossier_id: int):
         )
 
     return _run(dossier_id, change, "Đã ghi nhận gửi kết quả qua bưu điện.")
-
-
-def _latest_call_orders(session: Session, dossier_id: int, limit: int = 5) -> list[CallOrder]:
-    return list(
-        session.scalars(
-            select(CallOrder)
-            .where(CallOrder.dossier_id == dossier_id)
-            .order_by(CallOrder.created_at.desc(), CallOrder.id.desc())
-            .limit(limit)
-        )
-    )
 
 
 @blueprint.post("/<int:dossier_id>/callback")

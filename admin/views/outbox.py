@@ -15,21 +15,22 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin.auth import login_required, now, runtime
 from admin.csrf import csrf_token
 from admin.query import QueryReader
 from admin.text_limits import MANUAL_SMS_MAX_CHARS, too_long
+from intake import dossier_queries
 from intake.audit import record
 from intake.errors import InvalidInput
-from intake.models import Dossier
 from intake.phone import PhoneNumber, parse_phone
 from reports.labels import notice_kind, notice_status
+from sms import queries as sms_queries
 from sms.encoding import Measure, prepare
 from sms.models import Notice, NoticeStatus
 from sms.outbox import enqueue_written
+from sms.queries import NoticeFilters
 
 blueprint = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 PAGE = 50
@@ -52,26 +53,18 @@ def _kinds() -> dict[str, str]:
     return {kind: notice_kind(kind) for kind in kinds}
 
 
-def _filtered(reader: QueryReader, errors: dict[str, str], current: dt.datetime):
+def _filtered(reader: QueryReader, errors: dict[str, str]) -> NoticeFilters:
     args = reader.args
-    query = select(Notice)
     status = args.get("status", "")
-    if status == "held":
-        query = query.where(Notice.status == NoticeStatus.PENDING, Notice.next_attempt_at > current)
-    elif status == "failing":
-        query = query.where(Notice.status == NoticeStatus.PENDING, Notice.attempts > 0)
-    elif status in {s.value for s in NoticeStatus}:
-        query = query.where(Notice.status == NoticeStatus(status))
     kind = reader.text("kind", "Loại tin", max_length=32)
-    if kind:
-        query = query.where(Notice.kind == kind)
     phone = args.get("phone", "").strip()
+    e164 = ""
     if phone:
         try:
-            query = query.where(Notice.phone == parse_phone(phone).e164)
+            e164 = parse_phone(phone).e164
         except InvalidInput:
             errors["phone"] = "Số điện thoại không hợp lệ (ví dụ 0912 345 678)."
-    return query
+    return NoticeFilters(status=status, kind=kind, phone=e164)
 
 
 def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None = None):
@@ -79,19 +72,14 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
     current = now()
     errors: dict[str, str] = {}
     reader = QueryReader(request.args)
-    query = _filtered(reader, errors, current)
+    filters = _filtered(reader, errors)
     after = reader.id_cursor()
-    if after is not None:
-        query = query.where(Notice.id < after)
     with rt.sessions() as session:
-        rows = list(session.scalars(query.order_by(Notice.id.desc()).limit(PAGE + 1)))
+        rows = sms_queries.notices_page(session, filters, current, after=after, limit=PAGE + 1)
         more = len(rows) > PAGE
         rows = rows[:PAGE]
-        ids = {n.dossier_id for n in rows if n.dossier_id}
-        dossiers = (
-            {d.id: d for d in session.scalars(select(Dossier).where(Dossier.id.in_(ids)))}
-            if ids
-            else {}
+        dossiers = dossier_queries.dossiers_by_id(
+            session, {n.dossier_id for n in rows if n.dossier_id}
         )
     form = form or {"phone": "", "text": "", "strip": ""}
     preview = _measure(form["text"], bool(form["strip"])) if _measurable(form["text"]) else None

@@ -10,7 +10,6 @@ account: everywhere but here), and a reset or disabling does the same.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import accounts, login_throttle, staff_sessions
@@ -18,6 +17,7 @@ from admin.auth import now, role_required, runtime
 from intake.audit import record
 from intake.errors import InvalidInput
 from intake.models import Role, StaffUser
+from intake.staff_queries import staff_users_with_roles
 
 blueprint = Blueprint("users", __name__, url_prefix="/admin/users")
 ROLE_LABELS = {
@@ -48,11 +48,7 @@ def _page(
     roles = accounts.manageable_roles(g.user.role)
     current = now()
     with runtime().sessions() as session:
-        users = list(
-            session.scalars(
-                select(StaffUser).where(StaffUser.role.in_(roles)).order_by(StaffUser.username)
-            )
-        )
+        users = staff_users_with_roles(session, roles)
         live_sessions = staff_sessions.live_counts(session, [u.id for u in users], current)
         locked_sources = login_throttle.locked_sources(
             session, [u.username for u in users], current

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from admin.accounts import add_user
 from intake.models import Role
+from tests.factories import STAFF_PASSWORD, create_staff_user
 
-PASSWORD = "mat-khau-rat-dai-2026"
+PASSWORD = STAFF_PASSWORD
 
 
 def csrf_of(html: str) -> str:
@@ -18,7 +18,7 @@ def csrf_of(html: str) -> str:
 
 def make_user(runtime, name: str, role: Role) -> None:
     with runtime.sessions() as session, session.begin():
-        add_user(session, name, PASSWORD, role)
+        create_staff_user(session, name, role)
 
 
 def log_in(client, name: str, password: str = PASSWORD):
