@@ -54,6 +54,7 @@ from intake.statuses import (
     Timeliness,
 )
 from intake.vessel_number import parse_vessel_number
+from plumbing.db import count_where
 from plumbing.settings import Settings
 
 S = DossierStatus
@@ -334,10 +335,6 @@ def latest_supplement_request(session: Session, dossier_id: int) -> DossierEvent
 # ---- the dashboard's and the report's counts -------------------------------------------------
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def open_counts_by_status(session: Session) -> dict[DossierStatus, int]:
     return dict(
         session.execute(
@@ -349,7 +346,9 @@ def open_counts_by_status(session: Session) -> dict[DossierStatus, int]:
 def due_today_and_overdue(session: Session, today: dt.date) -> tuple[int, int]:
     """Dossiers still being worked whose date last promised is today / is past."""
     due_today, late = session.execute(
-        select(_flag(due_between(today, today)), _flag(overdue(today))).where(IS_IN_WORK)
+        select(count_where(due_between(today, today)), count_where(overdue(today))).where(
+            IS_IN_WORK
+        )
     ).one()
     return due_today, late
 
@@ -364,8 +363,8 @@ def timeliness_counts(
     total, early, on_time = session.execute(
         select(
             func.count(),
-            _flag(judged == Timeliness.EARLY.value),
-            _flag(judged == Timeliness.ON_TIME.value),
+            count_where(judged == Timeliness.EARLY.value),
+            count_where(judged == Timeliness.ON_TIME.value),
         ).where(Dossier.result_ready_at >= low, Dossier.result_ready_at < high)
     ).one()
     # The CASE gives late for whatever is neither: no third pass over the rows.

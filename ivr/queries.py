@@ -7,10 +7,11 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ivr.models import CallbackRequest, CallLog, CallOrder, IvrCall, Recording
+from plumbing.db import count_where
 
 
 @dataclass(frozen=True)
@@ -116,17 +117,13 @@ def latest_call_orders(session: Session, dossier_id: int, limit: int = 5) -> lis
     )
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def call_counts(session: Session, low: dt.datetime, high: dt.datetime) -> tuple[int, int, int]:
     """Calls started in [low, high): all, those that submitted a dossier, those abandoned."""
     total, submitted, abandoned = session.execute(
         select(
             func.count(),
-            _flag(IvrCall.outcome == "submitted"),
-            _flag(IvrCall.outcome == "abandoned"),
+            count_where(IvrCall.outcome == "submitted"),
+            count_where(IvrCall.outcome == "abandoned"),
         ).where(IvrCall.started_at >= low, IvrCall.started_at < high)
     ).one()
     return total, submitted, abandoned

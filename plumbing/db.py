@@ -19,7 +19,18 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, exc
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    case,
+    create_engine,
+    event,
+    exc,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -172,3 +183,9 @@ def retry_if_disconnected(work: Callable[P, R]) -> Callable[P, R]:
         return work(*args, **kwargs)
 
     return run
+
+
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of a grouped or whole-table SELECT meet `condition` (0, never NULL), so one
+    pass over the rows can count several things at once."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plumbing.db import count_where
 from sms.models import Notice, NoticeStatus, SurveyRating
 
 HELD = "held"  # pending, waiting for the end of quiet hours
@@ -81,10 +82,6 @@ def rating_counts(session: Session, low: dt.datetime, high: dt.datetime) -> list
     ]
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def queue_counts(
     session: Session, now: dt.datetime, failed_window: dt.timedelta
 ) -> tuple[int, int, int, int]:
@@ -95,10 +92,12 @@ def queue_counts(
     failed_at = func.coalesce(Notice.settled_at, Notice.updated_at)
     due, held, retrying, failed = session.execute(
         select(
-            _flag(pending & is_due),
-            _flag(pending & ~is_due & (Notice.attempts == 0)),
-            _flag(pending & (Notice.attempts > 0)),
-            _flag((Notice.status == NoticeStatus.FAILED) & (failed_at >= now - failed_window)),
+            count_where(pending & is_due),
+            count_where(pending & ~is_due & (Notice.attempts == 0)),
+            count_where(pending & (Notice.attempts > 0)),
+            count_where(
+                (Notice.status == NoticeStatus.FAILED) & (failed_at >= now - failed_window)
+            ),
         ).where(Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.FAILED]))
     ).one()
     return due, held, retrying, failed
