@@ -46,6 +46,7 @@ def set_new_date(
         raise OverrideRequired("Chỉ lãnh đạo (supervisor) mới được hẹn lại lần thứ hai.")
     if new_date <= calendar.local(now).date() or not calendar.is_working_day(new_date):
         raise InvalidInput("Ngày hẹn mới phải là một ngày làm việc sau hôm nay.")
+    previous = dossier.effective_due_date
     dossier.apology_count += 1
     dossier.new_due_date = new_date
     dossier.apology_reason = reason
@@ -61,6 +62,7 @@ def set_new_date(
             "action": "new_date",
             "number": dossier.apology_count,
             "new_due": new_date.isoformat(),
+            "previous_due": previous.isoformat() if previous else None,
             "automatic": automatic,
         },
     )

@@ -60,10 +60,15 @@ class Rules:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _values(self, dossier: Dossier, **extra: object) -> dict[str, object]:
+        procedure = self.settings.procedures[dossier.procedure]
+        variant = procedure.variants.get(dossier.variant or "") or next(
+            iter(procedure.variants.values())
+        )
         return {
             "code": dossier.code,
-            "procedure_short": self.settings.procedures[dossier.procedure].short_name,
+            "procedure_short": procedure.short_name,
             "due": dossier.effective_due_date,
+            "papers": variant.papers,
             **extra,
         }
 
@@ -128,6 +133,7 @@ class Rules:
         to = event.to_status
         if action == "new_date":
             number = event.details["number"]
+            previous = event.details.get("previous_due")
             return self._notify(
                 session,
                 dossier,
@@ -135,19 +141,40 @@ class Rules:
                 f"apology:{number}",
                 now,
                 reason=event.reason,
+                due=dt.date.fromisoformat(previous) if previous else dossier.due_date,
                 new_due=dt.date.fromisoformat(event.details["new_due"]),
             )
         if action == "dispatched":
+            tracking = event.details.get("tracking")
+            if not tracking:  # no "(chua co)": the citizen learns the parcel is on its way
+                return self._notify(session, dossier, "result_post_untracked", "dispatched", now)
+            return self._notify(
+                session, dossier, "result_post", "dispatched", now, tracking=tracking
+            )
+        if action == "inspection":
+            details = event.details
             return self._notify(
                 session,
                 dossier,
-                "result_post",
-                "dispatched",
+                "inspection",
+                f"inspection:{details['number']}",
                 now,
-                tracking=event.details.get("tracking") or "(chua co)",
+                place=details["place"],
+                time=details["time_text"],
             )
         if event.from_status == to:
             return 0
+        if event.from_status is S.SUPPLEMENT_REQUESTED and to in (S.ACCEPTED, S.IN_PROCESS):
+            # The papers arrived: the wait did not count, so the citizen gets the moved date.
+            due = (event.details or {}).get("due")
+            return self._notify(
+                session,
+                dossier,
+                "supplement_received",
+                f"supplement_received:{dossier.supplement_count}",
+                now,
+                due=dt.date.fromisoformat(due) if due else dossier.effective_due_date,
+            )
         if to is S.RECEIVED:
             return self._notify(session, dossier, "receipt", "receipt", now)
         if to is S.SUPPLEMENT_REQUESTED:
@@ -166,9 +193,9 @@ class Rules:
             timeliness = self.calendar.classify(
                 dossier.due_date, event.at, apologised=dossier.apology_count > 0
             )
-            if timeliness is Timeliness.EARLY:
-                return self._notify(session, dossier, "result_collect", "result", now)
-            return 0
+            # Early keeps its own wording; on time or late, the citizen is still told.
+            kind = "result_collect" if timeliness is Timeliness.EARLY else "result_ready"
+            return self._notify(session, dossier, kind, "result", now)
         if to in ENDINGS:
             return self._notify(
                 session, dossier, ENDINGS[to], ENDINGS[to], now, reason=event.reason
