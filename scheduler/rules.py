@@ -5,10 +5,12 @@ Two kinds of rule:
   request, early result, dispatch by post, refusal/withdrawal/stop, survey after return, an
   apology with a new date). The cursor row is locked while a scan runs and advanced in the same
   transaction as the notices, and every notice has a dedupe key: a rule never fires twice.
-- from time: open dossiers past their due day without an apology get one automatically at the
-  start of the next working day (with a supervisor alert); results waiting for collection get
-  one reminder. Both queries are index-backed and touch only the rows that need action, so a
-  tick costs what is due, not what is stored.
+- from time: dossiers at risk (still in work `at_risk_working_days` before their due date) get a
+  proposed apology in the supervisors' queue (intake/apologies.py), sent when one approves it;
+  open dossiers past their due day without an apology still get one automatically at the start
+  of the next working day (the fallback, with a supervisor alert); results waiting for
+  collection get one reminder. The queries are index-backed and touch only the rows that need
+  action, so a tick costs what is due, not what is stored.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.apologies import propose_apology, suggested_new_date
 from intake.calendar import WorkingCalendar
-from intake.dossier_queries import overdue_candidates, reminder_candidates
+from intake.dossier_queries import at_risk_candidates, overdue_candidates, reminder_candidates
 from intake.lifecycle import Actor
 from intake.models import Dossier, DossierEvent
 from intake.results import set_new_date
@@ -44,11 +47,12 @@ class ScanReport:
     notices: int = 0
     apologies: int = 0
     reminders: int = 0
+    proposals: int = 0
 
     def __str__(self) -> str:
         return (
-            f"{self.events} events, {self.notices} notices, {self.apologies} automatic "
-            f"apologies, {self.reminders} reminders"
+            f"{self.events} events, {self.notices} notices, {self.proposals} proposed "
+            f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders"
         )
 
 
@@ -209,6 +213,21 @@ class Rules:
 
     # ---- rules from time -------------------------------------------------------------------
 
+    def scan_at_risk(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """Dossiers still in work `at_risk_working_days` before their due date get a proposed
+        apology (the default reason, a date the calendar suggests) in the supervisors' queue."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        ahead = self.settings.scheduler.at_risk_working_days
+        last_due = self.calendar.add_working_days(today, ahead) if ahead else today
+        extra = self.settings.scheduler.apology_extra_days
+        for dossier in session.scalars(at_risk_candidates(today, last_due, limit)):
+            new_date = suggested_new_date(self.calendar, dossier.due_date, today, extra)
+            reason = self.settings.scheduler.default_apology_reason
+            if propose_apology(session, dossier, reason=reason, new_date=new_date, now=now):
+                report.proposals += 1
+        return report
+
     def scan_overdue(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
         """At the start of the working day after the due day, a late dossier with no new date
         from staff gets the default apology and a proposed date; a supervisor is alerted."""
@@ -219,9 +238,8 @@ class Rules:
         for dossier in candidates:
             if today < self.calendar.next_working_day(dossier.due_date):
                 continue  # the due day has ended but the next working day has not begun
-            new_date = self.calendar.add_working_days(dossier.due_date, extra)
-            if new_date <= today:  # the scheduler was down for days: promise from today
-                new_date = self.calendar.add_working_days(today, extra)
+            # The scheduler may have been down for days: then the date is promised from today.
+            new_date = suggested_new_date(self.calendar, dossier.due_date, today, extra)
             set_new_date(
                 session,
                 dossier,
@@ -240,8 +258,8 @@ class Rules:
         self, session: Session, dossier: Dossier, now: dt.datetime, new_date: dt.date
     ) -> None:
         message = (
-            f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}); đã gửi tin xin "
-            f"lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
+            f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}) mà chưa ai duyệt thư "
+            f"xin lỗi; đã gửi tin xin lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
         )
         session.add(
             StaffAlert(kind="auto_apology", dossier_id=dossier.id, message=message, created_at=now)
@@ -288,12 +306,12 @@ def run_rules(
     """One tick: every rule, in batches each in its own transaction (bounded work per tick)."""
     rules = Rules(settings, calendar)
     total = ScanReport()
-    for scan in (rules.scan_overdue, rules.scan_events, rules.scan_reminders):
+    for scan in (rules.scan_overdue, rules.scan_at_risk, rules.scan_events, rules.scan_reminders):
         for _ in range(max_batches):
             with sessions() as session, session.begin():
                 report = scan(session, now, batch)
-            for field in ("events", "notices", "apologies", "reminders"):
+            for field in ("events", "notices", "apologies", "reminders", "proposals"):
                 setattr(total, field, getattr(total, field) + getattr(report, field))
-            if max(report.events, report.apologies, report.reminders) < batch:
+            if max(report.events, report.apologies, report.reminders, report.proposals) < batch:
                 break
     return total
