@@ -286,6 +286,8 @@ class Procedure(_Frozen):
     min_vessel_length_m: float = Field(gt=0)
     completeness_check_days: int = Field(ge=0, le=30)
     documents: tuple[str, ...] = ()
+    # The vessel is inspected (staff set an appointment after reception; the SMS asks XN / DOI).
+    inspection: bool = False
     variants: dict[str, Variant]
     fields: tuple[FormField, ...] = ()
 

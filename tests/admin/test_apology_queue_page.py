@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -71,3 +72,43 @@ def test_a_date_that_is_not_a_working_day_is_refused_with_a_message(client, runt
     assert "Ngày hẹn mới phải là một ngày làm việc sau hôm nay." in response.get_data(as_text=True)
     with runtime.sessions() as session:
         assert session.get(ApologyProposal, proposal_id).status is ProposalStatus.PENDING
+
+
+def test_staff_set_the_inspection_on_the_dossier_page_and_see_the_answer(client, runtime):
+    from intake.inspections import answer_by_sms
+
+    with runtime.sessions() as session, session.begin():
+        dossier_id = create_dossier(
+            session, runtime, procedure="vessel_safety", status=S.ACCEPTED
+        ).id
+    make_user(runtime, "lan", Role.OPERATOR)
+    log_in(client, "lan")
+    page = f"/admin/dossiers/{dossier_id}"
+    assert "Hẹn lịch kiểm tra tàu" in client.get(page).get_data(as_text=True)
+    client.post(f"{page}/claim", data={"csrf_token": token(client, page)})
+    version = re.search(r'name="version" value="(\d+)"', client.get(page).get_data(as_text=True))
+    response = client.post(
+        f"{page}/inspection",
+        data={"csrf_token": token(client, page), "version": version[1], "place": "Cảng cá Sa Huỳnh",
+              "date": "2026-12-03", "time": "08:30"},
+        follow_redirects=True,
+    )  # fmt: skip
+    body = response.get_data(as_text=True)
+    assert "Đã hẹn lịch kiểm tra tàu; tin nhắn sẽ được gửi cho công dân." in body
+    assert "03/12/2026 08:30 tại Cảng cá Sa Huỳnh" in body
+    assert "Đã nhắn, chờ công dân xác nhận" in body
+    with runtime.sessions() as session, session.begin():
+        answer_by_sms(session, "+84912345678", confirm=False, now=runtime.clock.now())
+    body = client.get(page).get_data(as_text=True)
+    assert "Công dân xin đổi ngày: cần hẹn lại" in body
+    assert "Hẹn lại lịch kiểm tra tàu" in body
+
+
+def test_a_licence_dossier_has_no_inspection_form(client, runtime):
+    with runtime.sessions() as session, session.begin():
+        dossier_id = create_dossier(session, runtime, status=S.ACCEPTED).id
+    make_user(runtime, "lan", Role.OPERATOR)
+    log_in(client, "lan")
+    assert "lịch kiểm tra tàu" not in client.get(f"/admin/dossiers/{dossier_id}").get_data(
+        as_text=True
+    )
