@@ -42,12 +42,11 @@ def suggested_new_date(
 def propose_apology(
     session: Session, dossier: Dossier, *, reason: str, new_date: dt.date, now: dt.datetime
 ) -> ApologyProposal | None:
-    """Queue a proposal for `dossier`'s next apology; None when one exists (a repeated scan)."""
+    """Queue a proposal for `dossier`'s apology; None when its due date has one (a re-scan)."""
     proposal = ApologyProposal(
         dossier_id=dossier.id,
-        round=dossier.apology_count + 1,
         status=ProposalStatus.PENDING,
-        due_date=dossier.effective_due_date,
+        due_date=dossier.due_date,
         reason=reason,
         new_date=new_date,
         created_at=now,
@@ -89,8 +88,6 @@ def approve_proposal(
     _supervisor(actor)
     proposal = _pending(session, proposal_id)
     dossier = session.get(Dossier, proposal.dossier_id, with_for_update=True)
-    if dossier.apology_count >= proposal.round:
-        raise ForbiddenTransition("Hồ sơ đã được hẹn lại ngày trả kết quả.")
     event = set_new_date(session, dossier, new_date, reason=reason, actor=actor, now=now,
                          calendar=calendar)  # fmt: skip
     proposal.status = ProposalStatus.APPROVED

@@ -465,7 +465,9 @@ def at_risk_candidates(today: dt.date, last_due: dt.date, limit: int) -> Select[
     scanner holds are skipped."""
     proposed = (
         select(ApologyProposal.id)
-        .where(ApologyProposal.dossier_id == Dossier.id, ApologyProposal.round == 1)
+        .where(
+            ApologyProposal.dossier_id == Dossier.id, ApologyProposal.due_date == Dossier.due_date
+        )
         .exists()
     )
     return (

@@ -77,15 +77,23 @@ def set_new_date(
 
 
 def close_pending_proposals(
-    session: Session, dossier: Dossier, status: ProposalStatus, *, actor: Actor, now: dt.datetime
+    session: Session,
+    dossier: Dossier,
+    status: ProposalStatus,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    made_by: dt.datetime | None = None,
 ) -> int:
-    """Close the apology proposals of `dossier` still waiting for a supervisor."""
-    pending = session.scalars(
-        select(ApologyProposal).where(
-            ApologyProposal.dossier_id == dossier.id,
-            ApologyProposal.status == ProposalStatus.PENDING,
-        )
-    ).all()
+    """Close the apology proposals of `dossier` still waiting for a supervisor (only those made
+    by `made_by`, when given: an event read later must not close a newer proposal)."""
+    query = select(ApologyProposal).where(
+        ApologyProposal.dossier_id == dossier.id,
+        ApologyProposal.status == ProposalStatus.PENDING,
+    )
+    if made_by is not None:
+        query = query.where(ApologyProposal.created_at <= made_by)
+    pending = session.scalars(query).all()
     for proposal in pending:
         proposal.status = status
         proposal.decided_at = now

@@ -26,9 +26,9 @@ from intake.apologies import propose_apology, suggested_new_date
 from intake.calendar import WorkingCalendar
 from intake.dossier_queries import at_risk_candidates, overdue_candidates, reminder_candidates
 from intake.lifecycle import Actor
-from intake.models import Dossier, DossierEvent
-from intake.results import set_new_date
-from intake.statuses import Delivery, Timeliness
+from intake.models import Dossier, DossierEvent, ProposalStatus
+from intake.results import close_pending_proposals, set_new_date
+from intake.statuses import CLOCK_RUNNING_STATUSES, Delivery, Timeliness
 from intake.statuses import DossierStatus as S
 from plumbing.settings import Settings
 from scheduler.models import ScanCursor, StaffAlert
@@ -168,6 +168,11 @@ class Rules:
             )
         if event.from_status == to:
             return 0
+        if to not in CLOCK_RUNNING_STATUSES:
+            # Result ready, ended, or waiting for the citizen: no apology to approve any more (a
+            # due date moved by the wait can be at risk again, and is proposed again).
+            close_pending_proposals(session, dossier, ProposalStatus.CLOSED, actor=SCHEDULER,
+                                    now=now, made_by=event.at)  # fmt: skip
         if event.from_status is S.SUPPLEMENT_REQUESTED and to in (S.ACCEPTED, S.IN_PROCESS):
             # The papers arrived: the wait did not count, so the citizen gets the moved date.
             due = (event.details or {}).get("due")

@@ -16,27 +16,27 @@ class ProposalStatus(StrEnum):
     DISMISSED = "dismissed"  # a supervisor judged no apology is needed (the result is coming)
     SUPERSEDED = "superseded"  # a new date was set otherwise (the processing department, staff)
     AUTOMATIC = "automatic"  # nobody decided before the due day ended: the automatic one went
+    CLOSED = "closed"  # the dossier left work (result ready, ended, waiting for a supplement)
 
 
 class ApologyProposal(Base):
     """An apology proposed for a dossier at risk of being late, for a supervisor to approve.
 
-    One per dossier and apology round (`round` = the apology it would be: 1 for the first), so a
-    re-scan or a second scheduler proposes once.
+    One per dossier and date at risk, so a re-scan or a second scheduler proposes once, and a due
+    date moved by a supplement wait can be at risk again.
     """
 
     __tablename__ = "apology_proposal"
     __table_args__ = (
-        UniqueConstraint("dossier_id", "round"),
+        UniqueConstraint("dossier_id", "due_date"),
         # The queue: pending proposals, the most urgent (earliest due date) first.
         Index("ix_apology_proposal_status_due_date", "status", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"))
-    round: Mapped[int] = mapped_column(default=1)
     status: Mapped[ProposalStatus] = mapped_column(str_enum(ProposalStatus, 16))
-    # The date at risk (the date last promised when the proposal was made).
+    # The date at risk (the legal due date when the proposal was made).
     due_date: Mapped[dt.date]
     # What the scheduler suggests; a supervisor may change both before approving.
     reason: Mapped[str] = mapped_column(String(300))

@@ -212,3 +212,45 @@ def test_an_operator_cannot_dismiss_a_proposal(centre, session, clock, runtime):
     with pytest.raises(OverrideRequired):
         dismiss_proposal(session, proposal.id, actor=Actor.staff("lan", Role.OPERATOR),
                          now=clock.now())  # fmt: skip
+
+
+def test_a_result_ready_in_time_closes_the_proposal_and_no_apology_goes(
+    centre, session, clock, runtime
+):
+    dossier = create_dossier(session, runtime, status=S.IN_PROCESS)
+    at(clock, 2026, 12, 8, 8)
+    centre.tick()
+    at(clock, 2026, 12, 9, 15)  # ready on the due day itself
+    centre.move(dossier, S.RESULT_READY)
+    centre.tick()
+    (proposal,) = _proposals(session)
+    assert (proposal.status, proposal.decided_by) == (ProposalStatus.CLOSED, "scheduler")
+    at(clock, 2026, 12, 10, 8)
+    centre.tick()
+    assert _apologies(session) == []
+    with runtime.sessions() as other:
+        assert pending_proposals(other, 10) == []
+
+
+def test_a_supplement_wait_closes_the_proposal_and_the_moved_date_is_proposed_again(
+    centre, session, clock, runtime
+):
+    dossier = create_dossier(session, runtime, status=S.IN_PROCESS)
+    at(clock, 2026, 12, 8, 8)  # Tue: Wed 09/12 at risk
+    centre.tick()
+    at(clock, 2026, 12, 8, 10)
+    centre.move(dossier, S.SUPPLEMENT_REQUESTED, reason="Thiếu bản chụp bằng thuyền trưởng")
+    centre.tick()
+    assert [p.status for p in _proposals(session)] == [ProposalStatus.CLOSED]
+    # Papers in on Thu 10/12: waited Wed 9, Thu 10 = 2 working days, so due Fri 11/12, which is
+    # the next working day: at risk again, proposed with Fri 11 + 3 = Mon 14, Tue 15, Wed 16.
+    at(clock, 2026, 12, 10, 10)
+    centre.move(dossier, S.IN_PROCESS)
+    centre.tick()
+    first, second = _proposals(session)
+    assert (second.status, second.due_date, second.new_date) == (
+        ProposalStatus.PENDING,
+        dt.date(2026, 12, 11),
+        dt.date(2026, 12, 16),
+    )
+    assert first.status is ProposalStatus.CLOSED

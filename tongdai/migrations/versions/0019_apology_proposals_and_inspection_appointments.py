@@ -2,7 +2,7 @@
 
 Revision ID: 0019
 Revises: 0013
-Create Date: 2026-12-02 11:41:17.702940
+Create Date: 2026-12-02 11:51:20.679988
 
 """
 
@@ -25,7 +25,6 @@ def upgrade() -> None:
         "apology_proposal",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dossier_id", sa.Integer(), nullable=False),
-        sa.Column("round", sa.Integer(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -34,6 +33,7 @@ def upgrade() -> None:
                 "dismissed",
                 "superseded",
                 "automatic",
+                "closed",
                 name="proposalstatus",
                 native_enum=False,
                 length=16,
@@ -50,7 +50,7 @@ def upgrade() -> None:
             ["dossier_id"], ["dossier.id"], name=op.f("fk_apology_proposal_dossier_id_dossier")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_apology_proposal")),
-        sa.UniqueConstraint("dossier_id", "round", name=op.f("uq_apology_proposal_dossier_id")),
+        sa.UniqueConstraint("dossier_id", "due_date", name=op.f("uq_apology_proposal_dossier_id")),
     )
     with op.batch_alter_table("apology_proposal", schema=None) as batch_op:
         batch_op.create_index(
