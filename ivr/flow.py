@@ -177,7 +177,7 @@ def _summary(state: State) -> tuple[Part, ...]:
     fee_parts: tuple[Part, ...] = (
         (Prompt("fee_is"), number_words(fee), Words(("đồng",)), Prompt("fee_payment"))
         if fee
-        else (Prompt("fee_none"),)
+        else (Prompt(f"fee_{_procedure_variant(answers)}"),)
     )
     return (
         Prompt("summary_intro"),
@@ -191,13 +191,19 @@ def _summary(state: State) -> tuple[Part, ...]:
     )
 
 
+def _procedure_variant(answers: dict) -> str:
+    return f"{answers['procedure']}_{answers.get('variant') or 'new'}"
+
+
 def _due(state: State) -> Words:
     return date_words(dt.date.fromisoformat(state["due"]))
 
 
 def _submitted(state: State) -> tuple[Part, ...]:
+    papers = f"papers_{_procedure_variant(state['answers'])}"
     return (Prompt("submitted"), digit_words(state["spoken_code"]), Prompt("due_is"), _due(state),
-            Prompt("sms_follows"), Prompt("goodbye"))  # fmt: skip
+            Prompt("papers_intro"), Prompt(papers), Prompt("sms_follows"),
+            Prompt("goodbye"))  # fmt: skip
 
 
 def _status(state: State) -> tuple[Part, ...]:
