@@ -54,7 +54,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import free_port, status_kib, summarize, throwaway_database, wait_until
+from bench._common import (
+    cpu_seconds,
+    free_port,
+    status_kib,
+    summarize,
+    throwaway_database,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
@@ -446,12 +453,43 @@ class Server:
     staff: Staff
     data_dir: str
 
+    @property
+    def application_name(self) -> str:
+        """What its PostgreSQL connections call themselves (PGAPPNAME), to find their backends."""
+        return f"tongdai_bench_{self.label}"
+
+
+class CpuMeter:
+    """CPU seconds a server spends, its web process and its PostgreSQL backends (found by
+    application name), between two readings. Wall time on a loaded machine adds the time spent
+    waiting for a core; CPU time is the work itself."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.query = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+
+    def backends(self, server: Server) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(self.query, {"name": server.application_name}).scalars())
+
+    def reading(self, server: Server) -> tuple[float, dict[int, float]]:
+        backends = {pid: cpu_seconds(pid) for pid in self.backends(server)}
+        return cpu_seconds(server.process.pid), backends
+
+    def since(self, server: Server, before: tuple[float, dict[int, float]]) -> tuple[float, float]:
+        """(web, postgres) CPU seconds since `before`; a backend born since counts whole."""
+        web, backends = self.reading(server)
+        postgres = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in backends.items())
+        return web - before[0], postgres
+
 
 def start_server(label: str, python: str, tree: Path, env: dict[str, str], data_dir: str) -> Server:
     port = free_port()
     process = subprocess.Popen(
         [python, "-m", "tongdai", "web", "--port", str(port)],
-        env={**env, "TONGDAI_DATA_DIR": data_dir},
+        env={**env, "TONGDAI_DATA_DIR": data_dir, "PGAPPNAME": f"tongdai_bench_{label}"},
         cwd=tree,
     )
     base = f"http://127.0.0.1:{port}"
@@ -482,6 +520,12 @@ class Paired:
     rows: tuple[int, int]
     before: list[float]
     after: list[float]
+    cpu_before: tuple[float, float]  # (web, postgres) CPU seconds per request
+    cpu_after: tuple[float, float]
+
+    @property
+    def cpu_ratio(self) -> float:
+        return sum(self.cpu_after) / sum(self.cpu_before) if sum(self.cpu_before) else math.nan
 
     def ratio(self, q: float) -> float:
         b, a = summarize(self.before), summarize(self.after)
@@ -495,18 +539,34 @@ class Paired:
 
 
 def measure_interleaved(
-    name: str, before: Staff, path_before: str, after: Staff, path_after: str, samples: int
+    name: str,
+    meter: CpuMeter,
+    before: Server,
+    path_before: str,
+    after: Server,
+    path_after: str,
+    samples: int,
 ) -> Paired:
     for _ in range(WARMUP):
-        _, body_before = before.get(path_before)
-        _, body_after = after.get(path_after)
+        _, body_before = before.staff.get(path_before)
+        _, body_after = after.staff.get(path_after)
     times: dict[str, list[float]] = {"before": [], "after": []}
-    turns = (("before", before, path_before), ("after", after, path_after))
+    turns = (("before", before.staff, path_before), ("after", after.staff, path_after))
+    started = {server.label: meter.reading(server) for server in (before, after)}
     for round_ in range(samples):
         for label, staff, path in turns if round_ % 2 == 0 else turns[::-1]:
             times[label].append(staff.get(path)[0])
+    cpu = {
+        server.label: tuple(s / samples for s in meter.since(server, started[server.label]))
+        for server in (before, after)
+    }
     return Paired(
-        name, (rows_on(body_before), rows_on(body_after)), times["before"], times["after"]
+        name,
+        (rows_on(body_before), rows_on(body_after)),
+        times["before"],
+        times["after"],
+        cpu["before"],
+        cpu["after"],
     )
 
 
@@ -539,13 +599,17 @@ def run_interleaved(args: argparse.Namespace, url: str, env: dict[str, str]) -> 
                 f"cores {os.cpu_count()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n"
             )
             print(
+                f"{'':<43} {' wall ms ':-^34}  {' after/before ':-^18}  "
+                f"{' CPU ms/request ':-^21}\n"
                 f"{'page':<38} {'rows':>4} {'before p50':>10} {'p95':>6} {'after p50':>9} "
-                f"{'p95':>6}  {'ratio p50':>9} {'p95':>5} {'paired':>6}"
+                f"{'p95':>6}  {'p50':>4} {'p95':>5} {'paired':>6}  {'before':>7} {'after':>7} "
+                f"{'ratio':>5}"
             )
+            meter = CpuMeter(url)
             results = []
             for name, path_before, path_after in pages:
                 m = measure_interleaved(
-                    name, before.staff, path_before, after.staff, path_after, args.samples
+                    name, meter, before, path_before, after, path_after, args.samples
                 )
                 results.append(m)
                 b, a = summarize(m.before), summarize(m.after)
@@ -555,9 +619,10 @@ def run_interleaved(args: argparse.Namespace, url: str, env: dict[str, str]) -> 
                 worse = max(m.ratio(50), m.paired_ratio) > 1 + args.worse / 100
                 print(
                     f"{name:<38} {rows:>4} {b.p50 * 1000:>10.1f} {b.p95 * 1000:>6.1f} "
-                    f"{a.p50 * 1000:>9.1f} {a.p95 * 1000:>6.1f}  {m.ratio(50):>9.2f} "
-                    f"{m.ratio(95):>5.2f} {m.paired_ratio:>6.2f}"
-                    + (f"  > +{args.worse:g} %" if worse else ""),
+                    f"{a.p50 * 1000:>9.1f} {a.p95 * 1000:>6.1f}  {m.ratio(50):>4.2f} "
+                    f"{m.ratio(95):>5.2f} {m.paired_ratio:>6.2f}  "
+                    f"{sum(m.cpu_before) * 1000:>7.1f} {sum(m.cpu_after) * 1000:>7.1f} "
+                    f"{m.cpu_ratio:>5.2f}" + (f"  > +{args.worse:g} %" if worse else ""),
                     flush=True,
                 )
             load = os.getloadavg()
@@ -567,6 +632,15 @@ def run_interleaved(args: argparse.Namespace, url: str, env: dict[str, str]) -> 
                 shown = f"{peak / 1024:.1f} MiB" if peak else "unavailable"
                 print(f"{server.label:<6} web process peak resident memory (VmHWM): {shown}")
             overall = math.exp(sum(math.log(m.paired_ratio) for m in results) / len(results))
+            cpu = math.exp(sum(math.log(m.cpu_ratio) for m in results) / len(results))
+            web = [sum(m.cpu_before[0] for m in results), sum(m.cpu_after[0] for m in results)]
+            pg = [sum(m.cpu_before[1] for m in results), sum(m.cpu_after[1] for m in results)]
+            meter.engine.dispose()
+            print(
+                f"CPU per request, all pages summed: web process {web[0] * 1000:.1f} -> "
+                f"{web[1] * 1000:.1f} ms, PostgreSQL {pg[0] * 1000:.1f} -> {pg[1] * 1000:.1f} ms; "
+                f"geometric mean of the per-page CPU ratios {cpu:.3f}"
+            )
             worse = [
                 m.name for m in results if max(m.ratio(50), m.paired_ratio) > 1 + args.worse / 100
             ]
