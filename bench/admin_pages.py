@@ -20,7 +20,9 @@ kernel's caches warm as pages are read. Timing the two trees in separate runs, o
 other, measured those effects rather than the code (per-page ratios of 0.70-1.35 either way for
 identical SQL); requests interleaved one by one see the same cache state and the same load, so
 their ratio is fair. Prints p50/p95 of both, after/before ratios (also the median of the per-round
-ratios, the least sensitive to drift) and each process's peak resident memory.
+ratios, the least sensitive to drift), the CPU time per request of each tree's web process and
+PostgreSQL backends (on a loaded machine most of the wall time is waiting for a core; CPU time is
+the work) and each process's peak resident memory.
 
     .venv/bin/python bench/admin_pages.py --baseline-tree ../base [--baseline-python PY]
 
