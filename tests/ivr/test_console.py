@@ -54,7 +54,10 @@ def test_ctrl_d_mid_call_keeps_the_draft_for_the_next_call(tmp_path):
     [draft] = _dossiers(tmp_path)
     assert draft.status is DossierStatus.DRAFT and draft.form["ivr"]["vessel"] == "QNg:90617"
     second = _call(tmp_path, "1\n")
-    assert "hồ sơ đang khai dở" in second.stdout
+    assert (
+        "hồ sơ đang khai dở: cấp lại giấy phép khai thác thủy sản cho tàu số Quảng Ngãi "
+        "chín không sáu một bảy tê ét." in second.stdout
+    )
     assert "12 số căn cước của chủ tàu" in second.stdout
 
 
@@ -83,3 +86,15 @@ def test_the_new_paths_in_the_terminal(tmp_path):
     [dossier] = _dossiers(tmp_path)
     assert dossier.status is DossierStatus.RECEIVED
     assert dossier.form["citizen_id"] == "098765432109"
+
+
+def test_a_status_answer_returns_to_the_menu_and_a_second_application_is_not_filed(tmp_path):
+    first = _call(tmp_path, WHOLE_CALL)
+    assert first.returncode == 0, first.stderr
+    # The status of my latest dossier (#), then the same application again from the menu.
+    again = _call(tmp_path, "3\n#\n" + WHOLE_CALL)
+    assert again.returncode == 0, again.stderr
+    after_status = again.stdout.split("hiện mới được tiếp nhận", 1)[1]
+    assert "Tra cứu hồ sơ, bấm 3" in after_status  # the main menu again
+    assert "Tàu này đã có một hồ sơ cùng thủ tục đang được giải quyết" in after_status
+    assert [d.status for d in _dossiers(tmp_path)].count(DossierStatus.RECEIVED) == 1

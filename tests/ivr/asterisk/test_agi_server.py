@@ -56,6 +56,19 @@ def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session
     assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
 
 
+def test_a_second_application_for_the_vessel_hears_the_first_and_files_nothing(
+    agi_port, agi_runtime, session
+):
+    call(agi_port, agi_runtime, *LICENCE)
+    again = call(agi_port, agi_runtime, "3", "#", *LICENCE[:-1], uniqueid="1764100000.3")
+    status_at = again.played.index("tongdai/status_dossier")
+    assert "tongdai/main_menu" in again.played[status_at:]  # the menu again after the status
+    assert "tongdai/duplicate_open" in again.played[status_at:]
+    assert again.variables["TONGDAI_NEXT"] == "hangup"
+    received = session.scalars(select(Dossier).where(Dossier.status != DossierStatus.DRAFT))
+    assert len(received.all()) == 1
+
+
 def test_numbers_are_read_back_with_our_vietnamese_digit_audio(agi_port, agi_runtime):
     fake = call(agi_port, agi_runtime, "1", "1", "90617#")  # listens to the whole read-back
     readback = fake.played[fake.played.index("tongdai/vessel_is") :]
