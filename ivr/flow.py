@@ -249,10 +249,6 @@ def _resume_offer(state: State) -> tuple[Part, ...]:
     return (Prompt("resume_offer"), *named, Prompt("resume_choice"))
 
 
-def _review(state: State) -> tuple[Part, ...]:
-    return (Prompt("review_choice"),)
-
-
 def _review_playback(state: State) -> tuple[Part, ...]:
     return (Prompt("review_playback"), Playback(str(state["answers"][state["review_answer"]])),
             Prompt("review_choice"))  # fmt: skip
@@ -318,6 +314,10 @@ def _status(state: State) -> tuple[Part, ...]:
             _due(state))  # fmt: skip
 
 
+def _status_then_menu(state: State) -> tuple[Part, ...]:
+    return (*_status(state), Prompt("menu_again"))
+
+
 def _duplicate_known(state: State) -> tuple[Part, ...]:
     return (Prompt("duplicate_open"), *_status(state), Prompt("goodbye"))
 
@@ -370,7 +370,7 @@ FLOW: tuple[Node, ...] = (
     Record("owner_name", P("owner_name"), "owner_name_recording", NEXT, review=True),
     Record("address", P("address"), "address_recording", NEXT, review=True),
     # After a recording with `review`: hear it back, say it again, or go on (engine.py).
-    Menu("review", _review, {
+    Menu("review", P("review_choice"), {
         "1": Choice("review_playback"),
         "2": Choice(RERECORD),
         "3": Choice(NEXT),
@@ -425,7 +425,7 @@ FLOW: tuple[Node, ...] = (
            "status_check_id"),
     Decide("status_check_id", "verify_citizen_id", {"ok": "status_say", "no": "status_not_found"},
            tally={"no": "lookup_failures"}),
-    Say("status_say", _status, "main_menu"),
+    Say("status_say", _status_then_menu, "main_menu"),
     Say("status_not_found", P("status_not_found"), "main_menu"),
     # `0` from any question. In office hours a transfer; one nobody takes offers a message or
     # the way back to where the caller was (the draft is never touched). Outside them, a message.
