@@ -183,6 +183,24 @@ def latest_dossier_of_vessel_digits(session: Session, digits: str) -> Dossier | 
     )
 
 
+def open_dossier_like(session: Session, dossier: Dossier) -> Dossier | None:
+    """Another open dossier for the same vessel and procedure (the newest), if there is one: a
+    second one filed by phone would be a duplicate. None for a dossier without a vessel."""
+    if dossier.vessel_id is None:
+        return None
+    return session.scalar(
+        select(Dossier)
+        .where(
+            IS_OPEN,
+            Dossier.vessel_id == dossier.vessel_id,
+            Dossier.procedure == dossier.procedure,
+            Dossier.id != dossier.id,
+        )
+        .order_by(Dossier.received_at.desc(), Dossier.id.desc())
+        .limit(1)
+    )
+
+
 # ---- the staff queue ------------------------------------------------------------------------
 
 

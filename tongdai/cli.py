@@ -164,8 +164,16 @@ def sms_preview(text: str, strip: bool) -> None:
     help='the caller id; "anonymous" for a hidden number',
 )
 @click.option("--audio", is_flag=True, help="also play the built prompts (needs aplay)")
-def call(caller: str, audio: bool) -> None:
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help='pretend the call is at this local time, "YYYY-MM-DD HH:MM" (training: office hours, '
+    "a holiday, the 15:00 cut-off)",
+)
+def call(caller: str, audio: bool, at: str | None) -> None:
     """A call to the IVR from the terminal, keypad on the keyboard."""
+    from intake.clock import FixedClock
     from intake.runtime import Runtime
     from ivr.console import run_console_call
     from scheduler.process import dispatch_tick
@@ -174,8 +182,15 @@ def call(caller: str, audio: bool) -> None:
     from tongdai.bootstrap import prepare_database
 
     settings = load_checked_settings()
+    clock = None
+    if at is not None:
+        try:
+            local = dt.datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError as exc:
+            raise click.BadParameter('write it as "YYYY-MM-DD HH:MM"', param_hint="--at") from exc
+        clock = FixedClock(local.replace(tzinfo=settings.zone).astimezone(dt.UTC))
     prepare_database(settings)
-    runtime = Runtime.from_settings(settings)
+    runtime = Runtime.from_settings(settings, clock)
 
     def send_notices() -> None:
         # Run the notice rules and send at once, so a trainee sees the receipt SMS the citizen
