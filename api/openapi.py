@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from api import schemas
@@ -56,6 +56,23 @@ CODE = {
 }
 SIGNED = [{"client": [], "timestamp": [], "signature": []}]
 READ_ERRORS = (400, 401, 403, 404, 405, 413, 429)
+
+
+def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query parameters a model validates, each with the model's schema of it."""
+    properties = model.model_json_schema(ref_template=REF)["properties"]
+    parameters = []
+    for name, schema in properties.items():
+        schema = {k: v for k, v in schema.items() if k not in ("title", "default", "description")}
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "description": model.model_fields[name].description or "",
+                "schema": schema,
+            }
+        )
+    return parameters
 
 
 def _components() -> dict[str, Any]:
@@ -120,26 +137,7 @@ def document() -> dict[str, Any]:
                     "operationId": "listDossiers",
                     "summary": "Dossiers by the time they last changed (keyset pages), or by"
                     " the province system's code",
-                    "parameters": [
-                        {
-                            "name": "changed_since",
-                            "in": "query",
-                            "description": "ISO 8601 with an offset",
-                            "schema": {"type": "string", "format": "date-time"},
-                        },
-                        {
-                            "name": "cursor",
-                            "in": "query",
-                            "description": "`next_cursor` of the previous page",
-                            "schema": {"type": "string", "maxLength": 200},
-                        },
-                        {
-                            "name": "external_code",
-                            "in": "query",
-                            "description": "The code the province's one-stop system gave",
-                            "schema": {"type": "string", "maxLength": 40},
-                        },
-                    ],
+                    "parameters": _query(schemas.DossierQuery),
                     "responses": {
                         "200": _json("DossierPage", "A page of dossiers"),
                         **_errors(*READ_ERRORS),

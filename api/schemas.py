@@ -14,8 +14,20 @@ from intake.statuses import DossierStatus
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
 CODE_PATTERN = r"^[0-9A-Z.]{1,30}-[0-9]{6}-[0-9]{4}$"
 
-Text200 = Annotated[str, StringConstraints(max_length=200)]
-Paper = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Free text: no control characters but tab and line breaks (PostgreSQL cannot store NUL, and
+# nobody types the others).
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _text(min_length: int, max_length: int) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length, pattern=PRINTABLE),
+    ]
+
+
+Text200 = _text(0, 200)
+Paper = _text(1, 200)
 # A status by our name (`result_ready`) or by the national code (9).
 StatusName = Literal[tuple(s.value for s in DossierStatus if s is not DossierStatus.DRAFT)]  # type: ignore[valid-type]
 NationalCode = Annotated[int, Field(ge=1, le=10)]
@@ -28,9 +40,9 @@ class _In(BaseModel):
 class Actor(_In):
     """The officer of the processing department who made the change."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    title: Text200 = ""
-    department: Text200 = ""
+    name: _text(1, 200)  # type: ignore[valid-type]
+    title: Text200 = ""  # type: ignore[valid-type]
+    department: Text200 = ""  # type: ignore[valid-type]
 
 
 class _EventBase(_In):
@@ -40,7 +52,7 @@ class _EventBase(_In):
     )
     at: AwareDatetime = Field(description="When it happened, ISO 8601 with an offset.")
     actor: Actor
-    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    note: _text(0, 2000) = ""  # type: ignore[valid-type]
 
 
 class StatusEvent(_EventBase):
@@ -49,8 +61,8 @@ class StatusEvent(_EventBase):
 
     type: Literal["status"]
     status: StatusName | NationalCode
-    papers: Annotated[list[Paper], Field(max_length=30)] = []
-    reason: Annotated[str, StringConstraints(max_length=300)] = ""
+    papers: Annotated[list[Paper], Field(max_length=30)] = []  # type: ignore[valid-type]
+    reason: _text(0, 300) = ""  # type: ignore[valid-type]
 
 
 class NewDueDateEvent(_EventBase):
@@ -59,7 +71,7 @@ class NewDueDateEvent(_EventBase):
 
     type: Literal["new_due_date"]
     new_due_date: dt.date
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    reason: _text(1, 300)  # type: ignore[valid-type]
 
 
 class DispatchEvent(_EventBase):
@@ -72,6 +84,23 @@ class DispatchEvent(_EventBase):
 
 
 Event = Annotated[StatusEvent | NewDueDateEvent | DispatchEvent, Field(discriminator="type")]
+
+
+class DossierQuery(_In):
+    """The query of `GET /api/v1/dossiers`."""
+
+    changed_since: AwareDatetime = Field(
+        default=None,  # type: ignore[assignment]
+        description="Only dossiers changed at or after this moment (ISO 8601 with an offset)",
+    )
+    cursor: Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = Field(
+        default=None,  # type: ignore[assignment]
+        description="`next_cursor` of the previous page",
+    )
+    external_code: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        default=None,  # type: ignore[assignment]
+        description="The code the province's one-stop system gave (then no paging)",
+    )
 
 
 # ---- answers ---------------------------------------------------------------------------------

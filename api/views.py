@@ -24,7 +24,7 @@ from api.clients import SecretBox, active_client, count_request, seconds_to_next
 from api.dossiers import dossier_answers
 from api.events import Caller, apply_event, digest
 from api.problems import ApiProblem
-from api.schemas import Event, FieldError, ProblemType
+from api.schemas import DossierQuery, Event, FieldError, ProblemType
 from api.signing import (
     CLIENT_HEADER,
     SIGNATURE_HEADER,
@@ -43,6 +43,7 @@ from plumbing.db import INTEGER_MAX
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 EVENTS = TypeAdapter(Event)
+EVENT_TYPES = frozenset({"status", "new_due_date", "dispatched_by_post"})
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 WRITE_ENDPOINTS = frozenset({"api.post_event"})
 
@@ -198,16 +199,20 @@ def _bad_query(field: str, message: str) -> ApiProblem:
     )
 
 
-def _aware(text: str, field: str) -> dt.datetime:
+def _utc(moment: dt.datetime) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or not 1900 <= moment.year <= 2100:
-        raise _bad_query(
-            field, "Thời điểm viết theo ISO 8601 có múi giờ, vd 2026-12-01T09:00:00+07:00."
-        )
-    return moment.astimezone(dt.UTC)
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: before or after anything stored
+        edge = dt.datetime.min if moment.year == 1 else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
+
+
+def _invalid(exc: ValidationError, detail: str) -> ApiProblem:
+    errors = [
+        FieldError(field=_field_name(e["loc"]), message=e["msg"])
+        for e in exc.errors(include_url=False)
+    ]
+    return ApiProblem(400, ProblemType.INVALID, detail, errors=errors)
 
 
 def encode_cursor(dossier: Dossier) -> str:
@@ -220,10 +225,11 @@ def _decode_cursor(text: str) -> tuple[dt.datetime, int]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         moment, ident = raw.split("|")
         number = int(ident)
-        if not 0 < number <= INTEGER_MAX:
+        when = dt.datetime.fromisoformat(moment)
+        if not 0 < number <= INTEGER_MAX or when.tzinfo is None:
             raise ValueError(ident)
-        return _aware(moment, "cursor"), number
-    except (ValueError, UnicodeDecodeError, binascii.Error, ApiProblem):
+        return _utc(when), number
+    except (ValueError, UnicodeDecodeError, binascii.Error):
         raise _bad_query(
             "cursor", "cursor không hợp lệ: dùng next_cursor của trang trước."
         ) from None
@@ -232,15 +238,17 @@ def _decode_cursor(text: str) -> tuple[dt.datetime, int]:
 @blueprint.get("/dossiers")
 def dossiers():
     rt = runtime()
-    since_text = request.args.get("changed_since")
-    since = _aware(since_text, "changed_since") if since_text is not None else None
-    cursor_text = request.args.get("cursor")
-    after = _decode_cursor(cursor_text) if cursor_text is not None else None
-    external = request.args.get("external_code")
+    try:
+        query = DossierQuery.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise _invalid(exc, "Tham số không hợp lệ; xem errors.") from None
+    since = _utc(query.changed_since) if query.changed_since is not None else None
+    after = _decode_cursor(query.cursor) if query.cursor else None
+    external = query.external_code
     size = rt.settings.api.page_size
     with rt.sessions() as session:
         if external is not None:
-            rows = dossier_queries.submitted_by_external_code(session, external[:40])[:size]
+            rows = dossier_queries.submitted_by_external_code(session, external)[:size]
             more = False
         else:
             rows = dossier_queries.changed_page(session, since=since, after=after, limit=size + 1)
@@ -260,13 +268,7 @@ def post_event(code: str):
     try:
         event = EVENTS.validate_python(payload)
     except ValidationError as exc:
-        errors = [
-            FieldError(field=".".join(str(p) for p in e["loc"]) or "body", message=e["msg"])
-            for e in exc.errors(include_url=False)
-        ]
-        raise ApiProblem(
-            400, ProblemType.INVALID, "Sự kiện không hợp lệ; xem errors.", errors=errors
-        ) from None
+        raise _invalid(exc, "Sự kiện không hợp lệ; xem errors.") from None
     g.api_audit = {"event_id": event.event_id, "type": event.type}
     rt = runtime()
 
@@ -274,6 +276,14 @@ def post_event(code: str):
         return _answers(session, [dossier])[0]
 
     return _json(apply_event(rt, g.api_caller, code, event, digest(code, payload), answer))
+
+
+def _field_name(loc: tuple) -> str:
+    """`status.actor.name` -> `actor.name`: pydantic puts the event's type first."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] in EVENT_TYPES:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
 
 
 @blueprint.get("/dossiers/<code>/recordings/<int:recording_id>")
