@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import mimetypes
+import re
 
 from flask import Blueprint, Flask, Response, current_app, g, request, send_file, url_for
 from pydantic import TypeAdapter, ValidationError
@@ -24,7 +25,7 @@ from api.clients import SecretBox, active_client, count_request, seconds_to_next
 from api.dossiers import dossier_answers
 from api.events import Caller, apply_event, digest
 from api.problems import ApiProblem
-from api.schemas import DossierQuery, Event, FieldError, ProblemType
+from api.schemas import CODE_PATTERN, DossierQuery, Event, FieldError, ProblemType
 from api.signing import (
     CLIENT_HEADER,
     SIGNATURE_HEADER,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 EVENTS = TypeAdapter(Event)
 EVENT_TYPES = frozenset({"status", "new_due_date", "dispatched_by_post"})
+CLIENT_ID = re.compile(r"tdc_[0-9a-f]{16}")
+CODE = re.compile(CODE_PATTERN)
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
 WRITE_ENDPOINTS = frozenset({"api.post_event"})
 
@@ -63,7 +66,13 @@ def runtime() -> Runtime:
 
 
 def _unsigned(detail: str) -> ApiProblem:
-    return ApiProblem(401, ProblemType.UNSIGNED, detail)
+    # RFC 9110: a 401 names the scheme the client must use.
+    return ApiProblem(
+        401,
+        ProblemType.UNSIGNED,
+        detail,
+        headers={"WWW-Authenticate": 'Tongdai-HMAC-SHA256 realm="api"'},
+    )
 
 
 @blueprint.before_request
@@ -80,6 +89,8 @@ def _authenticate() -> None:
     sent = request.headers.get(SIGNATURE_HEADER, "")
     if not (public_id and stamp and sent):
         raise _unsigned(f"Thiếu {CLIENT_HEADER}, {TIMESTAMP_HEADER} hoặc {SIGNATURE_HEADER}.")
+    if not CLIENT_ID.fullmatch(public_id):
+        raise _unsigned(f"{CLIENT_HEADER} không đúng dạng tdc_<16 chữ số hex>.")
     now = rt.clock.now()
     window = rt.settings.api.timestamp_window_seconds
     if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
@@ -88,7 +99,7 @@ def _authenticate() -> None:
         raise _unsigned(f"{TIMESTAMP_HEADER} lệch quá {window} giây so với đồng hồ máy chủ.")
     body = request.get_data(cache=True)
     with rt.sessions() as session, session.begin():
-        client = active_client(session, public_id[:40])
+        client = active_client(session, public_id)
         secret = None
         if client is not None:
             secret = current_app.extensions["tongdai_api_secrets"].open(client.secret_encrypted)
@@ -131,10 +142,17 @@ def _audit(response: Response) -> Response:
             action=f"api.{(request.endpoint or 'unknown').removeprefix('api.')}"[:40],
             now=rt.clock.now(),
             target_type="dossier",
-            target_id=(request.view_args or {}).get("code", "")[:64],
+            target_id=_code_asked() or "",
             details=details,
         )
     return response
+
+
+def _code_asked() -> str | None:
+    """The dossier code in the address, if it has the form of one (anything else, a NUL
+    included, never reaches a query or the audit log)."""
+    code = (request.view_args or {}).get("code")
+    return code if code is not None and CODE.fullmatch(code) else None
 
 
 @blueprint.errorhandler(ApiProblem)
@@ -187,9 +205,9 @@ def openapi_document():
 @blueprint.get("/dossiers/<code>")
 def dossier(code: str):
     with runtime().sessions() as session:
-        found = dossier_queries.submitted_by_code(session, code)
+        found = dossier_queries.submitted_by_code(session, code) if _code_asked() else None
         if found is None:
-            raise ApiProblem(404, ProblemType.NOT_FOUND, f"Không có hồ sơ mã {code}.")
+            raise ApiProblem(404, ProblemType.NOT_FOUND, f"Không có hồ sơ mã {code!r}.")
         return _json(_answers(session, [found])[0])
 
 
@@ -271,6 +289,8 @@ def post_event(code: str):
         raise _invalid(exc, "Sự kiện không hợp lệ; xem errors.") from None
     g.api_audit = {"event_id": event.event_id, "type": event.type}
     rt = runtime()
+    if _code_asked() is None:
+        raise ApiProblem(404, ProblemType.NOT_FOUND, f"Không có hồ sơ mã {code!r}.")
 
     def answer(session, dossier: Dossier) -> dict:
         return _answers(session, [dossier])[0]
@@ -291,7 +311,7 @@ def recording(code: str, recording_id: int):
     rt = runtime()
     g.api_audit = {"recording": recording_id}
     with rt.sessions() as session:
-        found = dossier_queries.submitted_by_code(session, code)
+        found = dossier_queries.submitted_by_code(session, code) if _code_asked() else None
         heard = (
             ivr_queries.recording_of_dossier(session, found.id, recording_id)
             if found is not None and recording_id <= INTEGER_MAX

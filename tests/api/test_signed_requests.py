@@ -64,6 +64,7 @@ def test_a_request_that_is_not_signed_exactly_is_refused_with_401(client, runtim
     assert reply.status_code == 401
     assert reply.mimetype == "application/problem+json"
     assert reply.json["status"] == 401 and reply.json["type"].endswith("/unauthenticated")
+    assert reply.headers["WWW-Authenticate"].startswith("Tongdai-HMAC-SHA256")
 
 
 def test_the_signature_covers_the_query(client, runtime, code):
@@ -140,3 +141,28 @@ def test_an_address_no_view_answers_is_a_problem_too(client, runtime):
 
     assert reply.status_code == 404
     assert reply.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("code", ["%00", "abc%00-261201-0001", "x" * 300])
+def test_a_code_no_dossier_could_have_is_a_404_and_never_reaches_the_database(
+    client, runtime, code
+):
+    system = make_system(client, runtime)
+
+    read = system.get(f"/api/v1/dossiers/{code}")
+    sent = system.event(code, status_event("e1", "accepted"))
+
+    assert (read.status_code, sent.status_code) == (404, 404)
+    with runtime.sessions() as session:
+        targets = session.scalars(
+            select(AuditEvent.target_id).where(AuditEvent.actor == "api:motcua")
+        )
+        assert list(targets) == ["", ""]
+
+
+def test_a_client_id_of_another_form_is_refused_before_any_query(client, runtime, code):
+    system = make_system(client, runtime)
+    target = f"/api/v1/dossiers/{code}"
+    headers = {**system.headers("GET", target), "X-Tongdai-Client": "tdc_\x01' OR 1=1"}
+
+    assert client.get(target, headers=headers).status_code == 401
