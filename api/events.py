@@ -90,16 +90,6 @@ def apply_event(
             earlier = _applied(session, caller.id, event.event_id)
             if earlier is not None:
                 return _replay(earlier, body_digest)
-            applied = ApiEvent(
-                client_id=caller.id,
-                event_id=event.event_id,
-                body_sha256=body_digest,
-                dossier_id=dossier.id,
-                response={},
-                created_at=now,
-            )
-            session.add(applied)
-            session.flush()  # a copy committed meanwhile fails here (unique constraint)
             try:
                 change = _change(session, dossier, event, caller, runtime, now)
                 record(
@@ -114,9 +104,22 @@ def apply_event(
                 flush_edits(session)
             except DomainError as exc:
                 raise _problem(exc, dossier) from exc
-            applied.dossier_event_id = change.id
-            applied.response = answer(session, dossier)
-            return applied.response
+            response = answer(session, dossier)
+            # Added last, in one INSERT: the dossier's lock keeps a copy of this event out
+            # until the commit, and the unique constraint catches one sent for another dossier.
+            session.add(
+                ApiEvent(
+                    client_id=caller.id,
+                    event_id=event.event_id,
+                    body_sha256=body_digest,
+                    dossier_id=dossier.id,
+                    dossier_event_id=change.id,
+                    response=response,
+                    created_at=now,
+                )
+            )
+            session.flush()
+            return response
     except IntegrityError:
         # The same event id was applied by a request that committed first: answer as it did.
         with runtime.sessions() as session:

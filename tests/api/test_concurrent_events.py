@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from api.models import ApiEvent
-from intake.models import DossierEvent
+from intake.models import AuditEvent, DossierEvent
 from intake.statuses import DossierStatus as S
 from tests.api.signed import make_system, status_event
 from tests.factories import create_dossier
@@ -75,6 +75,8 @@ def test_two_copies_of_one_event_at_once_are_applied_once_and_answered_alike(app
     assert _moves(runtime, dossier_id) == 1
     with runtime.sessions() as session:
         assert len(session.scalars(select(ApiEvent)).all()) == 1
+        calls = session.scalars(select(AuditEvent).where(AuditEvent.action == "api.post_event"))
+        assert len(calls.all()) == 2
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -225,6 +225,15 @@ def test_an_event_id_is_applied_once_and_answered_the_same(client, runtime):
         ).all()
         assert len(moves) == 1
         assert len(session.scalars(select(ApiEvent)).all()) == 1
+        calls = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "api.post_event").order_by(AuditEvent.id)
+        ).all()
+    # One audit line per call: the first written with the change, the others after the answer.
+    assert [(a.target_id, a.details["status"]) for a in calls] == [
+        (code, 200),
+        (code, 200),
+        (code, 422),
+    ]
 
 
 def test_a_new_due_date_sends_the_apology_and_a_second_needs_a_supervisor(client, runtime):
