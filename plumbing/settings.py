@@ -6,6 +6,7 @@ file and the key, at start-up, so it can never surface as a traceback deep insid
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import re
@@ -253,6 +254,20 @@ class WebSettings(_Frozen):
         return self.twilio_max_body_kib * 1024
 
 
+class ApiSettings(_Frozen):
+    """The API for the processing systems (`/api/v1/...`)."""
+
+    # A signed request whose timestamp is further than this from our clock is refused: a
+    # captured request cannot be replayed later (writes are also deduplicated by event id).
+    timestamp_window_seconds: int = Field(default=300, ge=30, le=3600)
+    # Requests per client per minute, unless the client has its own limit.
+    rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    # An event is a few hundred bytes; a larger body is refused with 413 before it is read.
+    max_body_kib: int = Field(default=16, ge=1, le=1024)
+    # Dossiers per page of `GET /api/v1/dossiers`.
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
 class Variant(_Frozen):
     name: str = Field(min_length=1)
     days: int = Field(ge=1, le=60)
@@ -324,6 +339,7 @@ class Settings(_Frozen):
     status_lookup: StatusLookupSettings = StatusLookupSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     web: WebSettings = WebSettings()
+    api: ApiSettings = ApiSettings()
     prompts: dict[str, str]
 
     # From the environment (never from the file).
@@ -338,8 +354,27 @@ class Settings(_Frozen):
     trusted_proxies: tuple[Network, ...] = ()
     # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
     health_token: str | None = None
+    # Fernet keys that encrypt the API clients' secrets at rest: the first encrypts, any decrypts
+    # (comma-separated, so a key can be rotated).
+    api_secrets_key: str = ""
     data_dir: Path = Path("var")
     config_path: Path = DEFAULT_CONFIG
+
+    @field_validator("api_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        for key in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    "TONGDAI_API_SECRETS_KEY: each key is 32 bytes in URL-safe base64 (44"
+                    " characters); make one with: python3 -c 'import base64, os;"
+                    " print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+                )
+        return value
 
     @model_validator(mode="after")
     def _home_province_listed(self) -> Settings:
@@ -368,6 +403,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
         "TONGDAI_AMI_URL": "ami_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
+        "TONGDAI_API_SECRETS_KEY": "api_secrets_key",
     }
     for name, key in mapping.items():
         if env.get(name):
@@ -389,6 +425,19 @@ def _dev_secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _dev_api_secrets_key(data_dir: Path) -> str:
+    """A Fernet key (32 random bytes, URL-safe base64) kept in `var/api_secrets_key` in dev, as
+    the session key is; production sets TONGDAI_API_SECRETS_KEY."""
+    path = data_dir / "api_secrets_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
     path.write_text(key)
     path.chmod(0o600)
     return key
@@ -419,7 +468,8 @@ def load_settings(
         raise SettingsError(f"{path}: settings file not found (set TONGDAI_CONFIG)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    for key in ("database_url", "secret_key", "public_url", "data_dir", "config_path"):
+    for key in ("database_url", "secret_key", "api_secrets_key", "public_url", "data_dir",
+                "config_path"):  # fmt: skip
         if key in raw:
             raise SettingsError(f"{path}: {key}: set it in the environment, not in the file")
     data_dir = Path(env.get("TONGDAI_DATA_DIR") or "var")
@@ -429,4 +479,6 @@ def load_settings(
         raise SettingsError(_describe(exc, path)) from exc
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": _dev_secret_key(data_dir)})
+    if not settings.api_secrets_key:
+        settings = settings.model_copy(update={"api_secrets_key": _dev_api_secrets_key(data_dir)})
     return settings

@@ -68,6 +68,33 @@ def user_add(name: str, role: str) -> None:
 
 
 @cli.group()
+def apiclient() -> None:
+    """Clients of the API for the processing systems."""
+
+
+@apiclient.command("add")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), required=True)
+@click.option("--rate", type=click.IntRange(1, 1_000_000), help="requests per minute (default:"
+              " [api] rate_per_minute)")  # fmt: skip
+def apiclient_add(name: str, scope: str, rate: int | None) -> None:
+    """Add an API client; print its id and secret (shown this once only)."""
+    from api.clients import SecretBox, add_client
+    from api.models import ApiScope
+    from tongdai.startup import load_runtime
+
+    runtime = load_runtime()
+    box = SecretBox(runtime.settings.api_secrets_key)
+    with runtime.sessions() as session, session.begin():
+        new = add_client(session, box, name, ApiScope(scope), created_by="cli",
+                         now=runtime.clock.now(), rate_per_minute=rate)  # fmt: skip
+        public_id = new.client.public_id
+    click.echo(f"client id: {public_id}")
+    click.echo(f"secret:    {new.secret}")
+    click.echo("Lưu khoá bí mật này ngay: nó không được hiển thị lại.", err=True)
+
+
+@cli.group()
 def calendar() -> None:
     """The working-day calendar."""
 

@@ -58,7 +58,7 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     assert "Mã hồ sơ của ông bà là hai sáu một hai không một, không không không một" in (
         caller.heard()
     )
-    # The due date, then the papers to bring (issue 15), then what happens next (issue 14).
+    # The due date, then the papers to bring, then what happens next: the SMS and the hotline.
     assert "Hạn trả kết quả là ngày chín tháng mười hai Ông bà chuẩn bị giấy tờ" in caller.heard()
     assert "bằng thuyền trưởng" in caller.heard()
     assert "Ông bà sẽ nhận tin nhắn xác nhận. Đường dây nóng" in caller.heard()
