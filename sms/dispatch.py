@@ -36,6 +36,7 @@ from plumbing.queue import Claimed, WorkQueue
 from plumbing.settings import Settings
 from sms.gateways.base import Accepted, LookupGateway, OutgoingSms, SendError, SmsGateway
 from sms.models import Notice, NoticeStatus, RateLimit
+from sms.outbox import REPLY_KINDS
 
 log = logging.getLogger(__name__)
 NOTICES = WorkQueue(Notice, NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.UNKNOWN)
@@ -100,6 +101,8 @@ def dispatch_due(
     """Settle what crashed dispatchers left, then send what is due."""
     report = DispatchReport()
     report.settled = settle_unknown(sessions, gateway, settings, clock)
+    # An account's own rate (SMPP's rate_per_second) wins over the scheduler's default.
+    rate = getattr(gateway, "rate_per_second", settings.scheduler.rate_per_second)
 
     def sent(claimed: Claimed[OutgoingSms], accepted: Accepted) -> None:
         _record_sent(sessions, gateway, claimed.job, accepted, clock.now())
@@ -116,14 +119,14 @@ def dispatch_due(
         sessions,
         clock.now,
         limit=limit,
-        describe=lambda n: OutgoingSms(n.id, n.phone, n.text, settings.sms.sender),
+        describe=lambda n: OutgoingSms(
+            n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
+        ),
         call=gateway.send,
         succeeded=sent,
         failed=failed,
         errors=(SendError,),
-        pace=lambda count: reserve_slots(
-            sessions, gateway.name, count, settings.scheduler.rate_per_second, clock.now()
-        ),
+        pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
         sleep=sleep,
         checkpoint=checkpoint,
     )

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 URGENT_KINDS = frozenset(
     {"receipt", "status_reply", "not_found", "help", "opted_out", "opted_in", "rating_thanks"}
 )
+# Answers to a message the citizen sent: they leave from the two-way number, not the brandname.
+REPLY_KINDS = URGENT_KINDS - {"receipt"}
 
 
 def enqueue(
