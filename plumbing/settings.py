@@ -151,6 +151,10 @@ class SmppSettings(_Frozen):
     concatenation: Literal["udh", "sar"] = "udh"
     # How long the SMSC keeps trying a handset that is out of reach (boats stay out for days).
     validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # registered_delivery on a notice's last part: 1 asks for the final receipt, success or
+    # failure (SMPP 3.4 5.2.17). Jasmin reads 1 as "success only" and 2 as "every receipt"
+    # (README "SMPP"): behind a Jasmin, 2.
+    registered_delivery: Literal[1, 2] = 1
     # query_sm for a known id whose receipt never came. Off: Jasmin refuses it and drops the bind.
     query_sm: bool = False
     enquire_link_seconds: float = Field(default=30.0, gt=0, le=600)

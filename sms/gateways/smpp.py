@@ -49,7 +49,6 @@ from sms.gateways.base import (
 )
 from sms.gateways.smpp_codec import (
     NPI_ISDN,
-    REGISTERED_DELIVERY_FINAL,
     TON_INTERNATIONAL,
     MobileOriginated,
     Receipt,
@@ -387,7 +386,7 @@ class SmppGateway:
                 "schedule_delivery_time": "",
                 "validity_period": validity_period(settings.validity_hours),
                 # One receipt per notice, on its last part: the notice's provider id.
-                "registered_delivery": REGISTERED_DELIVERY_FINAL if part.last else 0,
+                "registered_delivery": settings.registered_delivery if part.last else 0,
                 "replace_if_present_flag": 0,
                 "data_coding": part.data_coding,
                 "sm_default_msg_id": 0,

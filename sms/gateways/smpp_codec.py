@@ -17,7 +17,6 @@ UCS2 = 8  # data_coding for UCS-2 (UTF-16BE on the wire)
 ESM_UDHI = 0x40  # esm_class: the short message starts with a user data header
 ESM_RECEIPT = 0x04  # esm_class message type: SMSC delivery receipt
 ESM_TYPE_MASK = 0x3C
-REGISTERED_DELIVERY_FINAL = 0x01  # a receipt on final success or failure
 TON_INTERNATIONAL, NPI_ISDN = 1, 1
 
 # command_status values (SMPP 3.4 section 5.1.3) that matter to the outbox.

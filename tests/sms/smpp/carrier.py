@@ -206,7 +206,9 @@ class _Session:
         )
         carrier._took(submitted)
         self._answer(pdu, "submit_sm_resp", message_id=submitted.message_id)
-        if submitted.registered_delivery & 0x01:
+        # Any receipt request gets the final receipt, whatever it says (a simplification: 2 asks
+        # for failures only in SMPP 3.4, but Jasmin asks upstream with what its client sent).
+        if submitted.registered_delivery & 0x03:
             stat = "UNDELIV" if outcome == "undeliver" else "DELIVRD"
             timer = threading.Timer(carrier.receipt_delay, carrier._receipt, (submitted, stat))
             timer.daemon = True

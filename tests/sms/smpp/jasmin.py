@@ -314,7 +314,7 @@ port = {ports["redis"]}
 log_file = {log}/redis-client.log
 [sm-listener]
 log_file = {log}/messages.log
-submit_error_retrial = {{}}
+submit_error_retrial = {{'ESME_RSYSERR': {{'count': 2, 'delay': 1}}, 'ESME_RTHROTTLED': {{'count': 2, 'delay': 1}}, 'ESME_RMSGQFUL': {{'count': 2, 'delay': 1}}}}
 submit_max_age_smppc_not_ready = 600
 submit_retrial_delay_smppc_not_ready = 1
 [dlr]
