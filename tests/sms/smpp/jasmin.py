@@ -35,6 +35,10 @@ AMQP_URL = ("127.0.0.1", 5672)
 USER, PASSWORD = "tongdai", "td-pass1"  # Jasmin's passwords are 8 characters at most
 CARRIER_USER, CARRIER_PASSWORD = "jasmin", "carrier1"
 
+# Jasmin's own retries of a carrier's temporary refusal, shortened from 30-180 s for the tests.
+RETRIAL = {status: {"count": 2, "delay": 1} for status in
+           ("ESME_RSYSERR", "ESME_RTHROTTLED", "ESME_RMSGQFUL")}  # fmt: skip
+
 _IAC, _WILL, _WONT, _DO, _DONT = 255, 251, 252, 253, 254
 
 
@@ -314,7 +318,7 @@ port = {ports["redis"]}
 log_file = {log}/redis-client.log
 [sm-listener]
 log_file = {log}/messages.log
-submit_error_retrial = {{'ESME_RSYSERR': {{'count': 2, 'delay': 1}}, 'ESME_RTHROTTLED': {{'count': 2, 'delay': 1}}, 'ESME_RMSGQFUL': {{'count': 2, 'delay': 1}}}}
+submit_error_retrial = {RETRIAL}
 submit_max_age_smppc_not_ready = 600
 submit_retrial_delay_smppc_not_ready = 1
 [dlr]

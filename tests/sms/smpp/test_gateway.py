@@ -184,3 +184,37 @@ def test_pair_mode_holds_a_transmitter_and_a_receiver(carrier, inbox):
         assert inbox.items[0][0].message_id == accepted.provider_id
     finally:
         gateway.close()
+
+
+def test_the_bind_state_reaches_healthz_and_the_staff_page(carrier, inbox, runtime):
+    from intake.models import Role
+    from scheduler.process import gateway_tick
+    from tests.admin.staff import log_in, make_user
+    from tongdai.app import create_app
+
+    runtime.settings = runtime.settings.model_copy(
+        update={"sms_gateway": "smpp", "smpp_password": "secret", "health_token": "t0ken"}
+    )
+    client = create_app(runtime).test_client()
+    health = client.get("/healthz", headers={"X-Health-Token": "t0ken"}).get_json()
+    assert health["smpp"]["ok"] is False and health["status"] == "degraded"  # nobody bound yet
+    gateway = _gateway(carrier, inbox)
+    try:
+        assert gateway.wait_bound(5)
+        gateway_tick(runtime, gateway, "sched-host:42")
+        health = client.get("/healthz", headers={"X-Health-Token": "t0ken"}).get_json()
+        assert health["smpp"]["ok"] is True and health["smpp"]["bound_processes"] == 1
+        make_user(runtime, "lan", Role.SUPERVISOR)
+        log_in(client, "lan")
+        page = client.get("/admin/health").get_data(as_text=True)
+        assert "Kết nối SMPP (nhà mạng)" in page and "sched-host:42: đã kết nối" in page
+        carrier.stop()
+        assert _wait(lambda: gateway.health()["state"] == "down")
+        gateway_tick(runtime, gateway, "sched-host:42")
+        assert (
+            client.get("/healthz", headers={"X-Health-Token": "t0ken"}).get_json()["smpp"]["ok"]
+            is False
+        )
+        assert "sched-host:42: mất kết nối" in client.get("/admin/health").get_data(as_text=True)
+    finally:
+        gateway.close()
