@@ -161,6 +161,8 @@ class _Session:
             self.mode = command if ok else None
             self._answer(pdu, f"{command}_resp", 0 if ok else 0x0E, system_id="CARRIER")
             carrier._log("bind", mode=command, ok=ok)
+            if ok and self.receives:
+                carrier._release_held()
             return ok
         if command == "submit_sm":
             return self._submit(pdu)
@@ -236,6 +238,7 @@ class CarrierSimulator:
         self.submitted: list[Submitted] = []
         self.mo_acks: dict[int, int] = {}
         self.enquire_links = 0
+        self._held: list[tuple[Submitted, str]] = []
         self._sessions: list[_Session] = []
         self._lock = threading.Condition()
         self._server: socket.socket | None = None
@@ -375,6 +378,12 @@ class CarrierSimulator:
             text=submitted.text,
         )
 
+    def _release_held(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for submitted, stat in held:
+            self._receipt(submitted, stat)
+
     def _acked(self, sequence: int, status: int) -> None:
         with self._lock:
             self.mo_acks[sequence] = status
@@ -383,8 +392,10 @@ class CarrierSimulator:
     def _receipt(self, submitted: Submitted, stat: str) -> None:
         with self._lock:
             sessions = [s for s in self._sessions if s.receives]
-        if not sessions:
-            return
+            if not sessions:
+                # Like an SMSC, keep it for the next bind rather than lose it.
+                self._held.append((submitted, stat))
+                return
         stamp = dt.datetime.now(dt.UTC).strftime("%y%m%d%H%M")
         delivered = "001" if stat == "DELIVRD" else "000"
         error = "000" if stat == "DELIVRD" else "001"

@@ -19,6 +19,7 @@ route back to our bind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -286,6 +287,7 @@ port = {ports["pb"]}
 [client-management]
 bind = 127.0.0.1
 port = {ports["cm"]}
+store_path = {self.workdir}/store
 log_file = {log}/smppcm.log
 [service-smppclient]
 log_file = {log}/smppclient.log
@@ -360,13 +362,9 @@ log_file = {log}/deliversm-thrower.log
             "group -a",
             "gid tongdai",
             "ok",
-            "user -a",
-            f"uid {USER}",
-            "gid tongdai",
-            f"username {USER}",
-            f"password {PASSWORD}",
-            *([f"mt_messaging_cred quota smpps_throughput {throughput}"] if throughput else []),
-            "ok",
+        )
+        self.add_user(USER, PASSWORD, throughput=throughput)
+        self.jcli(
             "mtrouter -a",
             "type DefaultRoute",
             "connector smppc(carrier)",
@@ -378,6 +376,43 @@ log_file = {log}/deliversm-thrower.log
             "ok",
             "persist",
         )
+
+    def add_user(self, username: str, password: str, *, throughput: float | None = None) -> None:
+        """An ESME account of the group the routes serve, persisted with the rest."""
+        self.jcli(
+            "user -a",
+            f"uid {username}",
+            "gid tongdai",
+            f"username {username}",
+            f"password {password}",
+            *([f"mt_messaging_cred quota smpps_throughput {throughput}"] if throughput else []),
+            "ok",
+            "persist",
+        )
+
+    def accepted(self, username: str = USER) -> dict[str, set[str]]:
+        """Jasmin's own record (its SMPP server's log) of the submit_sm it took from `username`: the
+        destination of each and the queue message ids Jasmin gave them."""
+        found: dict[str, set[str]] = {}
+        pattern = re.compile(
+            rf"SMS-MT \[uid:{re.escape(username)}\] .*?\[msgid:([^\]]+)\].*?\[to:b?'?([^'\]]+)"
+        )
+        for line in self._log("smpps.log"):
+            match = pattern.search(line)
+            if match:
+                found.setdefault(match.group(2), set()).add(match.group(1))
+        return found
+
+    def forwarded(self) -> dict[str, str]:
+        """The carrier's message id -> Jasmin's queue message id, for every submit_sm Jasmin
+        forwarded to the carrier (one queue message sent twice shows as two carrier ids)."""
+        pattern = re.compile(r"\[queue-msgid:([^\]]+)\] \[smpp-msgid:b?'?([^'\]]+)")
+        return {m.group(2): m.group(1) for line in self._log("messages.log")
+                if (m := pattern.search(line))}  # fmt: skip
+
+    def _log(self, name: str) -> list[str]:
+        path = self.workdir / "log" / name
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
 
     def connector_bound(self) -> bool:
         return "BOUND_TRX" in self.jcli("smppccm --list")
