@@ -37,6 +37,9 @@ def gateway_from_settings(settings: Settings, runtime: Runtime | None = None) ->
 
         if not settings.smpp_password:
             raise SettingsError("TONGDAI_SMS_GATEWAY=smpp needs TONGDAI_SMPP_PASSWORD")
+        if settings.sms.smpp.query_sm:
+            # Not built yet (docs/smpp.md, "What is not there"): refused rather than ignored.
+            raise SettingsError("[sms.smpp] query_sm = true is not supported yet; set it false")
         deliveries = SmppDeliveries(runtime) if runtime is not None else None
         return SmppGateway(settings.sms.smpp, settings.smpp_password, on_delivery=deliveries)
     raise SettingsError(f"unknown SMS gateway {settings.sms_gateway!r}")

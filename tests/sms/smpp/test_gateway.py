@@ -218,3 +218,22 @@ def test_the_bind_state_reaches_healthz_and_the_staff_page(carrier, inbox, runti
         assert "sched-host:42: mất kết nối" in client.get("/admin/health").get_data(as_text=True)
     finally:
         gateway.close()
+
+
+def test_the_smpp_gateway_is_chosen_by_the_environment_and_needs_its_password(tmp_path):
+    from plumbing.settings import SettingsError, load_settings
+    from sms.gateways.factory import gateway_from_settings
+    from tests.conftest import ROOT
+
+    env = {"TONGDAI_SECRET_KEY": "k", "TONGDAI_SMS_GATEWAY": "smpp"}
+    with pytest.raises(SettingsError, match="TONGDAI_SMPP_PASSWORD"):
+        gateway_from_settings(load_settings(ROOT / "config.toml", env=env))
+    settings = load_settings(ROOT / "config.toml", env={**env, "TONGDAI_SMPP_PASSWORD": "pw"})
+    gateway = gateway_from_settings(settings)
+    assert isinstance(gateway, SmppGateway) and gateway.password == "pw"
+    assert gateway.settings == settings.sms.smpp and gateway.settings.source_addr == "TTHCC QNGAI"
+    config = (ROOT / "config.toml").read_text().replace("query_sm = false", "query_sm = true")
+    (tmp_path / "config.toml").write_text(config)
+    with pytest.raises(SettingsError, match="query_sm"):
+        gateway_from_settings(load_settings(tmp_path / "config.toml", env={**env,
+                                            "TONGDAI_SMPP_PASSWORD": "pw"}))  # fmt: skip
