@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import Clock
@@ -149,10 +149,14 @@ def _record_sent(
             updated_at=now,
         )
         if not moved:
-            # A delivery receipt overtook us: keep its status, just remember the provider id.
+            # A delivery receipt overtook us: keep its status, just remember the provider id
+            # (the receipt may have filed it already) and when it was sent.
+            same_message = or_(
+                Notice.provider_id.is_(None), Notice.provider_id == accepted.provider_id
+            )
             session.execute(
                 update(Notice)
-                .where(Notice.id == message.notice_id, Notice.provider_id.is_(None))
+                .where(Notice.id == message.notice_id, same_message, Notice.sent_at.is_(None))
                 .values(provider_id=accepted.provider_id, gateway=gateway.name, sent_at=now)
             )
     log.info(
