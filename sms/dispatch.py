@@ -114,22 +114,29 @@ def dispatch_due(
             sessions, gateway, settings, claimed.job, claimed.attempt, error, clock.now(), report
         )
 
-    queue.run_batch(
-        NOTICES,
-        sessions,
-        clock.now,
-        limit=limit,
-        describe=lambda n: OutgoingSms(
-            n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
-        ),
-        call=gateway.send,
-        succeeded=sent,
-        failed=failed,
-        errors=(SendError,),
-        pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
-        sleep=sleep,
-        checkpoint=checkpoint,
-    )
+    # A gateway that cannot be asked about a message (SMPP: no message id without a response)
+    # claims one notice at a time, so a dispatcher that dies leaves only the notice of the call
+    # under way in doubt, not the rest of its batch (those would stay `unknown` for good).
+    one_by_one = not isinstance(gateway, LookupGateway)
+    for _ in range(limit if one_by_one else 1):
+        claimed = queue.run_batch(
+            NOTICES,
+            sessions,
+            clock.now,
+            limit=1 if one_by_one else limit,
+            describe=lambda n: OutgoingSms(
+                n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
+            ),
+            call=gateway.send,
+            succeeded=sent,
+            failed=failed,
+            errors=(SendError,),
+            pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
+            sleep=sleep,
+            checkpoint=checkpoint,
+        )
+        if not claimed:
+            break
     return report
 
 

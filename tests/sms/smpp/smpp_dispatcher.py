@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True, help="Jasmin's SMPP port")
     parser.add_argument("--seed", required=True)
     parser.add_argument("--kill-probability", type=float, required=True)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--max-seconds", type=float, default=90.0)
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -66,3 +66,37 @@ def test_a_redelivered_citizens_message_is_answered_once(runtime, session, clock
         select(func.count()).select_from(Notice).where(Notice.kind == "status_reply")
     )
     assert replies == 2
+
+
+class Died(Exception):
+    pass
+
+
+class NoLookupGateway:
+    """Like SMPP: it cannot be asked later whether it took a message."""
+
+    name = "smpp"
+
+    def send(self, message: OutgoingSms) -> Accepted:
+        return Accepted(f"NL-{message.notice_id}")
+
+
+def test_a_gateway_without_look_up_is_given_one_notice_at_a_time(runtime, session, clock):
+    for n in range(5):
+        create_notice(session, runtime, kind="receipt", phone=f"091200002{n}")
+    session.commit()
+
+    def die_after_claim(point: str) -> None:
+        if point == "after_claim":
+            raise Died
+
+    try:
+        dispatch_due(runtime.sessions, NoLookupGateway(), runtime.settings, clock, limit=5,
+                     checkpoint=die_after_claim)  # fmt: skip
+    except Died:
+        pass
+    statuses = session.scalars(select(Notice.status)).all()
+    # The dead dispatcher had claimed one notice, not five: only that one can end up unknown.
+    assert sorted(statuses) == sorted([NoticeStatus.SENDING] + [NoticeStatus.PENDING] * 4)
+    report = dispatch_due(runtime.sessions, NoLookupGateway(), runtime.settings, clock, limit=5)
+    assert len(report.sent) == 4
