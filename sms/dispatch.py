@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,25 +119,50 @@ def dispatch_due(
     # claims one notice at a time, so a dispatcher that dies leaves only the notice of the call
     # under way in doubt, not the rest of its batch (those would stay `unknown` for good).
     one_by_one = not isinstance(gateway, LookupGateway)
-    for _ in range(limit if one_by_one else 1):
-        claimed = queue.run_batch(
-            NOTICES,
-            sessions,
-            clock.now,
-            limit=1 if one_by_one else limit,
-            describe=lambda n: OutgoingSms(
-                n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
-            ),
-            call=gateway.send,
-            succeeded=sent,
-            failed=failed,
-            errors=(SendError,),
-            pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
-            sleep=sleep,
-            checkpoint=checkpoint,
-        )
-        if not claimed:
-            break
+    rounds = iter(range(limit if one_by_one else 1))
+
+    def claim_and_send() -> None:
+        while next(rounds, None) is not None:
+            claimed = queue.run_batch(
+                NOTICES,
+                sessions,
+                clock.now,
+                limit=1 if one_by_one else limit,
+                describe=lambda n: OutgoingSms(
+                    n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
+                ),
+                call=gateway.send,
+                succeeded=sent,
+                failed=failed,
+                errors=(SendError,),
+                pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
+                sleep=sleep,
+                checkpoint=checkpoint,
+            )
+            if not claimed:
+                return
+
+    # A gateway with a window (SMPP) may have that many sends outstanding: as many senders,
+    # each claiming and sending one notice at a time.
+    senders = getattr(gateway, "window", 1) if one_by_one else 1
+    if senders <= 1:
+        claim_and_send()
+        return report
+    crashed: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            claim_and_send()
+        except BaseException as error:  # raised again below, in the caller's thread
+            crashed.append(error)
+
+    threads = [threading.Thread(target=sender, name=f"dispatch-{n}") for n in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if crashed:
+        raise crashed[0]
     return report
 
 

@@ -99,6 +99,7 @@ class _Bind:
         self.since = dt.datetime.now(dt.UTC)
         self.last_error: str | None = None
         self.binds = 0  # successful binds since start (reconnects show as > 1)
+        self.peak_outstanding = 0  # most submit_sm awaiting their response at once
         self._client: smpplib.client.Client | None = None
         self._bound = threading.Event()
         self._write = threading.Lock()
@@ -277,6 +278,7 @@ class _Bind:
                     raise _NotWritten(self.last_error or "not bound")
                 pdu = smpplib.smpp.make_pdu("submit_sm", client=client, **fields)
                 self._waiting[pdu.sequence] = waiter
+                self.peak_outstanding = max(self.peak_outstanding, len(self._waiting))
                 try:
                     client.send_pdu(pdu)
                 except (OSError, smpplib.exceptions.ConnectionError) as e:
@@ -309,6 +311,8 @@ class SmppGateway:
         self.settings = settings
         self.password = password
         self.rate_per_second = settings.rate_per_second
+        # The dispatcher runs this many senders (sms/dispatch.py): the bind's window.
+        self.window = settings.window
         self.on_delivery = on_delivery
         self.closed = threading.Event()
         modes = ("transceiver",) if settings.bind == "transceiver" else ("transmitter", "receiver")

@@ -221,3 +221,13 @@ def test_jasmin_restarted_mid_run_loses_no_notice_and_sends_none_twice(
     print(f"restart: {dict(statuses)}; unknown that reached the carrier: {reached} of "
           f"{len(unknown)}; Jasmin's own redeliveries: {redelivered}; receipts: "
           f"{dict(receipts)}")  # fmt: skip
+
+
+def test_a_window_of_ten_keeps_several_submits_outstanding(stack, smpp_runtime, make_gateway):
+    gateway = make_gateway(window=10)
+    ids = [_notice(smpp_runtime, kind="receipt", phone=f"09123000{n:02d}") for n in range(30)]
+    report = _dispatch(smpp_runtime, gateway)
+    assert sorted(report.sent) == sorted(ids)
+    assert gateway.binds[0].peak_outstanding > 1
+    accepted = stack.jasmin.accepted()
+    assert all(len(accepted[f"849123000{n:02d}"]) == 1 for n in range(30))
