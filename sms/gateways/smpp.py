@@ -135,9 +135,17 @@ class _Bind:
             except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
                 self._drop(f"bind failed: {e}")
                 failures += 1
+            except Exception as e:  # whatever goes wrong, the thread lives and binds again
+                log.exception("smpp: %s bind failed", self.mode)
+                self._drop(f"bind failed: {e!r}")
+                failures += 1
             else:
                 failures = 0
-                self._read_until_lost()
+                try:
+                    self._read_until_lost()
+                except Exception as e:  # an unreadable PDU: a fresh bind beats a dead thread
+                    log.exception("smpp: %s bind broken", self.mode)
+                    self._drop(f"unexpected: {e!r}")
             if self.gateway.closed.is_set():
                 break
             delay = min(self.gateway.settings.reconnect_max_seconds, 0.5 * 2 ** min(failures, 10))
