@@ -43,6 +43,21 @@ RETRIAL = {status: {"count": 2, "delay": 1} for status in
 _IAC, _WILL, _WONT, _DO, _DONT = 255, 251, 252, 253, 254
 
 
+# jasmind holds a machine-wide lock, /tmp/jasmind, for its whole life (jasmind.py: "Must not
+# be executed simultaneously"), so a second Jasmin on the machine exits ("Lock not acquired").
+# Each run's daemon is started through this launcher, which points that lock into the run's
+# own directory and then runs jasmind.py unchanged.
+_OWN_LOCK = """
+import os, runpy, sys
+import lockfile
+_FileLock = lockfile.FileLock
+lockfile.FileLock = lambda path, *a, **k: _FileLock(os.environ["TONGDAI_JASMIN_LOCK"], *a, **k)
+daemon = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(daemon, run_name="__main__")
+"""
+
+
 class JasminUnavailable(Exception):
     """Jasmin, RabbitMQ or redis-server cannot be had on this machine."""
 
@@ -210,9 +225,11 @@ class Jasmin:
         daemon = daemon or ensure_jasmin()
         output = (self.workdir / "jasmind.out").open("ab")
         self.process = subprocess.Popen(
-            [str(JASMIN_VENV / "bin" / "python"), str(daemon), "-c", str(self.config_path),
+            [str(JASMIN_VENV / "bin" / "python"), "-c", _OWN_LOCK, str(daemon),
+             "-c", str(self.config_path),
              "--enable-dlr-thrower", "--enable-dlr-lookup", "--enable-deliver-thrower"],
-            env={**os.environ, "ROOT_PATH": str(self.workdir)},
+            env={**os.environ, "ROOT_PATH": str(self.workdir),
+                 "TONGDAI_JASMIN_LOCK": str(self.workdir / "jasmind")},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
