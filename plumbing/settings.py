@@ -130,6 +130,45 @@ class SmsTemplate(_Frozen):
         return value
 
 
+class SmppSettings(_Frozen):
+    """The SMPP 3.4 account (`TONGDAI_SMS_GATEWAY=smpp`); the password is TONGDAI_SMPP_PASSWORD."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(default="tongdai", min_length=1, max_length=15)
+    system_type: str = Field(default="", max_length=12)
+    # The brandname (alphanumeric: TON 5, NPI 0) the centre's notices leave from.
+    source_addr: str = Field(default="TTHCC QNGAI", min_length=1, max_length=20)
+    source_ton: int = Field(default=5, ge=0, le=6)
+    source_npi: int = Field(default=0, ge=0, le=18)
+    # The two-way short code: replies to a citizen's own message leave from it (TON 3, NPI 0).
+    reply_source_addr: str = Field(default="8079", pattern=r"^\d{3,15}$")
+    reply_source_ton: int = Field(default=3, ge=0, le=6)
+    reply_source_npi: int = Field(default=0, ge=0, le=18)
+    # `transceiver`: one bind both ways; `pair`: a transmitter and a receiver (two binds).
+    bind: Literal["transceiver", "pair"] = "transceiver"
+    # Outstanding submit_sm without a response, per bind.
+    window: int = Field(default=1, ge=1, le=100)
+    # Messages per second the account allows, shared by every dispatcher process.
+    rate_per_second: float = Field(default=10.0, ge=0)
+    # data_coding for GSM-7 text: 0 is "the SMSC's default alphabet", which most carriers take as
+    # GSM 03.38; some want 1 (IA5/ASCII) or 3 (Latin-1) for the same stripped text.
+    gsm7_data_coding: Literal[0, 1, 3] = 0
+    # Long messages: `udh` (a user data header in each part) or `sar` (the SAR TLVs).
+    concatenation: Literal["udh", "sar"] = "udh"
+    # How long the SMSC keeps trying a handset that is out of reach (boats stay out for days).
+    validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # registered_delivery on a notice's last part: 1 asks for the final receipt, success or
+    # failure (SMPP 3.4 5.2.17). Jasmin reads 1 as "success only" and 2 as "every receipt"
+    # (README "SMPP"): behind a Jasmin, 2.
+    registered_delivery: Literal[1, 2] = 1
+    # query_sm for a known id whose receipt never came. Off: Jasmin refuses it and drops the bind.
+    query_sm: bool = False
+    enquire_link_seconds: float = Field(default=30.0, gt=0, le=600)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+
 class SmsSettings(_Frozen):
     sender: str = Field(min_length=1, max_length=11, pattern=r"^[A-Za-z0-9 .\-]+$")
     reply_number: str = Field(pattern=r"^\d{3,15}$")
@@ -138,6 +177,7 @@ class SmsSettings(_Frozen):
     max_reason_chars: int = Field(default=60, ge=10, le=300)
     max_documents_chars: int = Field(default=90, ge=10, le=300)
     templates: dict[str, SmsTemplate]
+    smpp: SmppSettings = SmppSettings()
 
     @field_validator("templates")
     @classmethod
@@ -348,7 +388,8 @@ class Settings(_Frozen):
     public_url: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
-    sms_gateway: Literal["console", "twilio"] = "console"
+    sms_gateway: Literal["console", "twilio", "smpp"] = "console"
+    smpp_password: str | None = None
     ami_url: str | None = None
     # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
     trusted_proxies: tuple[Network, ...] = ()
@@ -401,6 +442,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TWILIO_ACCOUNT_SID": "twilio_account_sid",
         "TWILIO_AUTH_TOKEN": "twilio_auth_token",
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
+        "TONGDAI_SMPP_PASSWORD": "smpp_password",
         "TONGDAI_AMI_URL": "ami_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
         "TONGDAI_API_SECRETS_KEY": "api_secrets_key",

@@ -158,7 +158,7 @@ def scheduler() -> None:
     log.info("scheduler: dispatching every %s s through %s", settings.scheduler.dispatch_seconds,
              settings.sms_gateway)  # fmt: skip
     try:
-        build_scheduler(runtime, gateway_from_settings(settings), background=False).start()
+        build_scheduler(runtime, gateway_from_settings(settings, runtime), background=False).start()
     except KeyboardInterrupt:
         log.info("scheduler: stopping")
 
@@ -223,7 +223,7 @@ def call(caller: str, audio: bool, at: str | None) -> None:
         # Run the notice rules and send at once, so a trainee sees the receipt SMS the citizen
         # would get (the scheduler queues it from the dossier's event within `rule_seconds`).
         run_rules(runtime.sessions, settings, runtime.calendar(), runtime.clock.now())
-        dispatch_tick(runtime, gateway_from_settings(settings))
+        dispatch_tick(runtime, gateway_from_settings(settings, runtime))
 
     run_console_call(runtime, caller, audio, after=send_notices)
 
