@@ -105,7 +105,14 @@ def change_status(
         dossier.supplement_count += 1
         dossier.supplement_requested_at = now
     elif current is S.SUPPLEMENT_REQUESTED:
+        due_before = dossier.due_date
         _move_due_dates_by_wait(dossier, now, calendar)
+        # The round's due date before and after the wait (the portal's supplement record).
+        details = {
+            **(details or {}),
+            "due_before": due_before.isoformat() if due_before else None,
+            "due_after": dossier.due_date.isoformat() if dossier.due_date else None,
+        }
     if to is S.RESULT_READY:
         dossier.result_ready_at = now
 
