@@ -378,6 +378,19 @@ class Settings(_Frozen):
         for required in ("fishing_licence", "vessel_safety"):
             if required not in self.procedures:
                 raise ValueError(f"procedures.{required} is missing")
+        if self.onestop.enabled:
+            missing = [
+                name
+                for name, value in (
+                    ("TONGDAI_ONESTOP_URL", self.onestop_url),
+                    ("TONGDAI_ONESTOP_USER", self.onestop_user),
+                    ("TONGDAI_ONESTOP_PASSWORD", self.onestop_password),
+                    ("TONGDAI_ONESTOP_DSTCODE", self.onestop_dstcode),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"onestop.enabled needs {', '.join(missing)} in the environment")
         return self
 
     @property

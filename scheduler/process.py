@@ -1,4 +1,5 @@
-"""The scheduler process: APScheduler running the outbox dispatcher and the recording fetcher.
+"""The scheduler process: APScheduler running the outbox dispatcher, the recording fetcher and,
+when `[onestop] enabled`, the national portal sync.
 
 Runs in its own process (`tongdai scheduler`), never inside web workers; `tongdai run` embeds it
 in a background thread for the single-machine default.
@@ -15,6 +16,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from intake.runtime import Runtime
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
+from onestop.http_portal import HttpPortal
+from onestop.portal import Portal
+from onestop.sync import sync_due
 from plumbing.heartbeat import beat
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
@@ -56,6 +60,22 @@ def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
         return
     if report.claimed:
         log.info("recordings: %s", report.summary())
+
+
+def onestop_tick(runtime: Runtime, portal: Portal) -> None:
+    try:
+        report = sync_due(
+            runtime.sessions,
+            portal,
+            runtime.settings,
+            runtime.clock,
+            limit=runtime.settings.scheduler.dispatch_batch,
+        )
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("onestop: tick failed")
+        return
+    if report.claimed or report.settled:
+        log.info("onestop: %s", report.summary())
 
 
 LEADER_CHECK_SECONDS = 2.0
@@ -109,6 +129,7 @@ def build_scheduler(
     background: bool,
     recordings: TwilioRecordings | None = None,
     leadership: Leadership | None = None,
+    portal: Portal | None = None,
 ) -> BaseScheduler:
     """The dispatcher runs in every replica (row locks share the work); the rules only in the
     leader. `recordings` defaults to the Twilio account of the settings, if any."""
@@ -128,6 +149,14 @@ def build_scheduler(
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
+    if settings.onestop.enabled:
+        # In every replica, like the SMS dispatcher: row locks share the work.
+        every(
+            onestop_tick,
+            "onestop",
+            (runtime, portal or HttpPortal.from_settings(settings)),
+            seconds=settings.scheduler.dispatch_seconds,
+        )
     recordings = recordings or recordings_from_settings(settings)
     if recordings is None:
         log.info("recordings: no Twilio credentials, so Twilio recordings are not fetched")

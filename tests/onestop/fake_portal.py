@@ -28,12 +28,24 @@ class FakePortal:
     def __init__(self, book: PortalBook | None = None) -> None:
         self.book = book or PortalBook()
         self._token: str | None = None
-        self._faults: list[tuple[PortalError, bool]] = []
+        self._faults: list[tuple[PortalError, bool, str]] = []
         self.requests: list[dict[str, Any]] = []
 
-    def fail_next(self, error: PortalError, *, act: bool = False) -> None:
-        """The next call raises `error`; with act=True the portal did the work first."""
-        self._faults.append((error, act))
+    def fail_next(
+        self, error: PortalError, *, act: bool = False, service: str = "DongBoHoSoMC"
+    ) -> None:
+        """The next call of `service` raises `error`; with act=True the portal did the work
+        first (the answer was lost on the way back)."""
+        self._faults.append((error, act, service))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _fault_for(self, service: str) -> tuple[PortalError, bool, str] | None:
+        for index, fault in enumerate(self._faults):
+            if fault[2] == service:
+                return self._faults.pop(index)
+        return None
 
     def lookup(self, code: str) -> Record | None:
         result = self._call("TraCuuHoSo", mahoso=code)["result"]
@@ -50,7 +62,7 @@ class FakePortal:
         return result[0] if result else None
 
     def _call(self, service: str, **keys: Any) -> dict[str, Any]:
-        fault = self._faults.pop(0) if self._faults else None
+        fault = self._fault_for(service)
         if fault is not None and not fault[1]:
             raise fault[0]
         reply = self._send(service, keys)

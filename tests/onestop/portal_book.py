@@ -63,8 +63,8 @@ CATALOGUE = {
             {"TENDONVI": "Sở Nông nghiệp và Môi trường", "MADONVI": "000.00.21.H48"}
         ],
     },
-    "1.003694": {
-        "MATTHC": "1.003694",
+    "1.004692": {
+        "MATTHC": "1.004692",
         "TENTTHC": "Cấp giấy chứng nhận an toàn kỹ thuật tàu cá",
         "LINHVUCTHUCHIEN": [{"MALINHVUC": "G09-TS", "TENLINHVUC": "Thủy sản"}],
         "CACHTHUCTHUCHIEN": [],
