@@ -132,6 +132,9 @@ def _snapshot_waiting(session: Session, dossier_id: int) -> bool:
             and pending.kind is SyncKind.SNAPSHOT
         ):
             return True
+    # FOR UPDATE: a worker claiming that snapshot right now would build it from the state
+    # before this transaction; the lock makes the claim pass it over until we commit (or, if
+    # the claim got there first, we see it `sending` and queue a new one).
     return (
         session.scalar(
             select(SyncItem.id)
@@ -141,6 +144,7 @@ def _snapshot_waiting(session: Session, dossier_id: int) -> bool:
                 SyncItem.status == SyncStatus.PENDING,
             )
             .limit(1)
+            .with_for_update()
         )
         is not None
     )

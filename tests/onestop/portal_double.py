@@ -56,6 +56,9 @@ class DoubleState:
 def make_handler(state: DoubleState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real adapter
+        # Headers and body are written apart: without TCP_NODELAY the body would wait for the
+        # client's delayed ACK (40 ms a call).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
