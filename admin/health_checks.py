@@ -1,5 +1,5 @@
-"""The state of each part (database, AMI, scheduler, SMS queue), as /healthz and the admin
-Health page both report it. Parts running in other processes (AMI in the AGI process, the
+"""The state of each part (database, AMI, scheduler, SMS queue, portal sync), as /healthz and
+the admin Health page both report it. Parts running in other processes (AMI in the AGI process, the
 scheduler) report through heartbeat rows."""
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
         "leader": leader.holder if leader and now - leader.beat_at < STALE_AFTER else None,
         "last_heartbeat": leader.beat_at.isoformat() if leader else None,
     }
+    report["onestop"] = check_onestop(runtime, now)
     report["sms"] = {
         "ok": due is None or now - due < dt.timedelta(minutes=10),
         "oldest_pending_seconds": round((now - due).total_seconds()) if due else 0,
@@ -67,3 +68,29 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
         "retrying": failing,
     }
     return report
+
+
+# The portal sync is degraded once a record has waited this long (a portal outage, a stopped
+# scheduler); records the portal refused wait for staff and are counted apart.
+ONESTOP_LATE_AFTER = dt.timedelta(hours=1)
+
+
+def check_onestop(runtime: Runtime, now: dt.datetime) -> dict[str, object]:
+    """The portal sync's backlog and its oldest waiting record."""
+    if not runtime.settings.onestop.enabled:
+        return {"ok": True, "configured": False}
+    from onestop.queries import backlog, latest_reconciliation
+
+    with runtime.sessions() as session:
+        waiting = backlog(session)
+        last = latest_reconciliation(session)
+    age = (now - waiting.oldest) if waiting.oldest else None
+    return {
+        "ok": age is None or age < ONESTOP_LATE_AFTER,
+        "backlog": waiting.waiting,
+        "oldest_pending": waiting.oldest.isoformat() if waiting.oldest else None,
+        "oldest_pending_seconds": round(age.total_seconds()) if age else 0,
+        "stopped_dossiers": waiting.stopped_dossiers,
+        "last_reconciliation": last.ran_at.isoformat() if last else None,
+        "reconciliation_mismatches": len(last.mismatches) if last else None,
+    }

@@ -358,27 +358,17 @@ class _Sender:
     def _restamp(self, items: list[Claimed[SyncJob]]) -> list[Claimed[SyncJob]]:
         """Just before the call: the unknown window covers this call, not the whole batch."""
         now = self.clock.now()
-        kept = []
-        with self.sessions() as session, session.begin():
-            for item in items:
-                if SYNC.move(
-                    session,
-                    item.id,
-                    expected=[SyncStatus.SENDING],
-                    attempt=item.attempt,
-                    claimed_at=now,
-                    updated_at=now,
-                ):
-                    kept.append(item)
-        return kept
+        return [item for item in items if SYNC.restamp(self.sessions, item, now)]
 
     def _record(
         self, items: list[Claimed[SyncJob]], status: SyncStatus, **values: Any
     ) -> list[Claimed[SyncJob]]:
         now = self.clock.now()
         moved = []
-        with self.sessions() as session, session.begin():
-            for item in items:
+        # One short transaction per item, as the outbox does: a transaction updating several
+        # rows could deadlock with another worker marking stale rows in another order.
+        for item in items:
+            with self.sessions() as session, session.begin():
                 if SYNC.move(
                     session,
                     item.id,

@@ -18,6 +18,7 @@ from intake.runtime import Runtime
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
 from onestop.http_portal import HttpPortal
 from onestop.portal import Portal
+from onestop.reconcile import reconcile
 from onestop.sync import sync_due
 from plumbing.heartbeat import beat
 from scheduler.leader import Leadership
@@ -78,6 +79,18 @@ def onestop_tick(runtime: Runtime, portal: Portal) -> None:
         log.info("onestop: %s", report.summary())
 
 
+def reconcile_tick(runtime: Runtime, leadership: Leadership, portal: Portal) -> None:
+    """Nightly, in the leader only: yesterday's changed dossiers against the portal's."""
+    try:
+        if not leadership.is_leader():
+            return
+        reconcile(runtime.sessions, portal, runtime.settings, runtime.clock)
+    except Exception:  # a bad night must not kill the scheduler; the next night runs again
+        log.exception("onestop: reconciliation failed")
+
+
+# Local time of the nightly reconciliation (the day's changes are in; staff are not working).
+RECONCILE_AT = dt.time(1, 30)
 LEADER_CHECK_SECONDS = 2.0
 
 
@@ -150,12 +163,21 @@ def build_scheduler(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
     if settings.onestop.enabled:
+        portal = portal or HttpPortal.from_settings(settings)
         # In every replica, like the SMS dispatcher: row locks share the work.
         every(
-            onestop_tick,
-            "onestop",
-            (runtime, portal or HttpPortal.from_settings(settings)),
-            seconds=settings.scheduler.dispatch_seconds,
+            onestop_tick, "onestop", (runtime, portal), seconds=settings.scheduler.dispatch_seconds
+        )
+        scheduler.add_job(
+            reconcile_tick,
+            "cron",
+            args=(runtime, leadership, portal),
+            id="onestop-reconcile",
+            hour=RECONCILE_AT.hour,
+            minute=RECONCILE_AT.minute,
+            timezone=settings.zone,
+            max_instances=1,
+            coalesce=True,
         )
     recordings = recordings or recordings_from_settings(settings)
     if recordings is None:

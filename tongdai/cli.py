@@ -336,6 +336,32 @@ def onestop_sync(code: str | None) -> None:
     click.echo(", ".join(f"{count} {name}" for name, count in totals.items()))
 
 
+@onestop.command("reconcile")
+@click.option("--day", help="the local day whose changed dossiers to compare (default: yesterday)")
+def onestop_reconcile(day: str | None) -> None:
+    """Compare the dossiers changed on a day with the portal's (as the scheduler does nightly)."""
+    from onestop.reconcile import reconcile
+    from tongdai.startup import load_runtime
+
+    when = None
+    if day is not None:
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{day!r}: write it as YYYY-MM-DD", param_hint="--day"
+            ) from exc
+    runtime = load_runtime()
+    report = reconcile(runtime.sessions, _portal(runtime.settings), runtime.settings,
+                       runtime.clock, when)  # fmt: skip
+    for mismatch in report.mismatches:
+        click.echo(f"{mismatch['code']}: {mismatch['problem']}")
+    click.echo(f"{report.day}: {report.checked} checked, {len(report.mismatches)} differ"
+               + (f"; {report.error}" if report.error else ""))  # fmt: skip
+    if report.error:
+        raise click.ClickException(report.error)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

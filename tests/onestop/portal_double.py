@@ -142,6 +142,15 @@ def make_handler(state: DoubleState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class DoubleServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or was killed hangs up mid-answer: expected here, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0)
@@ -149,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-seconds", type=float, default=600.0)
     args = parser.parse_args(argv)
     state = DoubleState(PortalBook(session_seconds=args.session_seconds), args.seed)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state))
-    server.daemon_threads = True
+    server = DoubleServer(("127.0.0.1", args.port), make_handler(state))
     print(f"listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

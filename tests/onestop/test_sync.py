@@ -13,6 +13,8 @@ from intake.statuses import DossierStatus as S
 from onestop import sync
 from onestop.models import ProcedureEntry, SyncItem, SyncKind, SyncStatus
 from onestop.portal import PortalInDoubt, PortalUnavailable
+from onestop.queries import latest_reconciliation
+from onestop.reconcile import reconcile
 from tests.factories import create_dossier
 from tests.onestop.fake_portal import FakePortal
 from tests.onestop.portal_book import REFUSE_MARK
@@ -206,3 +208,29 @@ def test_the_catalogue_names_the_procedure_and_survives_an_outage(enabled, porta
     assert (entry.sector_code, entry.sector_name) == ("G09-TS", "Thủy sản")
     (record,) = portal.book.snapshot()["records"].values()
     assert record["MaLinhVuc"] == "G09-TS"
+
+
+def test_the_nightly_reconciliation_reports_what_the_portal_holds_otherwise(enabled, portal):
+    agreed, changed, lost = (_dossier(enabled) for _ in range(3))
+    _drain(enabled, portal)
+    with enabled.sessions() as session:
+        codes = {i: session.get(Dossier, i).code for i in (agreed, changed, lost)}
+    book = portal.book
+    book.records[codes[changed]] = {**book.records[codes[changed]], "TrangThaiHoSo": "2",
+                                    "ChuHoSo": "Người khác"}  # fmt: skip
+    del book.records[codes[lost]]
+
+    report = reconcile(enabled.sessions, portal, enabled.settings, enabled.clock,
+                       dt.date(2026, 12, 1))  # fmt: skip
+    assert (report.checked, report.error) == (3, None)
+    assert sorted(report.mismatches, key=lambda m: m["code"]) == [
+        {"code": codes[changed],
+         "problem": "trạng thái trên Cổng là 2, của Trung tâm là 1; khác ở ChuHoSo"},
+        {"code": codes[lost], "problem": "Cổng chưa có hồ sơ này"},
+    ]  # fmt: skip
+    with enabled.sessions() as session:
+        assert latest_reconciliation(session).mismatches == report.mismatches
+    # A day without changes compares nothing.
+    empty = reconcile(enabled.sessions, portal, enabled.settings, enabled.clock,
+                      dt.date(2026, 12, 2))  # fmt: skip
+    assert (empty.checked, empty.mismatches) == (0, [])
