@@ -17,8 +17,10 @@ the sync's own:
   doubt (an earlier attempt of this item) from TraCuuHoSo; a create answered "đã tồn tại"
   becomes an update;
 - a call that went out and got no answer (time-out, or a worker killed during the call) leaves
-  the item `unknown`: a snapshot is then sent again (a full snapshot is safe to repeat, and its
-  create-or-update is looked up), a progress record only if TraCuuHoSo does not show it;
+  the item `sending`; once `unknown_window` has passed since the call began (so the portal is
+  done with it) it becomes `unknown`: a snapshot is then sent again (a full snapshot is safe
+  to repeat, and its create-or-update is looked up), a progress record only if TraCuuHoSo does
+  not show it;
 - anything else is retried with backoff and jitter until `[onestop] retry_hours` after it was
   queued, then shown to staff as failed; a supervisor's "sync again" queues it once more.
 """
@@ -357,18 +359,18 @@ class _Sender:
 
     def _restamp(self, items: list[Claimed[SyncJob]]) -> list[Claimed[SyncJob]]:
         """Just before the call: the unknown window covers this call, not the whole batch."""
-        now = self.clock.now()
-        return [item for item in items if SYNC.restamp(self.sessions, item, now)]
+        return self._record(items, SyncStatus.SENDING, claimed_at=self.clock.now())
 
     def _record(
         self, items: list[Claimed[SyncJob]], status: SyncStatus, **values: Any
     ) -> list[Claimed[SyncJob]]:
         now = self.clock.now()
         moved = []
-        # One short transaction per item, as the outbox does: a transaction updating several
-        # rows could deadlock with another worker marking stale rows in another order.
-        for item in items:
-            with self.sessions() as session, session.begin():
+        # One transaction for the batch (a commit per record was most of the time spent),
+        # moving rows in id order: the only other writer of `sending` rows, mark_stale below,
+        # skips locked rows, so two workers can wait for each other but never deadlock.
+        with self.sessions() as session, session.begin():
+            for item in sorted(items, key=lambda c: c.id):
                 if SYNC.move(
                     session,
                     item.id,
@@ -392,8 +394,10 @@ class _Sender:
 
     def _failed(self, items: list[Claimed[SyncJob]], error: PortalError) -> None:
         if isinstance(error, PortalInDoubt):
-            # It may have been taken: a look-up decides before anything is sent again.
-            self._record(items, SyncStatus.UNKNOWN, error=str(error)[:2000])
+            # It may have been taken, or be still under way at the portal: the items stay
+            # `sending` until the unknown window has passed since the call began, then become
+            # `unknown` and a look-up decides before anything is sent again (as the outbox).
+            self._record(items, SyncStatus.SENDING, error=str(error)[:2000])
             self.report.unknown.extend(c.id for c in items)
             log.info("onestop: %d record(s) in doubt: %s", len(items), error)
             return
@@ -437,7 +441,7 @@ def settle_unknown(
 ) -> int:
     now = clock.now()
     with sessions() as session, session.begin():
-        SYNC.mark_stale(session, now, unknown_window(settings))
+        mark_stale(session, now, unknown_window(settings))
         rows = session.execute(
             select(SyncItem.id, SyncItem.kind, SyncItem.attempts, SyncItem.payload, Dossier.code)
             .join(Dossier, Dossier.id == SyncItem.dossier_id)
@@ -486,6 +490,27 @@ def settle_unknown(
             "had arrived" if arrived else "never arrived: sending it again",
         )  # fmt: skip
     return settled
+
+
+def mark_stale(session: Session, now: dt.datetime, window: dt.timedelta) -> int:
+    """Items `sending` for longer than `window` become `unknown`. Unlike the skeleton's
+    single UPDATE, the rows are locked first in id order with SKIP LOCKED, so this never waits
+    for (nor deadlocks with) a worker recording its batch."""
+    stale = list(
+        session.scalars(
+            select(SyncItem.id)
+            .where(SyncItem.status == SyncStatus.SENDING, SyncItem.claimed_at < now - window)
+            .order_by(SyncItem.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if stale:
+        session.execute(
+            update(SyncItem)
+            .where(SyncItem.id.in_(stale), SyncItem.status == SyncStatus.SENDING)
+            .values(status=SyncStatus.UNKNOWN, updated_at=now)
+        )
+    return len(stale)
 
 
 STEP_KEYS = ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NoiDungXuLy")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from intake.models import AuditEvent, Role
 from onestop import sync
-from onestop.models import SyncItem, SyncStatus
+from onestop.models import Reconciliation, SyncItem, SyncStatus
 from tests.admin.staff import log_in, make_user, token
 from tests.factories import create_dossier
 from tests.onestop.fake_portal import FakePortal
@@ -123,3 +123,20 @@ def test_with_the_sync_off_nothing_shows(runtime, client):
     page = operator.get(f"/admin/dossiers/{dossier_id}").get_data(as_text=True)
     assert "Cổng Dịch vụ công quốc gia" not in page
     assert "Chưa bật đồng bộ" in operator.get("/admin/health").get_data(as_text=True)
+
+
+def test_the_latest_reconciliation_is_on_the_health_page(enabled, client, clock):
+    with enabled.sessions() as session, session.begin():
+        session.add(
+            Reconciliation(
+                day=dt.date(2026, 11, 30),
+                ran_at=clock.now(),
+                checked=12,
+                mismatches=[{"code": "000.00.53.H48-261130-8003",
+                             "problem": "Cổng chưa có hồ sơ này"}],
+            )
+        )  # fmt: skip
+    page = _staff(client, enabled, Role.OPERATOR).get("/admin/health").get_data(as_text=True)
+    assert "Hồ sơ thay đổi ngày 30/11/2026: đã so 12 hồ sơ" in page
+    assert "000.00.53.H48-261130-8003" in page and "Cổng chưa có hồ sơ này" in page
+    assert "Đối soát gần nhất: 1 hồ sơ lệch." in page

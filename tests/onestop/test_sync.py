@@ -122,17 +122,22 @@ def test_an_answer_lost_on_the_way_back_is_settled_by_a_look_up_not_sent_twice(
     _run(enabled, portal, limit=1)  # the create
     portal.fail_next(PortalInDoubt("no answer within 6 s"), act=True, service="CapNhatTienDoHoSoMC")
     report = _run(enabled, portal)
-    assert report.unknown and _items(enabled, dossier_id)[1][1] is SyncStatus.UNKNOWN
+    # It stays `sending` while the portal may still be working on it: nothing is resent.
+    assert report.unknown and _items(enabled, dossier_id)[1][1] is SyncStatus.SENDING
+    _drain(enabled, portal)
+    assert _items(enabled, dossier_id)[1][1] is SyncStatus.SENDING
+    clock.advance(sync.unknown_window(enabled.settings) + dt.timedelta(seconds=1))
     _drain(enabled, portal)
     code = portal.book.snapshot()["records"].popitem()[0]
     assert len(portal.book.snapshot()["progress"][code]) == 1
     assert _items(enabled, dossier_id)[1][1] is SyncStatus.SENT
 
 
-def test_an_unanswered_create_is_looked_up_then_updated_not_created_again(enabled, portal):
+def test_an_unanswered_create_is_looked_up_then_updated_not_created_again(enabled, portal, clock):
     _dossier(enabled)
     portal.fail_next(PortalInDoubt("no answer within 6 s"), act=True)
     _run(enabled, portal)
+    clock.advance(sync.unknown_window(enabled.settings) + dt.timedelta(seconds=1))
     _drain(enabled, portal)
     state = portal.book.snapshot()
     (code,) = state["records"]
