@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import Clock
@@ -45,8 +45,13 @@ def changed_on(session: Session, day: dt.date, settings: Settings) -> list[Dossi
     """Phone dossiers with an event on `day` (local) and nothing still on its way."""
     start, end = _day_bounds(day, settings)
     on_its_way = exists().where(SyncItem.dossier_id == Dossier.id, SyncItem.status.in_(IN_FLIGHT))
-    changed = exists().where(
-        DossierEvent.dossier_id == Dossier.id, DossierEvent.at >= start, DossierEvent.at < end
+    # An event that day, or a staff edit of the form (which records no event, so its change
+    # reaches the portal only with the dossier's next event: the report shows it meanwhile).
+    changed = or_(
+        exists().where(
+            DossierEvent.dossier_id == Dossier.id, DossierEvent.at >= start, DossierEvent.at < end
+        ),
+        and_(Dossier.updated_at >= start, Dossier.updated_at < end),
     )
     return list(
         session.scalars(

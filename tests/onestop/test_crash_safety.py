@@ -53,7 +53,7 @@ WORKERS = 3
 KILL_PROBABILITY = 0.01
 OUTSIDE_KILL_EVERY = (5.0, 10.0)
 WARM_SECONDS = 3.0
-# A bound on waiting, not a speed target: 25-85 s on the shared 2-core machine at load 12.
+# A bound on waiting, not a speed target: 25-125 s on the shared 2-core machine at load 12.
 DEADLINE_SECONDS = 240.0 * max(1, DOSSIERS // 300)
 FAULTS = {
     "error_5xx": 0.03,

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from intake.dossier_commands import apply_answers
 from intake.lifecycle import Actor, change_status
 from intake.models import Dossier, Role
 from intake.statuses import DossierStatus as S
@@ -239,3 +240,16 @@ def test_the_nightly_reconciliation_reports_what_the_portal_holds_otherwise(enab
     empty = reconcile(enabled.sessions, portal, enabled.settings, enabled.clock,
                       dt.date(2026, 12, 2))  # fmt: skip
     assert (empty.checked, empty.mismatches) == (0, [])
+
+
+def test_a_staff_edit_without_an_event_shows_in_that_days_reconciliation(enabled, portal, clock):
+    dossier_id = _dossier(enabled, owner_name="Nguyễn Văn Biển")
+    _drain(enabled, portal)
+    clock.advance(dt.timedelta(days=1))
+    with enabled.sessions() as session, session.begin():
+        dossier = session.get(Dossier, dossier_id)
+        apply_answers(session, dossier, {"owner_name": "Nguyễn Văn Biền"}, now=clock.now())
+        code = dossier.code
+    report = reconcile(enabled.sessions, portal, enabled.settings, enabled.clock,
+                       dt.date(2026, 12, 2))  # fmt: skip
+    assert report.mismatches == [{"code": code, "problem": "khác ở ChuHoSo"}]
