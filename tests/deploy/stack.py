@@ -74,11 +74,13 @@ class Stack:
         self.env_file = env_file
         self.env = env
 
+    def compose_options(self) -> list[str]:
+        return ["--project-name", PROJECT, "--env-file", str(self.env_file),
+                "-f", "docker-compose.yml", "-f", str(TEST_OVERRIDE)]  # fmt: skip
+
     def compose(self, *args: str, timeout: float = 900, check: bool = True,
                 input: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        command = ["docker", "compose", "--project-name", PROJECT, "--env-file",
-                   str(self.env_file), "-f", "docker-compose.yml", "-f", str(TEST_OVERRIDE),
-                   *args]  # fmt: skip
+        command = ["docker", "compose", *self.compose_options(), *args]
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                                 timeout=timeout, input=input, check=False)  # fmt: skip
         if check and result.returncode != 0:
