@@ -154,8 +154,12 @@ def test_the_app_runs_read_only_and_not_as_root(compose: dict) -> None:
 def test_the_services_find_each_other(compose: dict) -> None:
     services = compose["services"]
     asterisk_env = services["asterisk"]["environment"]
-    # Asterisk calls the agi service on the port `tongdai agi` listens on.
-    assert asterisk_env["TONGDAI_AGI_HOST"] == "agi"
+    # Asterisk calls each agi container (named <project>-agi-<n>) on the port `tongdai agi`
+    # listens on.
+    replicas = services["agi"]["deploy"]["replicas"]
+    assert asterisk_env["TONGDAI_AGI_HOST"].split("&") == [
+        f"{compose['name']}-agi-{n}" for n in range(1, replicas + 1)
+    ]
     assert asterisk_env["TONGDAI_AGI_PORT"] == APP_SERVICES["agi"][-1]
     assert asterisk_env["TONGDAI_SIP_BIND"] == "0.0.0.0:5060"
     # AMI must be reachable from the app containers, and only from their network.
@@ -219,8 +223,10 @@ def test_docker_compose_validates_the_file(tmp_path: Path) -> None:
 
 def test_the_dialplan_hands_calls_to_the_fastagi_server() -> None:
     dialplan = (SHIPPED_CONFIG / "extensions.conf").read_text()
-    assert "AGI(agi://${TONGDAI_AGI_HOST}:${TONGDAI_AGI_PORT}/intake)" in dialplan
-    assert "AGI(agi://${TONGDAI_AGI_HOST}:${TONGDAI_AGI_PORT}/intake?event=transfer_failed)" in (
+    # One of the hosts TONGDAI_AGI_HOST lists ("&"), in turn.
+    assert "Set(TONGDAI_AGI=${CUT(TONGDAI_AGI_HOST,&,${AGI_PICK})})" in dialplan
+    assert "AGI(agi://${TONGDAI_AGI}:${TONGDAI_AGI_PORT}/intake)" in dialplan
+    assert "AGI(agi://${TONGDAI_AGI}:${TONGDAI_AGI_PORT}/intake?event=transfer_failed)" in (
         dialplan
     )
     for context in ("[tongdai-inbound]", "[tongdai-outofhours]", "[tongdai-intake]"):
@@ -256,6 +262,8 @@ def test_modules_conf_lists_the_dependencies_autoload_would_have_found() -> None
         "res_speech.so",
         "res_pjsip_pubsub.so",
         "func_callerid.so",
+        "func_cut.so",
+        "func_global.so",
         "app_dial.so",
         "bridge_simple.so",
         "chan_pjsip.so",
