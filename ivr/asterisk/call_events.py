@@ -201,6 +201,9 @@ class AmiService:
 
     async def stop(self) -> None:
         await self.client.stop()
+        # The call log's lock goes to another replica now, not when this process exits.
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.logger.leadership.release)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -5,8 +5,13 @@ In order, on one stack (tests/deploy/conftest.py): each test leaves what the nex
 
 from __future__ import annotations
 
+import http.cookiejar
+import re
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -191,6 +196,27 @@ def test_nginx_refuses_bodies_over_the_applications_limits(stack, path, size, li
     # 400: no CSRF token), not nginx.
     status, body, headers = stack.http(path, data=b"x" * (limit * 1024 - 512))
     assert status != 413 and b"nginx" not in body
+
+
+def test_the_application_sees_the_client_address_nginx_forwards(stack):
+    """A failed log-in is throttled per client address: behind nginx that must be the client's
+    (X-Forwarded-For, believed from the compose network), not nginx's own."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    url = f"http://{TEST_ADDRESS}:8000/admin/login"
+    page = opener.open(url, timeout=15).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"csrf_token": token, "username": "khong-co", "password": "sai-mat-khau"}
+    ).encode()
+    request = urllib.request.Request(url, data=form, headers={"X-Forwarded-For": "203.0.113.9"})
+    try:
+        opener.open(request, timeout=15)
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
+    assert stack.psql("SELECT source FROM login_throttle WHERE username = 'khong-co'") == [
+        ["203.0.113.9"]
+    ]
 
 
 def test_two_web_replicas_behind_nginx_one_may_stop(stack):

@@ -4,13 +4,15 @@ hold each call once, with each key counted once (PostgreSQL, as in the compose s
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import select
 
 from intake.runtime import Runtime
-from ivr.asterisk.call_events import CallEventLogger
+from ivr.asterisk.call_events import CALL_LOG_LOCK, CallEventLogger
 from ivr.models import CallLog
 from plumbing.db import make_engine, make_session_factory
+from plumbing.leader import Leadership
 
 EVENTS = [
     {"Event": "Newchannel", "Uniqueid": "7.1", "Linkedid": "7.1", "Channel": "PJSIP/caller-1",
@@ -27,7 +29,12 @@ def test_two_replicas_log_each_call_once_and_the_survivor_takes_over(pg_only_url
         engine = make_engine(pg_only_url)
         settings = base_settings.model_copy(update={"database_url": pg_only_url})
         runtimes.append(Runtime(settings, engine, make_session_factory(engine)))
-    first, second = (CallEventLogger(runtime) for runtime in runtimes)
+    # The lock CallEventLogger takes by default (CALL_LOG_LOCK), under an id of this test's own:
+    # another test's AGI server in this database may still hold the real one.
+    lock = CALL_LOG_LOCK + 1000 + os.getpid() % 1000
+    first, second = (
+        CallEventLogger(runtime, Leadership(runtime.engine, lock, "test")) for runtime in runtimes
+    )
     now = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
     try:
         for event in EVENTS:
