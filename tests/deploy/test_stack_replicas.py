@@ -129,7 +129,9 @@ def test_calls_spread_over_the_fastagi_replicas_and_a_dead_one_loses_only_its_ca
             ivr.recording()
             (holder,) = [name for name in names if MASKED[SECOND_CALLER] in _log(name)]
             subprocess_docker("kill", holder)
-            ami.wait_event("Hangup", timeout=30, Channel=channel)
+            # Asterisk notices the closed connection when the recording under way ends
+            # ([ivr] record_max_seconds at most).
+            ami.wait_event("Hangup", timeout=90, Channel=channel)
         other.join(240)
     assert other.error is None, other.error
     assert not other.is_alive()
