@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean deploy-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -23,6 +23,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile --durations=10
+
+# The compose stack built and exercised for real (tests/deploy): Docker and Compose are installed
+# and dockerd started when missing (scripts/docker-provision.sh); needs root.
+deploy-test: $(STAMP)
+	bash scripts/docker-provision.sh engine
+	TONGDAI_DEPLOY_TEST=1 $(BIN)/pytest -p no:xdist -p no:cacheprovider tests/deploy -v --durations=0
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -8,67 +8,16 @@ moment could not send anything twice. On SQLite (one process) the only scheduler
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
+from sqlalchemy import Engine
 
-from sqlalchemy import Connection, Engine, text
+from plumbing import leader
 
-log = logging.getLogger(__name__)
 # Any constant shared by all replicas; "tongdai" on a phone keypad.
 LEADER_LOCK = 8664324
 
 
-class Leadership:
+class Leadership(leader.Leadership):
+    """The scheduler's leader: the holder of LEADER_LOCK."""
+
     def __init__(self, engine: Engine, lock_id: int = LEADER_LOCK) -> None:
-        self.engine = engine
-        self.lock_id = lock_id
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
-        self._connection: Connection | None = None
-
-    @property
-    def exclusive(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
-    def is_leader(self) -> bool:
-        """True while this process holds the lock (trying to take it when it does not)."""
-        if not self.exclusive:
-            return True
-        if self._connection is not None:
-            try:
-                self._connection.execute(text("SELECT 1"))
-                return True
-            except Exception:  # the database restarted: the lock went with the connection
-                log.warning("scheduler: lost the leader connection")
-                self._drop()
-        connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = connection.execute(
-                text("SELECT pg_try_advisory_lock(:id)"), {"id": self.lock_id}
-            ).scalar()
-        except Exception:
-            connection.close()
-            raise
-        if got:
-            self._connection = connection
-            log.info("scheduler: %s is now the leader", self.holder)
-            return True
-        connection.close()
-        return False
-
-    def _drop(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.invalidate()
-            finally:
-                self._connection = None
-
-    def release(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:id)"), {"id": self.lock_id}
-                )
-                self._connection.close()
-            finally:
-                self._connection = None
+        super().__init__(engine, lock_id, "scheduler")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -108,14 +109,18 @@ def gateway_tick(runtime: Runtime, gateway: SmsGateway, holder: str) -> None:
         log.exception("scheduler: gateway heartbeat failed")
 
 
-def leader_tick(runtime: Runtime, leadership: Leadership) -> None:
-    """Take the lead when it is free, and say who leads (for /healthz)."""
+def leader_tick(runtime: Runtime, leadership: Leadership, alive_file: Path | None = None) -> None:
+    """Take the lead when it is free, and say who leads (for /healthz). After a check that
+    reached the database, touch `alive_file`: a container health check reads its age."""
     try:
         if leadership.is_leader():
             with runtime.sessions() as session, session.begin():
                 beat(session, "scheduler-leader", leadership.holder, {}, runtime.clock.now())
     except Exception:
         log.exception("scheduler: leader check failed")
+        return
+    if alive_file is not None:
+        alive_file.touch()
 
 
 def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
@@ -157,9 +162,11 @@ def build_scheduler(
     recordings: TwilioRecordings | None = None,
     leadership: Leadership | None = None,
     portal: Portal | None = None,
+    alive_file: Path | None = None,
 ) -> BaseScheduler:
     """The dispatcher runs in every replica (row locks share the work); the rules only in the
-    leader. `recordings` defaults to the Twilio account of the settings, if any."""
+    leader. `recordings` defaults to the Twilio account of the settings, if any. `alive_file`
+    is touched after every leader check that reached the database."""
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="UTC")
     leadership = leadership or Leadership(runtime.engine)
 
@@ -171,7 +178,7 @@ def build_scheduler(
         )
 
     settings = runtime.settings
-    every(leader_tick, "leader", (runtime, leadership), seconds=LEADER_CHECK_SECONDS)
+    every(leader_tick, "leader", (runtime, leadership, alive_file), seconds=LEADER_CHECK_SECONDS)
     every(rules_tick, "rules", (runtime, leadership), seconds=settings.scheduler.rule_seconds)
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds

@@ -36,6 +36,9 @@ PG_ADMIN_URL = os.environ.get(
 REQUIRE_SERVICES = os.environ.get("TONGDAI_REQUIRE_SERVICES") == "1"
 # A fixed Fernet key, so no test writes one under var/.
 API_SECRETS_KEY = "dGVzdC1rZXktb2YtdGhlLWFwaS1zZWNyZXRzLS0tLS0="
+# tests/deploy builds and runs the compose stack (minutes, root, Docker): only `make deploy-test`
+# runs it, which sets TONGDAI_DEPLOY_TEST=1.
+collect_ignore = [] if os.environ.get("TONGDAI_DEPLOY_TEST") == "1" else ["deploy"]
 # A Tuesday morning in Quảng Ngãi, far from any holiday.
 DEFAULT_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 

@@ -17,6 +17,9 @@ from plumbing.settings import SettingsError
 from tongdai.startup import load_checked_settings
 
 log = logging.getLogger("tongdai")
+# `tongdai scheduler` touches it after each leader check; the container health check reads its
+# age (docker-compose.yml). /tmp is the container's own tmpfs, so replicas never share it.
+ALIVE_FILE = Path("/tmp/tongdai-scheduler.alive")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,7 +161,12 @@ def scheduler() -> None:
     log.info("scheduler: dispatching every %s s through %s", settings.scheduler.dispatch_seconds,
              settings.sms_gateway)  # fmt: skip
     try:
-        build_scheduler(runtime, gateway_from_settings(settings, runtime), background=False).start()
+        build_scheduler(
+            runtime,
+            gateway_from_settings(settings, runtime),
+            background=False,
+            alive_file=ALIVE_FILE,
+        ).start()
     except KeyboardInterrupt:
         log.info("scheduler: stopping")
 

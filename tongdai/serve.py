@@ -22,6 +22,10 @@ def web_server(app, limits: WebSettings, host: str, port: int):
         threads=8,
         ident="tongdai",
         max_request_body_size=server_body_limit(limits),
+        # Waitress would delete X-Forwarded-For (no proxy of its own is configured): the app
+        # believes it only from TONGDAI_TRUSTED_PROXIES (plumbing/client_address.py), so behind
+        # nginx the client's address must reach it.
+        clear_untrusted_proxy_headers=False,
     )
 
 

@@ -1,10 +1,6 @@
 #!/usr/bin/env bash
-# The web service migrates the database before it serves; the agi service builds the prompt audio
-# (skipped for prompts already built) into the volume Asterisk plays them from.
+# Nothing runs here before the command: migrations are the one-shot `migrate` service and the
+# prompt audio the one-shot `prompts` service (docker-compose.yml), so replicas never race on
+# them. Kept as the image's entrypoint so a site can add a step without changing the image.
 set -euo pipefail
-
-case "${1:-} ${2:-}" in
-  "tongdai web") tongdai db upgrade ;;
-  "tongdai agi") tongdai prompts build --quiet ;;
-esac
 exec "$@"

@@ -77,7 +77,12 @@ class AgiServer:
             channel = AgiChannel(reader, writer, timeout=self.settings.command_timeout_seconds)
             await self._run(channel, headers, this)
         except AgiHangup as exc:
-            log.info("agi: call %s hung up (%s)", this.call_id or "?", exc)
+            if this.call_id is None:
+                # No call was opened: a port probe (the container health check connects and
+                # closes every few seconds), not worth a line in the operator's log.
+                log.debug("agi: connection closed before a call (%s)", exc)
+            else:
+                log.info("agi: call %s hung up (%s)", this.call_id, exc)
             await self._end(this, "hangup")
         except AgiError as exc:
             log.warning("agi: call %s stopped: %s", this.call_id or "?", exc)

@@ -22,15 +22,23 @@ from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError, AmiTimeout, Messag
 from ivr.call_orders import CallError, OriginateRequest, carry_out_due
 from ivr.models import CallLog
 from plumbing.heartbeat import beat
+from plumbing.leader import Leadership
 
 log = logging.getLogger(__name__)
 LOGGED_EVENTS = frozenset({"Newchannel", "Hangup", "DTMFEnd"})
+# Every AGI replica sees every AMI event; only the holder of this lock writes the call log, or
+# each call would be logged (and each key counted) once per replica. "tongdai" + 1.
+CALL_LOG_LOCK = 8664325
 HEARTBEAT_SECONDS = 10.0
 
 
 class CallEventLogger:
-    def __init__(self, runtime: Runtime) -> None:
+    """Writes the call log, in the one AGI process holding CALL_LOG_LOCK (another takes over
+    within one event of the holder's death; the events in between are not logged)."""
+
+    def __init__(self, runtime: Runtime, leadership: Leadership | None = None) -> None:
         self.runtime = runtime
+        self.leadership = leadership or Leadership(runtime.engine, CALL_LOG_LOCK, "ami call log")
         self.queue: asyncio.Queue[tuple[Message, dt.datetime]] = asyncio.Queue(maxsize=10000)
         self.written = 0
 
@@ -55,7 +63,7 @@ class CallEventLogger:
 
     def write(self, message: Message, now: dt.datetime) -> None:
         uniqueid = message.get("Uniqueid", "")
-        if not uniqueid:
+        if not uniqueid or not self.leadership.is_leader():
             return
         with self.runtime.sessions() as session, session.begin():
             row = session.scalar(select(CallLog).where(CallLog.uniqueid == uniqueid))
@@ -193,6 +201,9 @@ class AmiService:
 
     async def stop(self) -> None:
         await self.client.stop()
+        # The call log's lock goes to another replica now, not when this process exits.
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.logger.leadership.release)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -26,7 +26,7 @@ from sms.models import Notice
 from tests.factories import create_dossier
 from tests.scheduler.test_rules import STAFF, SUPERVISOR, Centre, at
 
-CODE = "000.00.53.H48.TD-261201-0001"  # received Tue 01/12/2026 09:00, licence: due Wed 09/12
+CODE = "000.00.53.H48-261201-8000"  # received Tue 01/12/2026 09:00, licence: due Wed 09/12
 DEPARTMENT = Actor.system("department:Chi cục Thủy sản")
 
 

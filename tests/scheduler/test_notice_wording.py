@@ -13,7 +13,7 @@ from sms.models import Notice
 from tests.factories import create_dossier
 from tests.scheduler.test_rules import STAFF, Centre, at
 
-CODE = "000.00.53.H48.TD-261201-0001"  # received Tue 01/12/2026 09:00, licence: due Wed 09/12
+CODE = "000.00.53.H48-261201-8000"  # received Tue 01/12/2026 09:00, licence: due Wed 09/12
 
 
 @pytest.fixture
@@ -101,6 +101,6 @@ def test_the_survey_names_the_centre_and_the_citizen(centre, session, clock, run
     centre.move(dossier, S.RETURNED)
     centre.tick()
     assert _text(session, "survey") == (
-        "TTHCC Quang Ngai cam on ong/ba. Moi danh gia ho so 261201-0001: soan 1 (Rat hai long), "
+        "TTHCC Quang Ngai cam on ong/ba. Moi danh gia ho so 261201-8000: soan 1 (Rat hai long), "
         "2 (Hai long) hoac 3 (Khong hai long) gui 8079."
     )

@@ -110,7 +110,7 @@ def test_a_late_dossier_across_tet_gets_one_apology_then_dispatch_and_survey(
     centre.tick()
     apology = session.scalars(select(Notice).where(Notice.kind == "apology")).one()
     assert apology.text == (
-        "TTHCC Quang Ngai thanh that xin loi ong/ba: ho so 000.00.53.H48.TD-260212-0001 chua co "
+        "TTHCC Quang Ngai thanh that xin loi ong/ba: ho so 000.00.53.H48-260212-8000 chua co "
         "ket qua dung hen 27/02/2026, ly do: can them thoi gian tham dinh. Trung tam hen tra ket "
         "qua ngay 04/03/2026. Cam on ong/ba da thong cam. Hoi dap: 02553822222"
     )
@@ -209,7 +209,7 @@ def test_a_result_on_the_due_day_is_announced_but_not_called_early(centre, sessi
     assert centre.kinds == ["receipt", "result_ready"]
     ready = session.scalars(select(Notice).where(Notice.kind == "result_ready")).one()
     assert ready.text == (
-        "TTHCC Quang Ngai: Ho so 000.00.53.H48.TD-261201-0001 da co ket qua. Moi ong/ba den nhan "
+        "TTHCC Quang Ngai: Ho so 000.00.53.H48-261201-8000 da co ket qua. Moi ong/ba den nhan "
         "tai 54 Hung Vuong, TP Quang Ngai, T2-T6, 7h-11h30, 13h30-17h; mang CCCD, ban chup giay "
         "dang ky tau, giay an toan ky thuat, bang thuyen truong, may truong. Hoi dap: 02553822222"
     )

@@ -66,7 +66,7 @@ def test_staff_set_the_inspection_and_the_citizen_confirms_by_sms(centre, sessio
     _set(session, runtime, clock, dossier, 3, 8)
     centre.tick()
     assert _texts(session, "inspection") == [
-        "TTHCC Quang Ngai: Hen kiem tra tau ho so 261201-0001 luc 08:30 ngay 03/12/2026 tai Cang "
+        "TTHCC Quang Ngai: Hen kiem tra tau ho so 261201-8000 luc 08:30 ngay 03/12/2026 tai Cang "
         "ca Sa Huynh. Tau can o ben. Dong y: soan XN; xin doi ngay: soan DOI, gui 8079. "
         "Hoi dap: 02553822222"
     ]
@@ -76,7 +76,7 @@ def test_staff_set_the_inspection_and_the_citizen_confirms_by_sms(centre, sessio
     appointment = latest_appointment(session, dossier.id)
     assert appointment.status is AppointmentStatus.CONFIRMED
     assert _texts(session, "inspection_confirmed") == [
-        "TTHCC Quang Ngai: Da xac nhan lich kiem tra tau ho so 261201-0001 luc 08:30 ngay "
+        "TTHCC Quang Ngai: Da xac nhan lich kiem tra tau ho so 261201-8000 luc 08:30 ngay "
         "03/12/2026 tai Cang ca Sa Huynh. Hoi dap: 02553822222"
     ]
 
@@ -89,7 +89,7 @@ def test_asking_for_another_date_lets_staff_set_a_new_one(centre, session, clock
     centre.tick()
     assert latest_appointment(session, dossier.id).status is AppointmentStatus.CHANGE_REQUESTED
     assert _texts(session, "inspection_change") == [
-        "TTHCC Quang Ngai: Da ghi nhan ong/ba xin doi lich kiem tra tau ho so 261201-0001. Can "
+        "TTHCC Quang Ngai: Da ghi nhan ong/ba xin doi lich kiem tra tau ho so 261201-8000. Can "
         "bo se goi lai hen ngay khac. Hoi dap: 02553822222"
     ]
     _set(session, runtime, clock, dossier, 4, 14, place="Cảng Tịnh Kỳ")

@@ -128,3 +128,17 @@ def test_the_same_caller_with_a_known_uniqueid_continues_that_call(
     )
     asyncio.run(again.call())
     assert len(session.scalars(select(IvrCall)).all()) == 1
+
+
+def test_a_port_probe_that_closes_at_once_leaves_no_log_line(agi_port, caplog):
+    """The compose health check opens and closes a connection every 10 s per replica."""
+
+    async def probe() -> None:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", agi_port)
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.3)
+
+    caplog.set_level(logging.INFO)
+    asyncio.run(probe())
+    assert _agi_records(caplog) == []
