@@ -230,6 +230,88 @@ class AsteriskSettings(_Frozen):
         return value
 
 
+def parse_hours(value: str) -> tuple[tuple[dt.time, dt.time], ...]:
+    """ "07:30-11:30,13:30-17:00" -> the windows as local times, in order."""
+    windows = []
+    for part in value.split(","):
+        start, _, end = part.strip().partition("-")
+        windows.append(
+            (parse_clock(_clock_time(start.strip())), parse_clock(_clock_time(end.strip())))
+        )
+    return tuple(windows)
+
+
+def _calling_hours(value: str) -> str:
+    windows = parse_hours(value)
+    for (start, end), following in zip(windows, [*windows[1:], None], strict=True):
+        if not start < end or (following is not None and following[0] < end):
+            raise ValueError('must be increasing local windows, e.g. "07:30-11:30,13:30-17:00"')
+    return value
+
+
+class NoticeCallSettings(_Frozen):
+    """Notices said by a phone call when SMS cannot reach the citizen (README, "Notice calls")."""
+
+    enabled: bool = False
+    # Local windows of working days in which the centre calls citizens.
+    hours: Annotated[str, AfterValidator(_calling_hours)] = "07:30-11:30,13:30-17:00"
+    # At most this many notice calls at once ...
+    max_lines: int = Field(default=2, ge=1, le=100)
+    # ... and never so many that fewer than `keep_free_lines` of the `trunk_lines` stay free for
+    # incoming callers (they come first).
+    keep_free_lines: int = Field(default=1, ge=0, le=1000)
+    trunk_lines: int = Field(default=4, ge=1, le=1000)
+    # Days after an attempt that did not reach the citizen before the next one (increasing:
+    # boats return after days at sea); after the last, staff get a call-back task.
+    retry_days: tuple[int, ...] = Field(default=(1, 2, 4), max_length=10)
+    # Asterisk dial string, {number} being the national form 0...
+    dial: str = "PJSIP/{number}@trunk"
+    # Shown to the citizen: the centre's own hotline (empty: [centre] hotline).
+    caller_id: str = Field(default="", pattern=r"^(\+?\d{3,15})?$")
+    # The notice kinds said by phone: to a landline, or when their SMS failed or no delivery
+    # receipt came within `no_receipt_hours`. Receipts and surveys are never called.
+    kinds: tuple[str, ...] = (
+        "result_ready",
+        "result_collect",
+        "supplement",
+        "apology",
+        "result_post",
+        "result_post_untracked",
+    )
+    no_receipt_hours: float = Field(default=24, gt=0, le=24 * 30)
+    # Gateway error codes meaning the number does not exist: no call either.
+    invalid_number_codes: tuple[str, ...] = ("21211", "30005")
+    # A call still dialing or ringing this long is taken for lost (outcome "failed").
+    call_timeout_seconds: float = Field(default=300, ge=30, le=3600)
+    # Seconds between two calls placed (pacing).
+    pace_seconds: float = Field(default=2, ge=0, le=600)
+
+    @field_validator("retry_days")
+    @classmethod
+    def _retry_days_increase(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 for day in value) or list(value) != sorted(value):
+            raise ValueError("must be whole days, at least 1, never decreasing, e.g. [1, 2, 4]")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _never_receipts_or_surveys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if {"receipt", "survey"} & set(value):
+            raise ValueError("receipts and surveys are never said by phone")
+        return value
+
+    @field_validator("dial")
+    @classmethod
+    def _dial_names_the_number(cls, value: str) -> str:
+        return AsteriskSettings._dial_names_the_number(value)
+
+    @model_validator(mode="after")
+    def _lines_fit(self) -> NoticeCallSettings:
+        if self.keep_free_lines >= self.trunk_lines:
+            raise ValueError("keep_free_lines must be fewer than trunk_lines")
+        return self
+
+
 class WebSettings(_Frozen):
     """Limits on what the web app reads from a request, checked before the body is parsed."""
 
@@ -323,6 +405,7 @@ class Settings(_Frozen):
     ivr: IvrSettings
     status_lookup: StatusLookupSettings = StatusLookupSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    notice_calls: NoticeCallSettings = NoticeCallSettings()
     web: WebSettings = WebSettings()
     prompts: dict[str, str]
 

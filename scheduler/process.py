@@ -81,7 +81,7 @@ def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
     except Exception:  # a bad tick must not kill the scheduler; the next one retries
         log.exception("rules: tick failed")
         return
-    if report.events or report.apologies or report.reminders:
+    if report.events or report.apologies or report.reminders or report.held:
         log.info("rules: %s", report)
 
 
