@@ -28,11 +28,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.calendar import WorkingCalendar
+from intake.models import Dossier
 from intake.phone import mask_phone, parse_phone
 from ivr.models import CallbackRequest, IvrCall
+from ivr.notice_voice import notice_parts
 from plumbing import queue
 from plumbing.queue import Claimed, WorkQueue
-from plumbing.settings import Settings, parse_hours
+from plumbing.settings import Settings, parse_clock, parse_hours
 from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus, RateLimit
 from sms.models.notice_call import ON_THE_LINE, REACHED
 
@@ -338,3 +340,60 @@ def settle_lost(
     if lost:
         log.warning("%d notice call(s) lost their outcome: counted as failed attempts", len(lost))
     return len(lost)
+
+
+# ---- the answered call (any front end) ---------------------------------------------------------
+
+ORIGINATE_OUTCOMES = {
+    # AMI OriginateResponse "Reason" (Asterisk's enum ast_control_frame_type): 3 rang out,
+    # 5 busy, 1 hung up before answering; anything else could not be placed.
+    "3": NoticeCallOutcome.NO_ANSWER,
+    "1": NoticeCallOutcome.NO_ANSWER,
+    "5": NoticeCallOutcome.BUSY,
+}
+CALLBACK_REQUEST_REASON = "notice_call_request"
+
+
+def office_open(settings: Settings, calendar: WorkingCalendar, at: dt.datetime) -> bool:
+    """Staff answer the phone: a working day, between `[ivr] office_open` and `office_close`."""
+    local = at.astimezone(settings.zone)
+    ivr = settings.ivr
+    return calendar.is_working_day(local.date()) and (
+        parse_clock(ivr.office_open) <= local.time() < parse_clock(ivr.office_close)
+    )
+
+
+def notice_script(session: Session, settings: Settings, call_id: int) -> tuple[Any, ...] | None:
+    """The parts the citizen hears (ivr/notice_voice.py), or None for an unknown call."""
+    call = session.get(NoticeCall, call_id)
+    if call is None:
+        return None
+    code = session.scalar(select(Dossier.code).where(Dossier.id == call.dossier_id))
+    return notice_parts(settings.notice_calls.voice, call.kind, code, call.values)
+
+
+def settle_answered(
+    session: Session,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    call_id: int,
+    outcome: NoticeCallOutcome,
+    now: dt.datetime,
+    *,
+    callback: bool = False,
+) -> None:
+    """What the notice flow reports: answered, confirmed, or a call-back the citizen asked for
+    outside office hours (pressed 0)."""
+    record_outcome(session, settings, calendar, call_id, outcome, now)
+    if callback:
+        call = session.get(NoticeCall, call_id)
+        if call is not None:
+            session.add(
+                CallbackRequest(
+                    dossier_id=call.dossier_id,
+                    phone=call.phone,
+                    reason=CALLBACK_REQUEST_REASON,
+                    note=f"Công dân nghe cuộc gọi báo tin ({call.kind}) và bấm 0 ngoài giờ.",
+                    created_at=now,
+                )
+            )

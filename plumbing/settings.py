@@ -249,6 +249,13 @@ def _calling_hours(value: str) -> str:
     return value
 
 
+# Notice-call voice templates (ivr/notice_voice.py): the ones every call uses, beside one per
+# called kind, and the placeholders they may name (dates are read in words; the rest is text
+# staff typed, said only by a speech fallback).
+VOICE_FRAME = ("intro", "menu", "confirmed", "callback", "operator", "goodbye")
+VOICE_PLACEHOLDERS = frozenset({"due", "new_due", "documents", "reason", "tracking"})
+
+
 class NoticeCallSettings(_Frozen):
     """Notices said by a phone call when SMS cannot reach the citizen (README, "Notice calls")."""
 
@@ -283,8 +290,11 @@ class NoticeCallSettings(_Frozen):
     invalid_number_codes: tuple[str, ...] = ("21211", "30005")
     # A call still dialing or ringing this long is taken for lost (outcome "failed").
     call_timeout_seconds: float = Field(default=300, ge=30, le=3600)
-    # Seconds between two calls placed (pacing).
+    # Seconds between two calls placed (pacing); how long the citizen's phone rings.
     pace_seconds: float = Field(default=2, ge=0, le=600)
+    ring_seconds: int = Field(default=40, ge=5, le=120)
+    # What the call says: VOICE_FRAME and one template per kind, in Vietnamese with diacritics.
+    voice: dict[str, str] = {}
 
     @field_validator("retry_days")
     @classmethod
@@ -309,6 +319,14 @@ class NoticeCallSettings(_Frozen):
     def _lines_fit(self) -> NoticeCallSettings:
         if self.keep_free_lines >= self.trunk_lines:
             raise ValueError("keep_free_lines must be fewer than trunk_lines")
+        if self.enabled:
+            for name in (*VOICE_FRAME, *self.kinds):
+                if not self.voice.get(name, "").strip():
+                    raise ValueError(f"voice.{name}: a voice template is needed")
+        for name, template in self.voice.items():
+            unknown = set(re.findall(r"\{(\w+)\}", template)) - VOICE_PLACEHOLDERS
+            if unknown:
+                raise ValueError(f"voice.{name}: unknown placeholder {sorted(unknown)[0]}")
         return self
 
 
