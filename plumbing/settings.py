@@ -166,6 +166,13 @@ class SchedulerSettings(_Frozen):
     unknown_after_seconds: float = Field(default=120.0, gt=0)
     rate_per_second: float = Field(default=10.0, ge=0)
     supervisor_phones: tuple[str, ...] = ()
+    # Supervisors who get alerts by email (with TONGDAI_SMTP_URL), and the sender address.
+    supervisor_emails: tuple[str, ...] = ()
+    alert_sender: str = "tongdai@localhost"
+    # Alerts (scheduler/alerts.py), each at most once per problem per day: this many notices
+    # failed, undelivered or unknown in the last 24 hours; this many SMS due and not yet sent.
+    alert_failed_notices: int = Field(default=5, ge=1)
+    alert_sms_backlog: int = Field(default=500, ge=1)
 
 
 class RetentionSettings(_Frozen):
@@ -435,6 +442,7 @@ class Settings(_Frozen):
     twilio_auth_token: str | None = None
     sms_gateway: Literal["console", "twilio"] = "console"
     ami_url: str | None = None
+    smtp_url: str | None = None
     # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
     trusted_proxies: tuple[Network, ...] = ()
     # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
@@ -468,6 +476,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TWILIO_AUTH_TOKEN": "twilio_auth_token",
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
         "TONGDAI_AMI_URL": "ami_url",
+        "TONGDAI_SMTP_URL": "smtp_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
     }
     for name, key in mapping.items():

@@ -16,6 +16,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from intake.runtime import Runtime
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
 from plumbing.heartbeat import beat
+from plumbing.mailer import Mailer, SmtpMailer
+from scheduler.alerts import raise_alerts
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
 from scheduler.rules import run_rules
@@ -85,6 +87,20 @@ def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
         log.info("rules: %s", report)
 
 
+def alerts_tick(runtime: Runtime, leadership: Leadership, mailer: Mailer | None) -> None:
+    try:
+        if not leadership.is_leader():
+            return
+        raised = raise_alerts(
+            runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now(), mailer
+        )
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("alerts: tick failed")
+        return
+    for problem in raised:
+        log.warning("alert %s: %s", problem.kind, problem.message)
+
+
 def retention_tick(
     runtime: Runtime, leadership: Leadership, recordings: TwilioRecordings | None
 ) -> None:
@@ -100,6 +116,7 @@ def retention_tick(
 
 
 RETENTION_FIRST_DELAY = dt.timedelta(minutes=1)
+ALERT_SECONDS = 300  # problems are looked for every 5 minutes; each is alerted once a day
 
 
 def build_scheduler(
@@ -125,6 +142,12 @@ def build_scheduler(
     settings = runtime.settings
     every(leader_tick, "leader", (runtime, leadership), seconds=LEADER_CHECK_SECONDS)
     every(rules_tick, "rules", (runtime, leadership), seconds=settings.scheduler.rule_seconds)
+    mailer = (
+        SmtpMailer.from_url(settings.smtp_url, settings.scheduler.alert_sender)
+        if settings.smtp_url
+        else None
+    )
+    every(alerts_tick, "alerts", (runtime, leadership, mailer), seconds=ALERT_SECONDS)
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
