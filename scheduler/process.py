@@ -14,7 +14,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from intake.runtime import Runtime
+from ivr.notice_calls import place_due
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
+from ivr.twilio_notice_calls import TwilioNoticeCaller
 from plumbing.heartbeat import beat
 from plumbing.mailer import Mailer, SmtpMailer
 from scheduler.alerts import raise_alerts
@@ -87,6 +89,26 @@ def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
         log.info("rules: %s", report)
 
 
+def notice_calls_tick(runtime: Runtime, caller: TwilioNoticeCaller) -> None:
+    """Twilio as the voice front end: due notice calls placed from here (with Asterisk, the AGI
+    process places them through AMI instead)."""
+    try:
+        place_due(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now,
+                  caller.place)  # fmt: skip
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("notice calls: tick failed")
+
+
+def twilio_notice_caller(settings) -> TwilioNoticeCaller | None:
+    """Twilio places notice calls when they are on, AMI is not, and Twilio can reach us."""
+    if not settings.notice_calls.enabled or settings.ami_url:
+        return None
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_url):
+        return None
+    return TwilioNoticeCaller(settings, settings.twilio_account_sid, settings.twilio_auth_token,
+                              public_url=settings.public_url)  # fmt: skip
+
+
 def alerts_tick(runtime: Runtime, leadership: Leadership, mailer: Mailer | None) -> None:
     try:
         if not leadership.is_leader():
@@ -116,6 +138,7 @@ def retention_tick(
 
 
 RETENTION_FIRST_DELAY = dt.timedelta(minutes=1)
+NOTICE_CALL_SECONDS = 10  # how often due notice calls are looked for (Twilio front end)
 ALERT_SECONDS = 300  # problems are looked for every 5 minutes; each is alerted once a day
 
 
@@ -148,6 +171,9 @@ def build_scheduler(
         else None
     )
     every(alerts_tick, "alerts", (runtime, leadership, mailer), seconds=ALERT_SECONDS)
+    caller = twilio_notice_caller(settings)
+    if caller is not None:
+        every(notice_calls_tick, "notice_calls", (runtime, caller), seconds=NOTICE_CALL_SECONDS)
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
