@@ -8,6 +8,10 @@ Problems looked at, each tick of the leader's rules:
 - `sms_backlog`: `alert_sms_backlog` or more SMS due and not yet sent;
 - `notice_calls_failed`: notice calls that ended today without reaching the citizen (staff have
   a call-back task for each).
+And, looked at by the standby replicas (the leader cannot see its own absence):
+- `scheduler_no_leader`: the leader's heartbeat is older than LEADER_SILENT_SECONDS (it holds
+  the lock but is stuck; a leader that died loses its lock and a standby takes over). With a
+  single replica nobody is left to notice; /healthz reports it to monitoring.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.calendar import WorkingCalendar
+from plumbing.heartbeat import Heartbeat
 from plumbing.mailer import Mail, Mailer, MailError
 from plumbing.settings import Settings
 from scheduler.models import StaffAlert
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 FAILING = (NoticeStatus.FAILED, NoticeStatus.UNDELIVERED, NoticeStatus.UNKNOWN)
 # Problems of the SMS path itself: an SMS about them might not arrive either.
 SMS_PATH = frozenset({"notices_failing", "sms_backlog"})
+LEADER_HEARTBEAT = "scheduler-leader"  # written by scheduler/process.py's leader_tick
+LEADER_SILENT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -81,20 +88,38 @@ def find_problems(session: Session, settings: Settings, now: dt.datetime) -> lis
     return problems
 
 
+def standby_problems(session: Session, settings: Settings, now: dt.datetime) -> list[Problem]:
+    """What a standby replica sees: a leader that stopped beating."""
+    row = session.get(Heartbeat, LEADER_HEARTBEAT)
+    if row is None or row.beat_at >= now - dt.timedelta(seconds=LEADER_SILENT_SECONDS):
+        return []
+    silent = int((now - row.beat_at).total_seconds() // 60)
+    return [Problem(
+        "scheduler_no_leader",
+        f"Bộ lập lịch không có tiến trình chính đã {silent} phút ({row.holder}): tin nhắn theo "
+        "quy tắc, xin lỗi tự động và cảnh báo đang dừng. Vui lòng kiểm tra máy chủ.",
+        f"Bo lap lich dung {silent} phut",
+    )]  # fmt: skip
+
+
 def raise_alerts(
     sessions: sessionmaker[Session],
     settings: Settings,
     calendar: WorkingCalendar,
     now: dt.datetime,
     mailer: Mailer | None,
+    *,
+    leader: bool = True,
 ) -> list[Problem]:
-    """Record each problem not yet alerted today, then email it (no session open meanwhile)."""
+    """Record each problem not yet alerted today, then email it (no session open meanwhile).
+    The leader looks for every problem; a standby (`leader=False`) only for a silent leader."""
     start = _day_start(settings, now)
+    find = find_problems if leader else standby_problems
     with sessions() as session, session.begin():
         alerted = set(
             session.scalars(select(StaffAlert.kind).where(StaffAlert.created_at >= start))
         )
-        new = [p for p in find_problems(session, settings, now) if p.kind not in alerted]
+        new = [p for p in find(session, settings, now) if p.kind not in alerted]
         day = now.astimezone(settings.zone).date().isoformat()
         for problem in new:
             session.add(StaffAlert(kind=problem.kind, message=problem.message, created_at=now))

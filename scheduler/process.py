@@ -19,7 +19,7 @@ from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from
 from ivr.twilio_notice_calls import TwilioNoticeCaller
 from plumbing.heartbeat import beat
 from plumbing.mailer import Mailer, SmtpMailer
-from scheduler.alerts import raise_alerts
+from scheduler.alerts import LEADER_HEARTBEAT, raise_alerts
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
 from scheduler.rules import run_rules
@@ -70,7 +70,7 @@ def leader_tick(runtime: Runtime, leadership: Leadership) -> None:
     try:
         if leadership.is_leader():
             with runtime.sessions() as session, session.begin():
-                beat(session, "scheduler-leader", leadership.holder, {}, runtime.clock.now())
+                beat(session, LEADER_HEARTBEAT, leadership.holder, {}, runtime.clock.now())
     except Exception:
         log.exception("scheduler: leader check failed")
 
@@ -111,11 +111,9 @@ def twilio_notice_caller(settings) -> TwilioNoticeCaller | None:
 
 def alerts_tick(runtime: Runtime, leadership: Leadership, mailer: Mailer | None) -> None:
     try:
-        if not leadership.is_leader():
-            return
-        raised = raise_alerts(
-            runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now(), mailer
-        )
+        leader = leadership.is_leader()
+        raised = raise_alerts(runtime.sessions, runtime.settings, runtime.calendar(),
+                              runtime.clock.now(), mailer, leader=leader)  # fmt: skip
     except Exception:  # a bad tick must not kill the scheduler; the next one retries
         log.exception("alerts: tick failed")
         return

@@ -45,4 +45,5 @@ ALERT_KINDS = {
     "notices_failing": "Tin nhắn lỗi nhiều",
     "sms_backlog": "Tin nhắn tồn đọng",
     "notice_calls_failed": "Gọi báo tin không được",
+    "scheduler_no_leader": "Bộ lập lịch dừng",
 }

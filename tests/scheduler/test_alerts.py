@@ -12,7 +12,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from ivr.notice_calls import place_due, record_outcome
-from plumbing.mailer import SmtpMailer
+from plumbing.heartbeat import beat
+from plumbing.mailer import RecordingMailer, SmtpMailer
 from scheduler.alerts import raise_alerts
 from scheduler.models import StaffAlert
 from sms.dispatch import dispatch_due
@@ -57,9 +58,9 @@ def supervised(runtime):
     return runtime
 
 
-def _alerts(runtime, mailer):
+def _alerts(runtime, mailer, leader=True):
     return raise_alerts(runtime.sessions, runtime.settings, runtime.calendar(),
-                        runtime.clock.now(), mailer)  # fmt: skip
+                        runtime.clock.now(), mailer, leader=leader)  # fmt: skip
 
 
 def _failing_sms(runtime, count: int) -> None:
@@ -117,3 +118,21 @@ def test_an_unreachable_mail_server_leaves_the_alert_on_the_dashboard(session, s
     dead = SmtpMailer.from_url(f"smtp://127.0.0.1:{free_port()}", "tongdai@tthcc.example")
     assert [p.kind for p in _alerts(supervised, dead)] == ["notices_failing"]
     assert [a.kind for a in session.scalars(select(StaffAlert))] == ["notices_failing"]
+
+
+def test_a_standby_alerts_a_silent_leader_once_and_only_the_leader_looks_at_notices(
+    session, supervised
+):
+    mailer = RecordingMailer()
+    _failing_sms(supervised, 3)
+    with supervised.sessions() as s, s.begin():
+        beat(s, "scheduler-leader", "may-chu-a:42", {}, supervised.clock.now())
+    assert _alerts(supervised, mailer, leader=False) == []  # the leader beats: all is well
+    supervised.clock.advance(dt.timedelta(minutes=6))
+    [problem] = _alerts(supervised, mailer, leader=False)
+    assert problem.kind == "scheduler_no_leader" and "may-chu-a:42" in problem.message
+    assert _alerts(supervised, mailer, leader=False) == []
+    assert [mail.to for mail in mailer.sent] == [(SUPERVISOR,)]
+    # Not the SMS path: the supervisor gets an SMS too.
+    [sms] = session.scalars(select(Notice).where(Notice.kind == "supervisor_alert")).all()
+    assert "Bo lap lich dung 6 phut" in sms.text
