@@ -125,6 +125,22 @@ def promote_held(
             else "tin nhắn chưa có báo nhận"
         )
         promoted += 1
+    # A receipt that came late (after the call was made due): the SMS arrived after all.
+    late = session.scalars(
+        select(NoticeCall)
+        .join(Notice, Notice.id == NoticeCall.notice_id)
+        .where(
+            NoticeCall.status == NoticeCallStatus.PENDING,
+            NoticeCall.attempts == 0,
+            Notice.status == NoticeStatus.DELIVERED,
+        )
+        .limit(limit)
+        .with_for_update(of=NoticeCall, skip_locked=True)
+    )
+    for call in late:
+        call.status, call.finished_at, call.updated_at = NoticeCallStatus.NOT_NEEDED, now, now
+        call.result = "tin nhắn đến muộn, không cần gọi"
+        not_needed += 1
     if promoted:
         log.info("notice calls: %d held call(s) due, their SMS did not arrive", promoted)
     return promoted, not_needed

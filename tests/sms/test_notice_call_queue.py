@@ -134,3 +134,16 @@ def test_a_receipt_sms_that_fails_is_never_called(session, calls_on):
     create_notice(session, calls_on, kind="survey", phone=MOBILE)
     session.commit()
     assert _calls(session) == []
+
+
+def test_a_receipt_arriving_before_the_first_call_cancels_it(session, calls_on):
+    notice = _sent_notice(session, calls_on, kind="result_post")
+    calls_on.clock.advance(dt.timedelta(hours=calls_on.settings.notice_calls.no_receipt_hours))
+    _scan(calls_on)
+    assert _calls(session)[0].status is NoticeCallStatus.PENDING
+    with calls_on.sessions() as s, s.begin():
+        apply_receipt(s, provider_id=notice.provider_id, provider_status="delivered",
+                      now=calls_on.clock.now())  # fmt: skip
+    _scan(calls_on)
+    [call] = _calls(session)
+    assert (call.status, call.attempts) == (NoticeCallStatus.NOT_NEEDED, 0)
