@@ -59,6 +59,8 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
         "leader": leader.holder if leader and now - leader.beat_at < STALE_AFTER else None,
         "last_heartbeat": leader.beat_at.isoformat() if leader else None,
     }
+    if runtime.settings.sms_gateway == "smpp":
+        report["smpp"] = _smpp_binds(beats, now)
     report["sms"] = {
         "ok": due is None or now - due < dt.timedelta(minutes=10),
         "oldest_pending_seconds": round((now - due).total_seconds()) if due else 0,
@@ -67,3 +69,20 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
         "retrying": failing,
     }
     return report
+
+
+def _smpp_binds(beats, now: dt.datetime) -> dict[str, object]:
+    """The SMPP binds of every scheduler process that reported lately (heartbeats `smpp:…`):
+    ok when at least one process is bound."""
+    processes = [
+        {
+            "holder": row.holder,
+            "state": row.state.get("state"),
+            "binds": row.state.get("binds"),
+            "last_heartbeat": row.beat_at.isoformat(),
+        }  # fmt: skip
+        for name, row in sorted(beats.items())
+        if name.startswith("smpp:") and now - row.beat_at < STALE_AFTER
+    ]
+    bound = sum(1 for process in processes if process["state"] == "bound")
+    return {"ok": bound > 0, "bound_processes": bound, "processes": processes}

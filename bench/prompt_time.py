@@ -1,8 +1,10 @@
-"""How long the IVR talks during a happy-path fishing-licence application (new and re-issue).
+"""How long the IVR talks during a happy-path application: a fishing licence (new and re-issue)
+and a vessel safety certificate.
 
 Walks the real flow engine with plausible answers, collects every prompt it plays and adds up
 their durations from the prompt manifest (building the prompts first; the build is incremental).
-The target is under 2.5 minutes of prompts per application.
+Prints the prompts heard and the keys pressed. The target is under 2.5 minutes of prompts per
+application.
 
     .venv/bin/python bench/prompt_time.py
 """
@@ -26,6 +28,7 @@ CONTEXT = engine.Context(
     home_province="QNg",
     caller_national="0912345678",
     fees={"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0},
+    hotline="02553822222",
 )
 ANSWERS = {
     "resumable_draft": engine.Outcome("no"),
@@ -40,12 +43,16 @@ NEW = (
     engine.Keys("012345678901#"),  # citizen id
     engine.Keys("1"),  # citizen id read back: correct
     engine.Recorded("rec-1", 4.0),  # owner's name
+    engine.Keys("3"),  # go on without hearing it back
     engine.Recorded("rec-2", 4.0),  # address
+    engine.Keys("3"),
     engine.Keys("1"),  # delivery by post
     engine.Keys("1"),  # notify the phone calling
     engine.Keys("1"),  # summary: send
+    engine.Keys(""),  # the code, due date, SMS and hotline heard; nothing more wanted
 )
 REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
+SAFETY = (engine.Keys("2"), *NEW[2:])  # no variant question
 
 
 @dataclass(frozen=True)
@@ -53,16 +60,20 @@ class Walk:
     prompts: int  # Play / RecordAnswer / Hangup actions, each one prompt the caller hears
     keys: list[str]  # the audio files played, in order
     recorded_seconds: float  # the caller's own spoken answers
+    presses: int  # keys the caller pressed (each digit, # and *)
 
 
 def walk(events: Iterable[engine.Event]) -> Walk:
     """Drive the engine through `events`, answering every Ask; fail loudly off the happy path."""
-    state, prompts, keys, recorded = engine.new_state(), 0, [], 0.0
+    state, prompts, keys, recorded, presses = engine.new_state(), 0, [], 0.0, 0
     pending: list[engine.Event] = [engine.Start(), *events]
     while pending:
         event = pending.pop(0)
         if isinstance(event, engine.Recorded):
             recorded += event.seconds
+            presses += 1  # the # that ends the recording
+        if isinstance(event, engine.Keys):
+            presses += len(event.digits)
         actions, state = engine.step(state, event, CONTEXT)
         for action in engine.telephony(actions):
             prompts += 1
@@ -70,9 +81,9 @@ def walk(events: Iterable[engine.Event]) -> Walk:
         asks = [action for action in actions if isinstance(action, engine.Ask)]
         if asks:
             pending.insert(0, ANSWERS[asks[0].question])
-    if not state["done"] or state["node"] != "submitted":
-        raise SystemExit(f"the walk ended at {state['node']!r}, not at 'submitted'")
-    return Walk(prompts, keys, recorded)
+    if not state["done"] or state["node"] != "goodbye":
+        raise SystemExit(f"the walk ended at {state['node']!r}, not at 'goodbye'")
+    return Walk(prompts, keys, recorded, presses)
 
 
 def report(name: str, result: Walk, files: PromptFiles) -> None:
@@ -81,6 +92,7 @@ def report(name: str, result: Walk, files: PromptFiles) -> None:
     verdict = "meets" if seconds < TARGET_SECONDS else "MISSES"
     print(
         f"{name}: {result.prompts} prompts ({len(result.keys)} audio files), "
+        f"{result.presses} key presses, "
         f"{seconds:.1f} s = {seconds / 60:.2f} min of prompts ({words:.1f} s of it numbers "
         f"read back); {verdict} the {TARGET_SECONDS / 60:g} min target"
     )
@@ -93,17 +105,20 @@ def main() -> None:
     build = build_prompts(settings, progress=True)
     files = PromptFiles.of(settings)
     print(f"prompts: {build.built} built, {build.skipped} up to date, {build.recorded} recorded")
-    new, reissue = walk(NEW), walk(REISSUE)
+    new, reissue, safety = walk(NEW), walk(REISSUE), walk(SAFETY)
     report("new fishing licence", new, files)
     report("re-issued fishing licence", reissue, files)
-    longest = sorted(set(new.keys) | set(reissue.keys), key=lambda key: -files.duration_of([key]))
+    report("vessel safety certificate", safety, files)
+    every = set(new.keys) | set(reissue.keys) | set(safety.keys)
+    longest = sorted(every, key=lambda key: -files.duration_of([key]))
     print(
         "longest on the path: "
         + ", ".join(f"{key} {files.duration_of([key]):.1f} s" for key in longest[:5])
     )
     print(
         f"Not included: the caller's think and typing time, and their {new.recorded_seconds:g} s "
-        "of spoken answers; a caller who presses keys during a prompt cuts it short."
+        "of spoken answers; a caller who presses keys during a prompt cuts it short; the "
+        f"{CONTEXT.timeout} s the end of the call waits for `*` before the goodbye."
     )
 
 

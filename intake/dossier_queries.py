@@ -42,7 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from intake.calendar import WorkingCalendar
 from intake.digits import ascii_digits, is_digits
 from intake.errors import InvalidInput
-from intake.models import ApologyProposal, Dossier, DossierEvent, Vessel
+from intake.models import ApologyProposal, Applicant, Dossier, DossierEvent, Vessel
 from intake.phone import parse_phone
 from intake.statuses import (
     CLOCK_RUNNING_STATUSES,
@@ -178,6 +178,24 @@ def latest_dossier_of_vessel_digits(session: Session, digits: str) -> Dossier | 
         select(Dossier)
         .join(Vessel, Dossier.vessel_id == Vessel.id)
         .where(SUBMITTED, Vessel.digits == digits)
+        .order_by(Dossier.received_at.desc(), Dossier.id.desc())
+        .limit(1)
+    )
+
+
+def open_dossier_like(session: Session, dossier: Dossier) -> Dossier | None:
+    """Another open dossier for the same vessel and procedure (the newest), if there is one: a
+    second one filed by phone would be a duplicate. None for a dossier without a vessel."""
+    if dossier.vessel_id is None:
+        return None
+    return session.scalar(
+        select(Dossier)
+        .where(
+            IS_OPEN,
+            Dossier.vessel_id == dossier.vessel_id,
+            Dossier.procedure == dossier.procedure,
+            Dossier.id != dossier.id,
+        )
         .order_by(Dossier.received_at.desc(), Dossier.id.desc())
         .limit(1)
     )
@@ -330,6 +348,67 @@ def latest_supplement_request(session: Session, dossier_id: int) -> DossierEvent
         .order_by(DossierEvent.id.desc())
         .limit(1)
     )
+
+
+# ---- what the processing systems read (the API) --------------------------------------------
+
+
+def submitted_by_code(session: Session, code: str, *, for_update: bool = False) -> Dossier | None:
+    """The submitted dossier with exactly this code of ours; locked for the caller's
+    transaction when `for_update` (PostgreSQL), so two changes of one dossier queue up."""
+    query = select(Dossier).where(Dossier.code == code, SUBMITTED)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def submitted_by_external_code(session: Session, external_code: str) -> list[Dossier]:
+    """The submitted dossiers the province's one-stop system knows by `external_code`."""
+    return list(
+        session.scalars(
+            select(Dossier)
+            .where(Dossier.external_code == external_code, SUBMITTED)
+            .order_by(Dossier.id)
+        )
+    )
+
+
+def applicants_of(session: Session, rows: list[Dossier]) -> dict[int, Applicant]:
+    """The applicants of a page of dossiers, by id, in one query."""
+    ids = {d.applicant_id for d in rows if d.applicant_id}
+    if not ids:
+        return {}
+    return {a.id: a for a in session.scalars(select(Applicant).where(Applicant.id.in_(ids)))}
+
+
+def events_of_dossiers(session: Session, ids: Iterable[int]) -> dict[int, list[DossierEvent]]:
+    """The events of several dossiers, oldest first, by dossier id, in one query."""
+    events: dict[int, list[DossierEvent]] = {}
+    ids = set(ids)
+    if not ids:
+        return events
+    for event in session.scalars(
+        select(DossierEvent).where(DossierEvent.dossier_id.in_(ids)).order_by(DossierEvent.id)
+    ):
+        events.setdefault(event.dossier_id, []).append(event)
+    return events
+
+
+def changed_page(
+    session: Session,
+    *,
+    since: dt.datetime | None,
+    after: tuple[dt.datetime, int] | None,
+    limit: int,
+) -> list[Dossier]:
+    """Submitted dossiers in the order they last changed, by keyset on (updated_at, id): a
+    system that polls keeps the last pair and asks for what changed after it."""
+    query = select(Dossier).where(SUBMITTED)
+    if since is not None:
+        query = query.where(Dossier.updated_at >= since)
+    if after is not None:
+        query = query.where(tuple_(Dossier.updated_at, Dossier.id) > tuple_(*after))
+    return list(session.scalars(query.order_by(Dossier.updated_at, Dossier.id).limit(limit)))
 
 
 # ---- the dashboard's and the report's counts -------------------------------------------------

@@ -6,7 +6,12 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError, ValueError):
-    """A value typed by a person or caller does not have the expected form."""
+    """A value typed by a person or caller does not have the expected form. `field` names the
+    value at fault when one does (the API lists it in its answer)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ForbiddenTransition(DomainError):

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
-from intake.dossier_commands import record_event
+from intake.dossier_commands import form_values, record_event
 from intake.errors import ConcurrentEdit, ForbiddenTransition, InvalidInput, OverrideRequired
+from intake.forms import missing_required
 from intake.models import Dossier, DossierEvent, Role
 from intake.statuses import DossierStatus as S
+from plumbing.settings import Settings
 
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.RECEIVED}),
@@ -93,7 +95,7 @@ def change_status(
         raise ForbiddenTransition(f"Không thể chuyển hồ sơ từ «{current.label}» sang «{to.label}».")
     reason = reason.strip()
     if (to in REASON_REQUIRED or override) and not reason:
-        raise InvalidInput(f"Cần ghi lý do khi chuyển sang «{to.label}».")
+        raise InvalidInput(f"Cần ghi lý do khi chuyển sang «{to.label}».", field="reason")
     if override and (actor.role is None or not actor.role.may_override):
         raise OverrideRequired("Chỉ lãnh đạo (supervisor) mới được thực hiện ngoại lệ này.")
 
@@ -121,6 +123,52 @@ def change_status(
         now=now,
         from_status=current,
         to_status=to,
+        reason=reason,
+        override=override,
+        details=details,
+    )
+
+
+def move(
+    session: Session,
+    dossier: Dossier,
+    to: S,
+    *,
+    settings: Settings,
+    calendar: WorkingCalendar,
+    actor: Actor,
+    now: dt.datetime,
+    reason: str = "",
+    documents: list[str] | tuple[str, ...] = (),
+    override: bool = False,
+    details: dict | None = None,
+) -> DossierEvent:
+    """A status change someone asks for: a staff member's button on the dossier page or a
+    processing system's event through the API. Both come here, so both meet the same checks
+    (a dossier is accepted only complete; a supplement request names the missing papers) and
+    write the same event, from which the notice rules send the same SMS."""
+    if to is S.ACCEPTED:
+        missing = missing_required(
+            settings, dossier.procedure, dossier.variant, form_values(dossier)
+        )
+        if missing:
+            raise InvalidInput(
+                "Chưa đủ thông tin để tiếp nhận: " + ", ".join(f.label for f in missing) + ".",
+                field="form",
+            )
+    documents = [d.strip() for d in documents if d.strip()]
+    if to is S.SUPPLEMENT_REQUESTED and not documents:
+        raise InvalidInput("Chọn ít nhất một giấy tờ cần bổ sung.", field="documents")
+    details = dict(details or {})
+    if to is S.SUPPLEMENT_REQUESTED:
+        details.update(documents=documents, number=dossier.supplement_count + 1)
+    return change_status(
+        session,
+        dossier,
+        to,
+        actor=actor,
+        now=now,
+        calendar=calendar,
         reason=reason,
         override=override,
         details=details,

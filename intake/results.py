@@ -44,13 +44,13 @@ def set_new_date(
         raise ForbiddenTransition(f"Không thể hẹn lại ngày cho hồ sơ «{dossier.status.label}».")
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("Cần ghi lý do chậm trả kết quả.")
+        raise InvalidInput("Cần ghi lý do chậm trả kết quả.", field="reason")
     if dossier.apology_count >= 1 and not (override or by_department):
         raise OverrideRequired("Hồ sơ đã được hẹn lại một lần; lần thứ hai cần lãnh đạo phê duyệt.")
     if override and (actor.role is None or not actor.role.may_override):
         raise OverrideRequired("Chỉ lãnh đạo (supervisor) mới được hẹn lại lần thứ hai.")
     if new_date <= calendar.local(now).date() or not calendar.is_working_day(new_date):
-        raise InvalidInput("Ngày hẹn mới phải là một ngày làm việc sau hôm nay.")
+        raise InvalidInput("Ngày hẹn mới phải là một ngày làm việc sau hôm nay.", field="new_date")
     previous = dossier.effective_due_date
     dossier.apology_count += 1
     dossier.new_due_date = new_date
@@ -109,7 +109,7 @@ def record_dispatch(
         raise ForbiddenTransition("Chỉ gửi bưu điện hồ sơ đã có kết quả và chọn nhận qua bưu điện.")
     tracking = tracking.strip().upper()
     if tracking and not tracking.replace("-", "").isalnum():
-        raise InvalidInput("Mã bưu gửi chỉ gồm chữ và số.")
+        raise InvalidInput("Mã bưu gửi chỉ gồm chữ và số.", field="tracking")
     dossier.form = {**(dossier.form or {}), "postal_tracking": tracking}
     dossier.updated_at = now
     return record_event(

@@ -31,6 +31,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ivr.prompts import prompt_catalogue
+from ivr.speech import PAUSE_KEY
 from plumbing.settings import Settings
 
 with warnings.catch_warnings():
@@ -52,6 +53,7 @@ ESPEAK_ARGS = ("-s", "140", "-b", "1")  # -b 1: UTF-8 whatever the locale; voice
 # sentence with a short pause between words.
 EDGE_SILENCE_MS = 100
 SILENCE_DBFS = -50.0
+PAUSE_MS = 300  # between groups of digits (ivr/speech.py PAUSE)
 
 
 class AudioError(Exception):
@@ -279,11 +281,13 @@ class _Job:
     ) -> _Job:
         recording = files.recording_of(key)
         entry: dict[str, Any] = {
-            "source": "recorded" if recording else "espeak",
+            "source": "recorded" if recording else "silence" if key == PAUSE_KEY else "espeak",
             "text_sha1": _sha1(text.encode("utf-8")),
         }
         if recording:
             entry["recording_sha1"] = _sha1(recording.read_bytes())
+        elif entry["source"] == "silence":
+            entry["milliseconds"] = PAUSE_MS  # another length rebuilds it
         else:
             entry["voice"] = voice  # another voice in config rebuilds the synthetic prompts
         fresh = (
@@ -295,8 +299,12 @@ class _Job:
         return cls(key, text, recording, entry, stale=not fresh)
 
     def build(self, files: PromptFiles) -> dict[str, Any]:
-        sound = _load(self.recording) if self.recording else _speak(self.text, self.entry["voice"])
-        sound = normalize(_trim(sound), headroom=1.0)
+        if self.entry["source"] == "silence":
+            sound = AudioSegment.silent(duration=PAUSE_MS, frame_rate=ASTERISK_RATE)
+        else:
+            recording = self.recording
+            sound = _load(recording) if recording else _speak(self.text, self.entry["voice"])
+            sound = normalize(_trim(sound), headroom=1.0)
         _write_asterisk(sound, files.asterisk_file(self.key))
         _write_web(sound, files.web_file(self.key))
         return {**self.entry, "seconds": round(len(sound) / 1000, 3)}

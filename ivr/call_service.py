@@ -8,9 +8,11 @@ a hang-up at any point loses nothing) and answers the engine's questions from th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from intake.dossier_queries import (
     find_dossier_by_code,
     latest_dossier_of_phone,
     latest_dossier_of_vessel_digits,
+    open_dossier_like,
 )
 from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
@@ -40,6 +43,7 @@ from intake.statuses import Channel, DossierStatus
 from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
+from ivr.speech import Playback
 from plumbing.settings import parse_clock
 
 log = logging.getLogger(__name__)
@@ -154,6 +158,7 @@ class CallService:
             record_max_seconds=ivr.record_max_seconds,
             operator_number=ivr.operator_number,
             fees=fees,
+            hotline=national_display(self.settings.centre.hotline),
         )
 
     def handle(self, session: Session, call: IvrCall, event: Event) -> list[engine.Action]:
@@ -174,7 +179,7 @@ class CallService:
                 elif isinstance(action, Ask):
                     question = action
                 else:
-                    out.append(action)
+                    out.append(self._locate_playbacks(session, call, action))
             if question is None:
                 break
             event = self._answer(session, call, question, state)
@@ -227,6 +232,29 @@ class CallService:
         session.flush()
         _keep_for_step(session, recording)  # the step saves it as an answer next
         return recording
+
+    def _locate_playbacks(self, session: Session, call: IvrCall, action: engine.Action):
+        """Fill in where each recording played back to the caller is, for this call's provider:
+        Twilio's recording URL, Asterisk's own file (no extension), or our copy for the console.
+        Only the caller's own recordings of this call are played."""
+        parts = getattr(action, "parts", ())
+        if not any(isinstance(part, Playback) for part in parts):
+            return action
+        located = []
+        for part in parts:
+            if isinstance(part, Playback):
+                recording = session.get(Recording, int(part.recording or 0))
+                if recording is None or recording.call_id != call.id:
+                    continue
+                if call.provider == "twilio":
+                    location = recording.provider_url
+                elif call.provider == "asterisk":
+                    location = str(PurePosixPath(recording.provider_ref).with_suffix(""))
+                else:
+                    location = str(self.settings.data_dir / (recording.path or ""))
+                part = dataclasses.replace(part, location=location)
+            located.append(part)
+        return dataclasses.replace(action, parts=tuple(located))
 
     def _recording_purpose(self, call: IvrCall) -> str:
         from ivr.flow import NODES, Record
@@ -314,7 +342,11 @@ class CallService:
         draft = self._resumable(session, call)
         if draft is None or not (draft.form or {}).get("ivr"):
             return Outcome("no")
-        return Outcome("yes", {"resume_draft_id": draft.id})
+        answers = draft.form["ivr"]
+        waiting = {
+            key: answers[key] for key in ("procedure", "variant", "vessel") if key in answers
+        }
+        return Outcome("yes", {"resume_draft_id": draft.id, "resume_answers": waiting})
 
     def _q_load_draft(self, session, call, args, state) -> Outcome:
         draft = session.get(Dossier, state["scratch"].get("resume_draft_id") or 0)
@@ -330,6 +362,9 @@ class CallService:
     def _q_submit(self, session, call, args, state) -> Outcome:
         draft = self._draft(session, call)
         now = self.runtime.clock.now()
+        duplicate = self._duplicate_of(session, call, draft)
+        if duplicate is not None:
+            return duplicate
         create_applicant(session, draft, now)
         submit(
             session,
@@ -345,6 +380,21 @@ class CallService:
         return Outcome(
             "ok", {"spoken_code": spoken_part(draft.code), "due": draft.due_date.isoformat()}
         )
+
+    def _duplicate_of(self, session: Session, call: IvrCall, draft: Dossier) -> Outcome | None:
+        """An open dossier for the same vessel and procedure means no second one from the phone
+        (staff can still file one). Its owner, by citizen id, hears it; anyone else learns
+        nothing of it (a vessel number alone must not reveal a dossier) but gets a call back."""
+        existing = open_dossier_like(session, draft)
+        if existing is None:
+            return None
+        log.info("call %d: dossier %s is already open for this vessel", call.id, existing.code)
+        if (existing.form or {}).get("citizen_id") == (draft.form or {}).get("citizen_id"):
+            draft.discarded_at = self.runtime.clock.now()  # theirs is filed: nothing to resume
+            call.outcome = "duplicate"
+            return Outcome("duplicate_known", self._status_data(existing))
+        self._callback(session, call, "duplicate", None)  # the draft stays, for staff to see
+        return Outcome("duplicate_other")
 
     def _q_lookup_allowed(self, session, call, args, state) -> Outcome:
         allowed = args.get("failures", 0) < self.settings.status_lookup.attempts_per_call
@@ -400,10 +450,12 @@ class CallService:
             ivr.office_open
         ) <= local.time() < parse_clock(ivr.office_close)
         call.outcome = "operator"
-        return Outcome("yes" if open_now else "no")
+        return Outcome("yes") if open_now else Outcome("no", {"operator_reason": "closed"})
 
     def _q_create_callback(self, session, call, args, state) -> Outcome:
+        """The message left for a person, under why no person took the call: closed (outside
+        office hours), busy or no_answer (a transfer nobody took)."""
         message = state["answers"].get("operator_message")
-        reason = "operator_closed" if state["node"] == "callback" else state["node"]
-        self._callback(session, call, reason, message)
+        reason = state["scratch"].get("operator_reason") or "closed"
+        self._callback(session, call, f"operator_{reason}", message)
         return Outcome("ok")

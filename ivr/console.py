@@ -20,7 +20,7 @@ from ivr import engine
 from ivr.audio import PromptFiles
 from ivr.call_service import CallService
 from ivr.prompts import part_keys, prompt_catalogue
-from ivr.speech import text_of
+from ivr.speech import Playback, text_of
 
 
 class ConsoleCall:
@@ -73,8 +73,14 @@ class ConsoleCall:
             elif isinstance(action, engine.RecordAnswer):
                 event = self._record(call_id)
             elif isinstance(action, engine.Connect):
-                answer = self.ask(f"(chuyển máy tới {action.number}) tổng đài viên nghe máy? c/k")
-                event = engine.TransferFailed() if answer not in ("c", "C") else None
+                answer = self.ask(
+                    f"(chuyển máy tới {action.number}) c: tổng đài viên nghe máy; k: không ai "
+                    "nghe; b: máy bận"
+                )
+                if answer is None or answer.lower() == "c":
+                    event = None
+                else:
+                    event = engine.TransferFailed("busy" if answer.lower() == "b" else "no_answer")
             elif isinstance(action, engine.Hangup):
                 event = None
         if event is None:
@@ -82,6 +88,21 @@ class ConsoleCall:
         return event
 
     def _speak(self, parts: tuple) -> None:
+        """Our prompts as text (and audio with --play); a recording of the caller played back
+        shows as its file."""
+        run: list = []
+        for part in (*parts, None):
+            if part is not None and not isinstance(part, Playback):
+                run.append(part)
+                continue
+            self._speak_prompts(tuple(run))
+            run = []
+            if part is not None:
+                self.say(f"🔊 (đoạn ghi âm của ông bà: {part.location or 'không còn'})")
+                if self.player and part.location and Path(part.location).exists():
+                    subprocess.run([self.player, "-q", part.location], check=False)
+
+    def _speak_prompts(self, parts: tuple) -> None:
         text = text_of(parts, self.texts)
         if text:
             self.say(f"🔊 {text}")

@@ -6,6 +6,8 @@ applies its domain effects (Save, Discard, Ask) and answers every Ask with an Ou
 
 Input rules, the same on every front end:
 - `*` repeats the prompt (not counted as a failure);
+- `0` at any menu without a choice 0, or `0#` alone at any number (no valid number is a lone 0),
+  asks for a person (flow.OPERATOR), keeping every answer; RETURN later leads back there;
 - silence repeats the prompt; a wrong key explains what is expected and repeats it;
 - after `max_failures` failures in a row the call ends politely and a callback is requested.
 
@@ -26,15 +28,21 @@ from intake.phone import is_mobile
 from ivr.flow import (
     NEXT,
     NODES,
+    OPERATOR,
+    RERECORD,
+    RETURN,
     Decide,
     Digits,
     End,
+    Linger,
     Menu,
     Node,
+    Pick,
     PromptSpec,
     Record,
     Say,
     Transfer,
+    editable_questions,
     next_question,
 )
 from ivr.speech import Part, Prompt
@@ -73,7 +81,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class TransferFailed:
-    pass
+    """Nobody took the transfer: `busy` (the line was busy) or `no_answer` (rang out, or could
+    not be reached); the call-back request records which."""
+
+    reason: str = "no_answer"
 
 
 Event = Start | Keys | Recorded | Outcome | TransferFailed
@@ -158,6 +169,7 @@ class Context:
     record_max_seconds: int = 30
     operator_number: str = ""
     fees: Mapping[str, int] = field(default_factory=dict)  # "procedure:variant" -> fee
+    hotline: str = ""  # national digits, read at the end of an application
 
 
 def new_state() -> dict[str, Any]:
@@ -193,6 +205,7 @@ def _view(state: dict, context: Context) -> dict[str, Any]:
         "home_province": context.home_province,
         "caller_national": context.caller_national,
         "fee_vnd": context.fees.get(fee_key, 0),
+        "hotline": context.hotline,
     }
 
 
@@ -217,6 +230,9 @@ def step(state: dict, event: Event, context: Context) -> tuple[list[Action], dic
             return _failure(state, node, "no_recording", context)
         effects: list[Action] = [Save(node.answer, event.recording)]
         state["answers"][node.answer] = event.recording
+        if node.review:
+            state["scratch"].update(review_answer=node.answer, review_record=node.name)
+            return _go(state, "review", context, effects)
         return _go(state, node.target, context, effects)
     if isinstance(node, Record) and isinstance(event, Keys):
         return _failure(state, node, "no_recording", context)
@@ -229,7 +245,12 @@ def step(state: dict, event: Event, context: Context) -> tuple[list[Action], dic
         if event.answers is not None:
             state["answers"] = dict(event.answers)
         return _go(state, node.outcomes[event.value], context, [])
+    if isinstance(node, Pick) and isinstance(event, Keys):
+        return _pick_input(state, node, event.digits, context)
+    if isinstance(node, Linger) and isinstance(event, Keys):
+        return _linger_input(state, node, event.digits, context)
     if isinstance(node, Transfer) and isinstance(event, TransferFailed):
+        state["scratch"]["operator_reason"] = event.reason
         return _go(state, node.target, context, [])
     # An event that does not fit the node (a late webhook, say): repeat where we are.
     return _enter(state, state["node"], context, [])
@@ -242,15 +263,19 @@ def _menu_input(state, node: Menu, digits: str, context) -> tuple[list[Action], 
     if key == "":
         return _failure(state, node, "no_input", context)
     choice = node.options.get(key)
+    if choice is None and key == "0":
+        return _to_operator(state, node, context)
     if choice is None:
         return _failure(state, node, "invalid_choice", context)
+    if choice.target == OPERATOR:
+        return _to_operator(state, node, context)
     effects: list[Action] = []
     for name in choice.commit:
         answer, value = _commit(name, state, context)
         state["answers"][answer] = value
         effects.append(Save(answer, value))
     for answer, value in choice.set.items():
-        if answer in ("_discard_draft", "_restart"):
+        if answer == "_discard_draft":
             effects.append(Discard(state["scratch"].get("resume_draft_id")))
             state["answers"] = {}
             state["scratch"] = {}
@@ -264,6 +289,8 @@ def _digits_input(state, node: Digits, digits: str, context) -> tuple[list[Actio
     if "*" in digits:
         return _enter(state, node.name, context, [], keep_failures=True)
     typed = digits.rstrip("#")
+    if typed == "0":
+        return _to_operator(state, node, context)
     if digits == "" and 0 not in node.lengths:
         return _failure(state, node, "no_input", context)
     valid = is_digits(typed) or (typed == "" and 0 in node.lengths)
@@ -273,6 +300,40 @@ def _digits_input(state, node: Digits, digits: str, context) -> tuple[list[Actio
         return _failure(state, node, node.invalid, context)
     state["scratch"][node.scratch] = typed
     return _go(state, node.target, context, [])
+
+
+def _pick_input(state, node: Pick, digits: str, context) -> tuple[list[Action], dict]:
+    key = digits[:1]
+    if key == "*":
+        return _enter(state, node.name, context, [], keep_failures=True)
+    if key == "":
+        return _failure(state, node, "no_input", context)
+    if key == "0":
+        return _to_operator(state, node, context)
+    questions = editable_questions(state["answers"])
+    if not key.isdigit() or not 1 <= int(key) <= len(questions):
+        return _failure(state, node, "invalid_choice", context)
+    question = questions[int(key) - 1]
+    # Forgotten here, asked again, saved over the old answer; until then a dropped call resumes
+    # at the summary with the old one (the draft still has it).
+    for answer in (question.answer, *question.clears, "confirmed"):
+        state["answers"].pop(answer, None)
+    return _go(state, question.node, context, [])
+
+
+def _linger_input(state, node: Linger, digits: str, context) -> tuple[list[Action], dict]:
+    if digits[:1] != "*" or state["failures"] + 1 >= context.max_failures:
+        return _go(state, node.target, context, [])
+    state["failures"] += 1  # a few repeats, then goodbye: the line is not held forever
+    gather = Gather(1, False, context.timeout)
+    return [Play(prompt_parts(node.again, state, context), gather)], state
+
+
+def _to_operator(state, node: Node, context) -> tuple[list[Action], dict]:
+    """A person, from wherever the caller is; the first place asked from is where RETURN leads
+    (asking again from the unanswered-transfer menu must not make that menu the way back)."""
+    state["scratch"].setdefault("return_to", node.name)
+    return _go(state, OPERATOR, context, [])
 
 
 def _failure(state, node: Node, explanation: str, context) -> tuple[list[Action], dict]:
@@ -285,6 +346,10 @@ def _failure(state, node: Node, explanation: str, context) -> tuple[list[Action]
 def _go(state, target: str, context, effects: list[Action]) -> tuple[list[Action], dict]:
     if target == NEXT:
         target = next_question(state["answers"])
+    elif target == RETURN:
+        target = state["scratch"].pop("return_to", None) or "main_menu"
+    elif target == RERECORD:
+        target = state["scratch"]["review_record"]
     return _enter(state, target, context, effects)
 
 
@@ -303,7 +368,7 @@ def _enter(
     state["node"] = name
     node = NODES[name]
     parts = before + (prompt_parts(node.prompt, state, context) if hasattr(node, "prompt") else ())
-    if isinstance(node, Menu):
+    if isinstance(node, Menu | Pick | Linger):
         gather = Gather(1, False, context.timeout)
         return [*effects, Play(parts, gather)], state
     if isinstance(node, Digits):

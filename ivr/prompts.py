@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ivr.flow import province_key
 from ivr.notice_voice import voice_catalogue
-from ivr.speech import NUMBER_ATOMS, Part, Prompt, Words
+from ivr.speech import NUMBER_ATOMS, PAUSE_KEY, Part, Prompt, Words
 from plumbing.settings import Settings
 
 # Number words whose diacritic-free spelling would collide (mười/mươi) get explicit keys.
@@ -39,11 +39,13 @@ def prompt_catalogue(settings: Settings) -> dict[str, str]:
     catalogue.update(voice_catalogue(settings.notice_calls.voice))
     for word in dict.fromkeys(NUMBER_ATOMS):
         catalogue[word_key(word)] = word
+    catalogue[PAUSE_KEY] = ","  # built as silence (ivr/audio.py); a comma for text-to-speech
     return catalogue
 
 
 def part_keys(parts: tuple[Part, ...]) -> list[str]:
-    """The audio files to play, in order, for a sequence of parts."""
+    """The audio files to play, in order, for a sequence of parts (a caller's recording played
+    back is not one of ours: front ends play it where the call service found it)."""
     keys: list[str] = []
     for part in parts:
         if isinstance(part, Prompt):

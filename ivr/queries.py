@@ -70,6 +70,26 @@ def recordings_of_dossier(session: Session, dossier_id: int) -> list[Recording]:
     )
 
 
+def recordings_of_dossiers(
+    session: Session, dossier_ids: Collection[int]
+) -> dict[int, list[Recording]]:
+    """The recordings of several dossiers, by dossier id, in one query."""
+    recordings: dict[int, list[Recording]] = {}
+    if not dossier_ids:
+        return recordings
+    for recording in session.scalars(
+        select(Recording).where(Recording.dossier_id.in_(dossier_ids)).order_by(Recording.id)
+    ):
+        recordings.setdefault(recording.dossier_id or 0, []).append(recording)
+    return recordings
+
+
+def recording_of_dossier(session: Session, dossier_id: int, recording_id: int) -> Recording | None:
+    return session.scalar(
+        select(Recording).where(Recording.id == recording_id, Recording.dossier_id == dossier_id)
+    )
+
+
 def recordings_by_id(session: Session, ids: Collection[int]) -> dict[int, Recording]:
     if not ids:
         return {}

@@ -15,6 +15,10 @@ network calls or conversion. A run has two steps, each claiming the rows that ar
             stored + "delete pending at provider..." -> stored + "delete failed at provider: ..."
                                                          (refused, or 8 attempts: a person acts)
 
+The delete waits for the end of the call: until then the caller may ask to hear the recording
+back (the review after each spoken answer, ivr/flow.py), and Twilio's copy is what <Play> plays.
+A call whose end never reached us (no status callback) releases it after KEEP_DURING_CALL.
+
 `attempts` counts the tries of the step in progress: the fetch while `pending_fetch`, the delete
 once stored (it restarts at 0 when the audio is stored). Try n (n = attempts so far) is due at
 `created_at` (fetch) or `stored_at` (delete) + RETRY_OFFSETS[n]. The claim adds 1 to `attempts`
@@ -35,14 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 
 from intake.clock import Clock
 from ivr.audio import AudioError, AudioToolMissing, convert_recording
-from ivr.models import Recording, RecordingStatus
+from ivr.models import IvrCall, Recording, RecordingStatus
 from plumbing.settings import Settings
 from plumbing.twilio_client import TWILIO_API, rest_client
 
@@ -56,6 +60,7 @@ RETRY_OFFSETS = tuple(
     dt.timedelta(minutes=minutes) for minutes in (0, 2, 10, 30, 60, 180, 480, 1440)
 )
 MAX_ATTEMPTS = len(RETRY_OFFSETS)
+KEEP_DURING_CALL = dt.timedelta(hours=1)
 TIMEOUT = 30.0
 
 DELETE_PENDING = "delete pending at provider"
@@ -226,6 +231,10 @@ def _due(since: ColumnElement[dt.datetime], now: dt.datetime) -> ColumnElement[b
     )
 
 
+def _call_over() -> ColumnElement[bool]:
+    return exists().where(IvrCall.id == Recording.call_id, IvrCall.ended_at.is_not(None))
+
+
 def _claim(session: Session, where: list[ColumnElement[bool]], limit: int) -> list[_Claim]:
     query = (
         select(Recording)
@@ -271,6 +280,7 @@ def fetch_pending(
             Recording.status == RecordingStatus.STORED,
             Recording.error.startswith(DELETE_PENDING, autoescape=True),
             _due(Recording.stored_at, now),
+            or_(_call_over(), Recording.created_at <= now - KEEP_DURING_CALL),
         ]
         claims = _claim(session, where, limit)
     for claim in claims:

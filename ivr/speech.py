@@ -34,12 +34,46 @@ class Words:
     words: tuple[str, ...]
 
 
-Part = Prompt | Words
+@dataclass(frozen=True)
+class Playback:
+    """A recording of the caller, played back to them: `recording` is our Recording id; the
+    call service fills in `location` (the provider's URL or file) before a front end plays it."""
+
+    recording: str
+    location: str = ""
+
+
+Part = Prompt | Words | Playback
+# A short silence between groups of digits: a built silent file, a comma in text-to-speech.
+PAUSE_KEY = "pause"
+PAUSE = Prompt(PAUSE_KEY)
 
 
 def digit_words(digits: str) -> Words:
     """'90617' -> chín không sáu một bảy (every digit, as the caller typed it)."""
     return Words(tuple(DIGIT_WORDS[int(d)] for d in ascii_digits(digits)))
+
+
+def grouped_digits(digits: str, sizes: tuple[int, ...]) -> tuple[Part, ...]:
+    """Digits read in groups with a pause between: '012345678901', (3, 3, 3, 3) ->
+    không một hai, ba bốn năm, ... Digits beyond the sizes form one last group."""
+    digits = ascii_digits(digits)
+    parts: list[Part] = []
+    start = 0
+    for size in (*sizes, len(digits)):
+        group = digits[start : start + size]
+        if not group:
+            break
+        if parts:
+            parts.append(PAUSE)
+        parts.append(digit_words(group))
+        start += size
+    return tuple(parts)
+
+
+def phone_groups(digits: str) -> tuple[Part, ...]:
+    """A phone number as people say it: 0912 345 678; a landline 0255 382 2222."""
+    return grouped_digits(digits, (4, 3))
 
 
 def _below_thousand(n: int, full: bool) -> list[str]:
@@ -91,17 +125,25 @@ def number_words(n: int) -> Words:
     return Words(tuple(words))
 
 
-def date_words(day: dt.date) -> Words:
-    """09/12/2026 -> ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu."""
+def date_words(day: dt.date, *, year: bool = True) -> Words:
+    """09/12/2026 -> ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu; without
+    the year, ngày chín tháng mười hai."""
+    year_words = ("năm", *number_words(day.year).words) if year else ()
     return Words(
         ("ngày", *number_words(day.day).words, "tháng", *number_words(day.month).words,
-         "năm", *number_words(day.year).words)
+         *year_words)
     )  # fmt: skip
 
 
 def text_of(parts: tuple[Part, ...], prompts: dict[str, str]) -> str:
     """The parts as one Vietnamese sentence, for text-to-speech and the terminal simulator."""
-    pieces = []
+    pieces: list[str] = []
     for part in parts:
-        pieces.append(prompts[part.key] if isinstance(part, Prompt) else " ".join(part.words))
+        if part == PAUSE:
+            if pieces:
+                pieces[-1] += ","
+        elif isinstance(part, Prompt):
+            pieces.append(prompts[part.key])
+        elif isinstance(part, Words):
+            pieces.append(" ".join(part.words))
     return " ".join(piece for piece in pieces if piece)

@@ -22,7 +22,7 @@ from ivr.audio_lookup import web_audio_url
 from ivr.call_service import CallService
 from ivr.models import IvrCall, Recording
 from ivr.prompts import part_keys
-from ivr.speech import text_of
+from ivr.speech import Playback, text_of
 from plumbing.db import retry_if_disconnected
 from plumbing.twilio_signature import require_twilio_signature
 from plumbing.webhook_form import (
@@ -123,10 +123,12 @@ def dial_done() -> Response:
         values = webhook_values()
         if call is None or values["seq"] != call.seq:
             return _twiml(call.last_response if call else _hangup_twiml())
-        if values["DialCallStatus"] == "completed":
+        dial_status = values["DialCallStatus"]
+        if dial_status in ("completed", "answered"):
             call.outcome = "operator"
             return _twiml(_hangup_twiml())
-        return _twiml(_advance(service, session, call, engine.TransferFailed()))
+        reason = "busy" if dial_status == "busy" else "no_answer"  # no-answer, failed, canceled
+        return _twiml(_advance(service, session, call, engine.TransferFailed(reason)))
 
 
 @blueprint.post("/status")
@@ -193,6 +195,20 @@ def _advance(service: CallService, session, call: IvrCall, event: engine.Event) 
 
 
 def _say_or_play(target, parts, service: CallService) -> None:
+    """The caller's own recordings played from Twilio; around them, our prompts."""
+    run: list = []
+    for part in (*parts, None):
+        if part is None or isinstance(part, Playback):
+            if run:
+                _say_or_play_prompts(target, tuple(run), service)
+                run = []
+            if part is not None and part.location:
+                target.play(part.location)
+        else:
+            run.append(part)
+
+
+def _say_or_play_prompts(target, parts, service: CallService) -> None:
     """A human or built recording for every part when we have one, else Twilio's vi-VN voice."""
     keys = part_keys(parts)
     urls = [web_audio_url(service.settings, key) for key in keys]

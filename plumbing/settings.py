@@ -6,6 +6,7 @@ file and the key, at start-up, so it can never surface as a traceback deep insid
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import re
@@ -129,6 +130,45 @@ class SmsTemplate(_Frozen):
         return value
 
 
+class SmppSettings(_Frozen):
+    """The SMPP 3.4 account (`TONGDAI_SMS_GATEWAY=smpp`); the password is TONGDAI_SMPP_PASSWORD."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(default="tongdai", min_length=1, max_length=15)
+    system_type: str = Field(default="", max_length=12)
+    # The brandname (alphanumeric: TON 5, NPI 0) the centre's notices leave from.
+    source_addr: str = Field(default="TTHCC QNGAI", min_length=1, max_length=20)
+    source_ton: int = Field(default=5, ge=0, le=6)
+    source_npi: int = Field(default=0, ge=0, le=18)
+    # The two-way short code: replies to a citizen's own message leave from it (TON 3, NPI 0).
+    reply_source_addr: str = Field(default="8079", pattern=r"^\d{3,15}$")
+    reply_source_ton: int = Field(default=3, ge=0, le=6)
+    reply_source_npi: int = Field(default=0, ge=0, le=18)
+    # `transceiver`: one bind both ways; `pair`: a transmitter and a receiver (two binds).
+    bind: Literal["transceiver", "pair"] = "transceiver"
+    # Outstanding submit_sm without a response, per bind.
+    window: int = Field(default=1, ge=1, le=100)
+    # Messages per second the account allows, shared by every dispatcher process.
+    rate_per_second: float = Field(default=10.0, ge=0)
+    # data_coding for GSM-7 text: 0 is "the SMSC's default alphabet", which most carriers take as
+    # GSM 03.38; some want 1 (IA5/ASCII) or 3 (Latin-1) for the same stripped text.
+    gsm7_data_coding: Literal[0, 1, 3] = 0
+    # Long messages: `udh` (a user data header in each part) or `sar` (the SAR TLVs).
+    concatenation: Literal["udh", "sar"] = "udh"
+    # How long the SMSC keeps trying a handset that is out of reach (boats stay out for days).
+    validity_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # registered_delivery on a notice's last part: 1 asks for the final receipt, success or
+    # failure (SMPP 3.4 5.2.17). Jasmin reads 1 as "success only" and 2 as "every receipt"
+    # (README "SMPP"): behind a Jasmin, 2.
+    registered_delivery: Literal[1, 2] = 1
+    # query_sm for a known id whose receipt never came. Off: Jasmin refuses it and drops the bind.
+    query_sm: bool = False
+    enquire_link_seconds: float = Field(default=30.0, gt=0, le=600)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+
 class SmsSettings(_Frozen):
     sender: str = Field(min_length=1, max_length=11, pattern=r"^[A-Za-z0-9 .\-]+$")
     reply_number: str = Field(pattern=r"^\d{3,15}$")
@@ -137,6 +177,7 @@ class SmsSettings(_Frozen):
     max_reason_chars: int = Field(default=60, ge=10, le=300)
     max_documents_chars: int = Field(default=90, ge=10, le=300)
     templates: dict[str, SmsTemplate]
+    smpp: SmppSettings = SmppSettings()
 
     @field_validator("templates")
     @classmethod
@@ -360,6 +401,20 @@ class WebSettings(_Frozen):
         return self.twilio_max_body_kib * 1024
 
 
+class ApiSettings(_Frozen):
+    """The API for the processing systems (`/api/v1/...`)."""
+
+    # A signed request whose timestamp is further than this from our clock is refused: a
+    # captured request cannot be replayed later (writes are also deduplicated by event id).
+    timestamp_window_seconds: int = Field(default=300, ge=30, le=3600)
+    # Requests per client per minute, unless the client has its own limit.
+    rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    # An event is a few hundred bytes; a larger body is refused with 413 before it is read.
+    max_body_kib: int = Field(default=16, ge=1, le=1024)
+    # Dossiers per page of `GET /api/v1/dossiers`.
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
 class Variant(_Frozen):
     name: str = Field(min_length=1)
     days: int = Field(ge=1, le=60)
@@ -432,6 +487,7 @@ class Settings(_Frozen):
     asterisk: AsteriskSettings = AsteriskSettings()
     notice_calls: NoticeCallSettings = NoticeCallSettings()
     web: WebSettings = WebSettings()
+    api: ApiSettings = ApiSettings()
     prompts: dict[str, str]
 
     # From the environment (never from the file).
@@ -440,15 +496,35 @@ class Settings(_Frozen):
     public_url: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
-    sms_gateway: Literal["console", "twilio"] = "console"
+    sms_gateway: Literal["console", "twilio", "smpp"] = "console"
+    smpp_password: str | None = None
     ami_url: str | None = None
     smtp_url: str | None = None
     # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
     trusted_proxies: tuple[Network, ...] = ()
     # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
     health_token: str | None = None
+    # Fernet keys that encrypt the API clients' secrets at rest: the first encrypts, any decrypts
+    # (comma-separated, so a key can be rotated).
+    api_secrets_key: str = ""
     data_dir: Path = Path("var")
     config_path: Path = DEFAULT_CONFIG
+
+    @field_validator("api_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        for key in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    "TONGDAI_API_SECRETS_KEY: each key is 32 bytes in URL-safe base64 (44"
+                    " characters); make one with: python3 -c 'import base64, os;"
+                    " print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+                )
+        return value
 
     @model_validator(mode="after")
     def _home_province_listed(self) -> Settings:
@@ -475,9 +551,11 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TWILIO_ACCOUNT_SID": "twilio_account_sid",
         "TWILIO_AUTH_TOKEN": "twilio_auth_token",
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
+        "TONGDAI_SMPP_PASSWORD": "smpp_password",
         "TONGDAI_AMI_URL": "ami_url",
         "TONGDAI_SMTP_URL": "smtp_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
+        "TONGDAI_API_SECRETS_KEY": "api_secrets_key",
     }
     for name, key in mapping.items():
         if env.get(name):
@@ -499,6 +577,19 @@ def _dev_secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _dev_api_secrets_key(data_dir: Path) -> str:
+    """A Fernet key (32 random bytes, URL-safe base64) kept in `var/api_secrets_key` in dev, as
+    the session key is; production sets TONGDAI_API_SECRETS_KEY."""
+    path = data_dir / "api_secrets_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
     path.write_text(key)
     path.chmod(0o600)
     return key
@@ -529,7 +620,8 @@ def load_settings(
         raise SettingsError(f"{path}: settings file not found (set TONGDAI_CONFIG)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    for key in ("database_url", "secret_key", "public_url", "data_dir", "config_path"):
+    for key in ("database_url", "secret_key", "api_secrets_key", "public_url", "data_dir",
+                "config_path"):  # fmt: skip
         if key in raw:
             raise SettingsError(f"{path}: {key}: set it in the environment, not in the file")
     data_dir = Path(env.get("TONGDAI_DATA_DIR") or "var")
@@ -539,4 +631,6 @@ def load_settings(
         raise SettingsError(_describe(exc, path)) from exc
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": _dev_secret_key(data_dir)})
+    if not settings.api_secrets_key:
+        settings = settings.model_copy(update={"api_secrets_key": _dev_api_secrets_key(data_dir)})
     return settings

@@ -63,6 +63,20 @@ def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
 
 
 LEADER_CHECK_SECONDS = 2.0
+GATEWAY_BEAT_SECONDS = 10.0
+# Heartbeat rows of processes holding SMPP binds: "smpp:<host:pid>" (/healthz reads them).
+GATEWAY_BEAT_PREFIX = "smpp:"
+
+
+def gateway_tick(runtime: Runtime, gateway: SmsGateway, holder: str) -> None:
+    """A gateway holding binds (SMPP) says how they stand, for /healthz in the web process."""
+    try:
+        state = gateway.health()  # type: ignore[attr-defined]
+        with runtime.sessions() as session, session.begin():
+            name = (GATEWAY_BEAT_PREFIX + holder)[:40]
+            beat(session, name, holder, state, runtime.clock.now())
+    except Exception:
+        log.exception("scheduler: gateway heartbeat failed")
 
 
 def leader_tick(runtime: Runtime, leadership: Leadership) -> None:
@@ -175,6 +189,11 @@ def build_scheduler(
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )
+    if hasattr(gateway, "health"):
+        # Bind now, not at the first notice: receipts and citizens' messages come in meanwhile.
+        gateway.start()  # type: ignore[attr-defined]
+        every(gateway_tick, "gateway", (runtime, gateway, leadership.holder),
+              seconds=GATEWAY_BEAT_SECONDS)  # fmt: skip
     recordings = recordings or recordings_from_settings(settings)
     if recordings is None:
         log.info("recordings: no Twilio credentials, so Twilio recordings are not fetched")

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.clock import Clock
@@ -36,6 +37,7 @@ from plumbing.queue import Claimed, WorkQueue
 from plumbing.settings import Settings
 from sms.gateways.base import Accepted, LookupGateway, OutgoingSms, SendError, SmsGateway
 from sms.models import Notice, NoticeStatus, RateLimit
+from sms.outbox import REPLY_KINDS
 
 log = logging.getLogger(__name__)
 NOTICES = WorkQueue(Notice, NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.UNKNOWN)
@@ -100,6 +102,8 @@ def dispatch_due(
     """Settle what crashed dispatchers left, then send what is due."""
     report = DispatchReport()
     report.settled = settle_unknown(sessions, gateway, settings, clock)
+    # An account's own rate (SMPP's rate_per_second) wins over the scheduler's default.
+    rate = getattr(gateway, "rate_per_second", settings.scheduler.rate_per_second)
 
     def sent(claimed: Claimed[OutgoingSms], accepted: Accepted) -> None:
         _record_sent(sessions, gateway, claimed.job, accepted, clock.now())
@@ -111,22 +115,54 @@ def dispatch_due(
             sessions, gateway, settings, claimed.job, claimed.attempt, error, clock.now(), report
         )
 
-    queue.run_batch(
-        NOTICES,
-        sessions,
-        clock.now,
-        limit=limit,
-        describe=lambda n: OutgoingSms(n.id, n.phone, n.text, settings.sms.sender),
-        call=gateway.send,
-        succeeded=sent,
-        failed=failed,
-        errors=(SendError,),
-        pace=lambda count: reserve_slots(
-            sessions, gateway.name, count, settings.scheduler.rate_per_second, clock.now()
-        ),
-        sleep=sleep,
-        checkpoint=checkpoint,
-    )
+    # A gateway that cannot be asked about a message (SMPP: no message id without a response)
+    # claims one notice at a time, so a dispatcher that dies leaves only the notice of the call
+    # under way in doubt, not the rest of its batch (those would stay `unknown` for good).
+    one_by_one = not isinstance(gateway, LookupGateway)
+    rounds = iter(range(limit if one_by_one else 1))
+
+    def claim_and_send() -> None:
+        while next(rounds, None) is not None:
+            claimed = queue.run_batch(
+                NOTICES,
+                sessions,
+                clock.now,
+                limit=1 if one_by_one else limit,
+                describe=lambda n: OutgoingSms(
+                    n.id, n.phone, n.text, settings.sms.sender, reply=n.kind in REPLY_KINDS
+                ),
+                call=gateway.send,
+                succeeded=sent,
+                failed=failed,
+                errors=(SendError,),
+                pace=lambda count: reserve_slots(sessions, gateway.name, count, rate, clock.now()),
+                sleep=sleep,
+                checkpoint=checkpoint,
+            )
+            if not claimed:
+                return
+
+    # A gateway with a window (SMPP) may have that many sends outstanding: as many senders,
+    # each claiming and sending one notice at a time.
+    senders = getattr(gateway, "window", 1) if one_by_one else 1
+    if senders <= 1:
+        claim_and_send()
+        return report
+    crashed: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            claim_and_send()
+        except BaseException as error:  # raised again below, in the caller's thread
+            crashed.append(error)
+
+    threads = [threading.Thread(target=sender, name=f"dispatch-{n}") for n in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if crashed:
+        raise crashed[0]
     return report
 
 
@@ -146,10 +182,14 @@ def _record_sent(
             updated_at=now,
         )
         if not moved:
-            # A delivery receipt overtook us: keep its status, just remember the provider id.
+            # A delivery receipt overtook us: keep its status, just remember the provider id
+            # (the receipt may have filed it already) and when it was sent.
+            same_message = or_(
+                Notice.provider_id.is_(None), Notice.provider_id == accepted.provider_id
+            )
             session.execute(
                 update(Notice)
-                .where(Notice.id == message.notice_id, Notice.provider_id.is_(None))
+                .where(Notice.id == message.notice_id, same_message, Notice.sent_at.is_(None))
                 .values(provider_id=accepted.provider_id, gateway=gateway.name, sent_at=now)
             )
     log.info(

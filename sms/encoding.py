@@ -18,11 +18,14 @@ __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
     "Encoding",
+    "gsm7_decode",
+    "gsm7_encode",
     "Measure",
     "Policy",
     "is_gsm7",
     "measure",
     "prepare",
+    "split_parts",
     "strip_diacritics",
 ]
 
@@ -54,6 +57,9 @@ _GSM7_EXTENSION_TABLE = {
 }
 
 GSM7_BASIC: frozenset[str] = frozenset(_GSM7_BASIC_TABLE) - {"\x1b"}
+_GSM7_ESCAPE = 0x1B
+_GSM7_CODE = {ch: code for code, ch in enumerate(_GSM7_BASIC_TABLE) if code != _GSM7_ESCAPE}
+_GSM7_EXTENSION_CODE = {ch: code for code, ch in _GSM7_EXTENSION_TABLE.items()}
 GSM7_EXTENSION: frozenset[str] = frozenset(_GSM7_EXTENSION_TABLE.values())
 _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
@@ -229,3 +235,56 @@ def prepare(text: str, policy: Policy) -> Measure:
     text = _SPACES.sub(" ", text)
     text = _SPACES_AROUND_NEWLINE.sub("\n", text).strip()
     return measure(text)
+
+
+def split_parts(text: str) -> list[str]:
+    """The text of each SMS part, cut exactly as :func:`measure` counts them (so the parts sent
+    are the segments staff were shown): greedily, never between a GSM-7 escape and its
+    character nor inside a UTF-16 surrogate pair."""
+    if is_gsm7(text):
+        costs = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+        single, part = GSM7_SINGLE, GSM7_PART
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, part = UCS2_SINGLE, UCS2_PART
+    if sum(costs) <= single:
+        return [text] if text else []
+    parts: list[str] = []
+    start, fill = 0, 0
+    for index, cost in enumerate(costs):
+        if fill + cost > part:
+            parts.append(text[start:index])
+            start, fill = index, 0
+        fill += cost
+    parts.append(text[start:])
+    return parts
+
+
+def gsm7_encode(text: str) -> bytes:
+    """GSM 03.38 default alphabet, one octet per septet (unpacked, as SMPP carries it);
+    extension characters as the escape and their code. ValueError for anything else."""
+    out = bytearray()
+    for ch in text:
+        if ch in _GSM7_CODE:
+            out.append(_GSM7_CODE[ch])
+        elif ch in _GSM7_EXTENSION_CODE:
+            out += bytes((_GSM7_ESCAPE, _GSM7_EXTENSION_CODE[ch]))
+        else:
+            raise ValueError(f"{ch!r} is not in the GSM-7 alphabet")
+    return bytes(out)
+
+
+def gsm7_decode(octets: bytes) -> str:
+    """The inverse of :func:`gsm7_encode`; an unknown escape gives a space, as handsets do."""
+    chars: list[str] = []
+    escaped = False
+    for octet in octets:
+        code = octet & 0x7F
+        if escaped:
+            chars.append(_GSM7_EXTENSION_TABLE.get(code, " "))
+            escaped = False
+        elif code == _GSM7_ESCAPE:
+            escaped = True
+        else:
+            chars.append(_GSM7_BASIC_TABLE[code])
+    return "".join(chars)

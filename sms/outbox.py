@@ -38,6 +38,8 @@ URGENT_KINDS = frozenset(
         "inspection_change",
     }
 )
+# Answers to a message the citizen sent: they leave from the two-way number, not the brandname.
+REPLY_KINDS = URGENT_KINDS - {"receipt"}
 
 
 def enqueue(

@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import intake.models  # noqa: F401 - registers the tables
+import api.models  # noqa: F401 - registers the tables
+import intake.models  # noqa: F401
 import ivr.models  # noqa: F401
 import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401
@@ -32,6 +33,8 @@ PG_ADMIN_URL = os.environ.get(
     "TONGDAI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_SERVICES = os.environ.get("TONGDAI_REQUIRE_SERVICES") == "1"
+# A fixed Fernet key, so no test writes one under var/.
+API_SECRETS_KEY = "dGVzdC1rZXktb2YtdGhlLWFwaS1zZWNyZXRzLS0tLS0="
 # A Tuesday morning in Quảng Ngãi, far from any holiday.
 DEFAULT_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
@@ -65,7 +68,10 @@ def _pg_reachable() -> bool:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    settings = load_settings(ROOT / "config.toml", env={"TONGDAI_SECRET_KEY": "test-secret"})
+    settings = load_settings(
+        ROOT / "config.toml",
+        env={"TONGDAI_SECRET_KEY": "test-secret", "TONGDAI_API_SECRETS_KEY": API_SECRETS_KEY},
+    )
     # No rate limit: tests on a fake clock must not sleep (tests/sms/test_dispatch.py checks it).
     scheduler = settings.scheduler.model_copy(update={"rate_per_second": 0})
     return settings.model_copy(update={"scheduler": scheduler})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ["tongdai", "admin", "reports", "scheduler", "ivr", "sms", "intake", "plumbing"]
+PACKAGES = ["tongdai", "admin", "api", "reports", "scheduler", "ivr", "sms", "intake", "plumbing"]
 FLOORS = "Each floor imports only the floors below it"
 NO_WEB = "The domain core and the reports know no web or telephony"
 

@@ -34,8 +34,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(prompt_audio)
 
     from admin.web import init_app as init_admin
+    from api.views import init_app as init_api
 
     init_admin(app)
+    init_api(app)
 
     @app.get("/")
     def home():
@@ -43,8 +45,13 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     @app.errorhandler(403)
     @app.errorhandler(404)
+    @app.errorhandler(405)
     def staff_error(error):
-        if not request.path.startswith("/admin"):
+        if request.path.startswith("/api/"):
+            from api.views import http_problem
+
+            return http_problem(error)  # an address no API view answers: a problem document
+        if not request.path.startswith("/admin") or error.code == 405:
             return error
         titles = {403: "Không có quyền truy cập", 404: "Không tìm thấy"}
         messages = {

@@ -68,6 +68,33 @@ def user_add(name: str, role: str) -> None:
 
 
 @cli.group()
+def apiclient() -> None:
+    """Clients of the API for the processing systems."""
+
+
+@apiclient.command("add")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), required=True)
+@click.option("--rate", type=click.IntRange(1, 1_000_000), help="requests per minute (default:"
+              " [api] rate_per_minute)")  # fmt: skip
+def apiclient_add(name: str, scope: str, rate: int | None) -> None:
+    """Add an API client; print its id and secret (shown this once only)."""
+    from api.clients import SecretBox, add_client
+    from api.models import ApiScope
+    from tongdai.startup import load_runtime
+
+    runtime = load_runtime()
+    box = SecretBox(runtime.settings.api_secrets_key)
+    with runtime.sessions() as session, session.begin():
+        new = add_client(session, box, name, ApiScope(scope), created_by="cli",
+                         now=runtime.clock.now(), rate_per_minute=rate)  # fmt: skip
+        public_id = new.client.public_id
+    click.echo(f"client id: {public_id}")
+    click.echo(f"secret:    {new.secret}")
+    click.echo("Lưu khoá bí mật này ngay: nó không được hiển thị lại.", err=True)
+
+
+@cli.group()
 def calendar() -> None:
     """The working-day calendar."""
 
@@ -131,7 +158,7 @@ def scheduler() -> None:
     log.info("scheduler: dispatching every %s s through %s", settings.scheduler.dispatch_seconds,
              settings.sms_gateway)  # fmt: skip
     try:
-        build_scheduler(runtime, gateway_from_settings(settings), background=False).start()
+        build_scheduler(runtime, gateway_from_settings(settings, runtime), background=False).start()
     except KeyboardInterrupt:
         log.info("scheduler: stopping")
 
@@ -164,8 +191,16 @@ def sms_preview(text: str, strip: bool) -> None:
     help='the caller id; "anonymous" for a hidden number',
 )
 @click.option("--audio", is_flag=True, help="also play the built prompts (needs aplay)")
-def call(caller: str, audio: bool) -> None:
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help='pretend the call is at this local time, "YYYY-MM-DD HH:MM" (training: office hours, '
+    "a holiday, the 15:00 cut-off)",
+)
+def call(caller: str, audio: bool, at: str | None) -> None:
     """A call to the IVR from the terminal, keypad on the keyboard."""
+    from intake.clock import FixedClock
     from intake.runtime import Runtime
     from ivr.console import run_console_call
     from scheduler.process import dispatch_tick
@@ -174,14 +209,21 @@ def call(caller: str, audio: bool) -> None:
     from tongdai.bootstrap import prepare_database
 
     settings = load_checked_settings()
+    clock = None
+    if at is not None:
+        try:
+            local = dt.datetime.strptime(at, "%Y-%m-%d %H:%M")
+        except ValueError as exc:
+            raise click.BadParameter('write it as "YYYY-MM-DD HH:MM"', param_hint="--at") from exc
+        clock = FixedClock(local.replace(tzinfo=settings.zone).astimezone(dt.UTC))
     prepare_database(settings)
-    runtime = Runtime.from_settings(settings)
+    runtime = Runtime.from_settings(settings, clock)
 
     def send_notices() -> None:
         # Run the notice rules and send at once, so a trainee sees the receipt SMS the citizen
         # would get (the scheduler queues it from the dossier's event within `rule_seconds`).
         run_rules(runtime.sessions, settings, runtime.calendar(), runtime.clock.now())
-        dispatch_tick(runtime, gateway_from_settings(settings))
+        dispatch_tick(runtime, gateway_from_settings(settings, runtime))
 
     run_console_call(runtime, caller, audio, after=send_notices)
 

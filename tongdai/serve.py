@@ -69,7 +69,7 @@ def run_all(
     runtime = Runtime.from_settings(settings)
     agi = AgiThread(runtime, host, agi_port)
     agi.start()
-    scheduler = build_scheduler(runtime, gateway_from_settings(settings), background=True)
+    scheduler = build_scheduler(runtime, gateway_from_settings(settings, runtime), background=True)
     scheduler.start()
     sms_where = f"{settings.sms_gateway} gateway"
     if settings.sms_gateway == "console":

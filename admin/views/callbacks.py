@@ -34,12 +34,18 @@ STEPS = {
     "phone_digits": "nhập số nhận tin",
     "phone_confirm": "xác nhận số nhận tin",
     "summary": "xác nhận thông tin hồ sơ",
+    "summary_edit": "chọn thông tin cần sửa",
+    "review": "nghe lại hoặc nói lại câu trả lời",
+    "review_playback": "nghe lại hoặc nói lại câu trả lời",
+    "operator_unanswered": "chọn để lại lời nhắn hay quay lại",
     "status_query": "nhập mã hồ sơ cần tra cứu",
     "status_verify": "nhập 4 số cuối căn cước khi tra cứu",
 }
 REASONS = {
     "operator_closed": "Gọi ngoài giờ làm việc, để lại lời nhắn",
-    "operator_busy": "Tổng đài viên bận, để lại lời nhắn",
+    "operator_busy": "Tổng đài viên bận máy, để lại lời nhắn",
+    "operator_no_answer": "Tổng đài viên không nghe máy, để lại lời nhắn",
+    "duplicate": "Tàu đã có hồ sơ cùng thủ tục đang giải quyết; người gọi không khớp số căn cước",
     "operator_message": "Để lại lời nhắn cho tổng đài viên",
 }
 

@@ -24,7 +24,8 @@ from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
 from intake.inspections import latest_appointment, set_appointment
-from intake.lifecycle import TRANSITIONS, Actor, change_status
+from intake.lifecycle import TRANSITIONS, Actor
+from intake.lifecycle import move as move_dossier
 from intake.models import Applicant, AppointmentStatus, Dossier, ProposalStatus, Role, Vessel
 from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
@@ -320,31 +321,17 @@ def move(dossier_id: int):
     def change(session: Session, dossier: Dossier) -> None:
         if any(len(d) > DOCUMENT_MAX_CHARS for d in documents):
             raise InvalidInput(too_long("Tên mỗi giấy tờ cần bổ sung", DOCUMENT_MAX_CHARS))
-        if to is S.ACCEPTED:
-            missing = missing_required(
-                rt.settings, dossier.procedure, dossier.variant, form_values(dossier)
-            )
-            if missing:
-                raise InvalidInput(
-                    "Chưa đủ thông tin để tiếp nhận: " + ", ".join(f.label for f in missing) + "."
-                )
-        if to is S.SUPPLEMENT_REQUESTED and not documents:
-            raise InvalidInput("Chọn ít nhất một giấy tờ cần bổ sung.")
-        details = (
-            {"documents": documents, "number": dossier.supplement_count + 1}
-            if (to is S.SUPPLEMENT_REQUESTED)
-            else {}
-        )
-        change_status(
+        move_dossier(
             session,
             dossier,
             to,
+            settings=rt.settings,
+            calendar=rt.calendar(),
             actor=actor(),
             now=now(),
-            calendar=rt.calendar(),
             reason=request.form.get("reason", ""),
+            documents=documents,
             override=override,
-            details=details,
         )
 
     return _run(dossier_id, change, f"Đã chuyển hồ sơ sang «{to.label}».")

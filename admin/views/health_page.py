@@ -139,6 +139,9 @@ def checks() -> list[Check]:
             )
         )
 
+    if "smpp" in parts:
+        result.append(_smpp_check(parts["smpp"]))
+
     sms = parts["sms"]
     oldest = int(sms["oldest_pending_seconds"])
     waiting = (
@@ -155,6 +158,20 @@ def checks() -> list[Check]:
     result.append(Check("Hàng đợi tin nhắn", state, detail))
     result.append(disk_check(rt.settings.data_dir))
     return result
+
+
+def _smpp_check(smpp: dict) -> Check:
+    name = "Kết nối SMPP (nhà mạng)"
+    processes = smpp["processes"]
+    if not processes:
+        return Check(name, "bad", "Chưa có tiến trình lập lịch nào báo trạng thái kết nối SMPP.")
+    lines = []
+    for process in processes:
+        state = "đã kết nối" if process["state"] == "bound" else "mất kết nối"
+        errors = [b["error"] for b in process["binds"] or [] if b.get("error")]
+        reason = f" ({errors[0]})" if errors and process["state"] != "bound" else ""
+        lines.append(f"{process['holder']}: {state}{reason}")
+    return Check(name, "ok" if smpp["ok"] else "bad", "; ".join(lines))
 
 
 @blueprint.get("/health")

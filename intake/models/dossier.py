@@ -59,6 +59,8 @@ class Dossier(Base):
             sqlite_where=text(REMINDER_CANDIDATES),
         ),
         Index("ix_dossier_caller_phone_status", "caller_phone", "status"),
+        # The API's "what changed since" pages, by keyset on (updated_at, id).
+        Index("ix_dossier_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,8 @@ Mapping of the engine's actions to AGI:
   never waits for a prompt to end; then WAIT FOR DIGIT for the rest of the number.
 - RecordAnswer: the prompt, then RECORD FILE with a beep, ended by `#` or silence.
 - Connect: SET VARIABLE TONGDAI_NEXT=operator and TONGDAI_OPERATOR_NUMBER, then return to the
-  dialplan, which dials and comes back with `?event=transfer_failed` if nobody answers.
+  dialplan, which dials and comes back with `?event=transfer_failed&status=${DIALSTATUS}` if
+  nobody answers (BUSY is a busy operator; anything else, no answer).
 - Hangup: the goodbye prompt, TONGDAI_NEXT=hangup, return.
 A hang-up at any point ends the task; every answer given so far is already on the draft.
 """
@@ -40,6 +41,7 @@ from ivr.asterisk.notice_agi import NOTICE_PATH, run_notice_call
 from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
+from ivr.speech import Playback
 from plumbing.db import retry_if_disconnected
 
 log = logging.getLogger(__name__)
@@ -106,12 +108,17 @@ class AgiServer:
             log.warning("agi: unknown script %r", request.path)
             await channel.set_variable("TONGDAI_NEXT", "hangup")
             return
-        event_name = parse_qs(request.query).get("event", [""])[0]
+        query = parse_qs(request.query)
+        event_name = query.get("event", [""])[0]
         uniqueid = headers.get("agi_uniqueid", "") or uuid.uuid4().hex
         if len(uniqueid) > 64:  # Asterisk's are like 1764100000.12
             raise AgiProtocolError("agi_uniqueid longer than 64 characters")
         caller = headers.get("agi_callerid", "")
-        first = engine.TransferFailed() if event_name == "transfer_failed" else engine.Start()
+        if event_name == "transfer_failed":
+            busy = query.get("status", [""])[0].upper() == "BUSY"
+            first: engine.Event = engine.TransferFailed("busy" if busy else "no_answer")
+        else:
+            first = engine.Start()
         this.call_id, actions = await asyncio.to_thread(self._open, uniqueid, caller, first)
         while True:
             event = await self._perform(channel, this.call_id, actions)
@@ -196,11 +203,18 @@ class AgiServer:
         return None
 
     async def _play(self, channel: AgiChannel, parts, *, escape: str) -> str:
-        """Play the parts in order; return the first key pressed (and stop playing)."""
-        for key in part_keys(parts):
-            reply = await channel.stream_file(f"{self.settings.sounds_prefix}/{key}", escape)
+        """Play the parts in order; return the first key pressed (and stop playing). A caller's
+        recording played back is Asterisk's own file, by its path without extension."""
+        files = []
+        for part in parts:
+            if isinstance(part, Playback):
+                files += [part.location] if part.location else []
+            else:
+                files += [f"{self.settings.sounds_prefix}/{key}" for key in part_keys((part,))]
+        for name in files:
+            reply = await channel.stream_file(name, escape)
             if reply.result == -1:
-                log.warning("agi: prompt %s could not be played (missing sound file?)", key)
+                log.warning("agi: %s could not be played (missing sound file?)", name)
             if reply.digit:
                 return reply.digit
         return ""

@@ -18,7 +18,9 @@ class CallbackRequest(Base):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("ivr_call.id"), index=True)
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"))
     phone: Mapped[str | None] = mapped_column(String(16))
-    # failures (and at which step), operator_closed, operator_busy
+    # failures:<step> (too many wrong answers there); operator_closed, operator_busy,
+    # operator_no_answer (why no person took the call); duplicate (an open dossier for the same
+    # vessel and procedure, and a citizen id that does not match it)
     reason: Mapped[str] = mapped_column(String(80))
     recording_id: Mapped[int | None] = mapped_column(ForeignKey("recording.id"))
     closed_at: Mapped[dt.datetime | None] = mapped_column(index=True)

@@ -17,6 +17,8 @@ class OutgoingSms:
     to: str  # E.164, always a Vietnamese mobile
     text: str  # final text, already encoded as the template's policy says
     sender: str  # the fixed brandname from config
+    # An answer to the citizen's own message: gateways with a two-way number send it from there.
+    reply: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from plumbing.settings import Settings, SettingsError
 from sms.gateways.base import SmsGateway
 
+if TYPE_CHECKING:
+    from intake.runtime import Runtime
 
-def gateway_from_settings(settings: Settings) -> SmsGateway:
+
+def gateway_from_settings(settings: Settings, runtime: Runtime | None = None) -> SmsGateway:
+    """The configured gateway. SMPP also receives (receipts, citizens' messages) and stores what
+    it receives through `runtime`; without one it only sends."""
     if settings.sms_gateway == "console":
         from sms.gateways.console import ConsoleGateway
 
@@ -24,4 +31,15 @@ def gateway_from_settings(settings: Settings) -> SmsGateway:
             sender=settings.sms.sender,
             status_callback_base=settings.public_url,
         )
+    if settings.sms_gateway == "smpp":
+        from sms.gateways.smpp import SmppGateway
+        from sms.smpp_deliveries import SmppDeliveries
+
+        if not settings.smpp_password:
+            raise SettingsError("TONGDAI_SMS_GATEWAY=smpp needs TONGDAI_SMPP_PASSWORD")
+        if settings.sms.smpp.query_sm:
+            # Not built yet (docs/smpp.md, "What is not there"): refused rather than ignored.
+            raise SettingsError("[sms.smpp] query_sm = true is not supported yet; set it false")
+        deliveries = SmppDeliveries(runtime) if runtime is not None else None
+        return SmppGateway(settings.sms.smpp, settings.smpp_password, on_delivery=deliveries)
     raise SettingsError(f"unknown SMS gateway {settings.sms_gateway!r}")

@@ -179,9 +179,10 @@ def test_docker_compose_validates_the_file(tmp_path: Path) -> None:
 def test_the_dialplan_hands_calls_to_the_fastagi_server() -> None:
     dialplan = (SHIPPED_CONFIG / "extensions.conf").read_text()
     assert "AGI(agi://${TONGDAI_AGI_HOST}:${TONGDAI_AGI_PORT}/intake)" in dialplan
-    assert "AGI(agi://${TONGDAI_AGI_HOST}:${TONGDAI_AGI_PORT}/intake?event=transfer_failed)" in (
-        dialplan
-    )
+    assert (
+        "AGI(agi://${TONGDAI_AGI_HOST}:${TONGDAI_AGI_PORT}/intake?event=transfer_failed"
+        "&status=${DIALSTATUS})"
+    ) in dialplan
     for context in ("[tongdai-inbound]", "[tongdai-outofhours]", "[tongdai-intake]"):
         assert context in dialplan
     assert "exten => 1900," in dialplan

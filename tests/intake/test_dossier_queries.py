@@ -277,3 +277,24 @@ def test_ten_digits_beginning_with_0_are_a_phone_number_never_a_code(runtime, se
     assert _staff_finds(runtime, session, "0912345678") == {dated_200x.id}  # by its phone
     assert _sms_finds(runtime, session, "TT 0912345678") is None
     assert _ivr_finds(runtime, session, "0912345678") is None
+
+
+def test_an_open_dossier_for_the_same_vessel_and_procedure_is_found_and_nothing_else(
+    runtime, session
+):
+    from intake.vessels import vessel_for
+    from tests.factories import create_dossier, create_draft
+
+    returned = create_dossier(session, runtime, vessel="90617", status=S.RETURNED)
+    safety = create_dossier(session, runtime, vessel="90617", procedure="vessel_safety")
+    other_boat = create_dossier(session, runtime, vessel="96169")
+    draft = create_draft(session, runtime)
+    draft.vessel_id = vessel_for(session, "QNg", "90617").id
+    assert queries.open_dossier_like(session, draft) is None  # finished or another procedure
+    in_process = create_dossier(session, runtime, vessel="90617", status=S.IN_PROCESS)
+    assert queries.open_dossier_like(session, draft) == in_process
+    assert queries.open_dossier_like(session, in_process) is None  # not a duplicate of itself
+    assert queries.open_dossier_like(session, safety) is None
+    assert {returned.id, other_boat.id}.isdisjoint({in_process.id, safety.id})
+    draft.vessel_id = None
+    assert queries.open_dossier_like(session, draft) is None

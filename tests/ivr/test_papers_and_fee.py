@@ -11,6 +11,7 @@ from sms.templates import render
 SUBMITTED = {
     "spoken_code": "2612010001",
     "due": "2026-12-09",
+    "hotline": "02553822222",
     "answers": {"procedure": "fishing_licence", "variant": "new"},
 }
 SUMMARY = {
@@ -25,7 +26,7 @@ def test_the_call_names_the_papers_to_hand_in_after_the_due_date(base_settings):
     assert (
         "Ông bà chuẩn bị giấy tờ để nộp khi nhận kết quả hoặc gửi qua bưu điện: bản chụp giấy "
         "đăng ký tàu, giấy an toàn kỹ thuật, bằng thuyền trưởng, máy trưởng "
-        "Tin nhắn xác nhận"
+        "Ông bà sẽ nhận tin nhắn xác nhận."
     ) in said
 
 

@@ -27,10 +27,11 @@ from pydub.generators import Sine
 import ivr.recording_fetch
 from intake.clock import FixedClock
 from intake.runtime import Runtime
-from ivr.models import Recording, RecordingStatus
+from ivr.models import IvrCall, Recording, RecordingStatus
 from ivr.recording_fetch import (
     DELETE_FAILED,
     DELETE_PENDING,
+    KEEP_DURING_CALL,
     MAX_ATTEMPTS,
     RETRY_OFFSETS,
     Gone,
@@ -186,12 +187,14 @@ def twilio(contract_http: ContractHttpClient) -> Iterator[FakeTwilio]:
     yield FakeTwilio(contract_http)
 
 
-def pending_recording(runtime: Runtime, sid: str = SID) -> int:
-    """A recording as the Twilio voice webhook leaves it: metadata only, audio still at Twilio."""
+def pending_recording(runtime: Runtime, sid: str = SID, *, call_over: bool = True) -> int:
+    """A recording as the Twilio voice webhook leaves it: metadata only, audio still at Twilio;
+    by default on a call that has ended (the caller can no longer ask to hear it back)."""
     with runtime.sessions() as session, session.begin():
         return create_recording(
             session,
             provider_call_id="CA" + sid[2:],
+            ended_at=runtime.clock.now() if call_over else None,
             provider_ref=sid,
             provider_url=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
             status=RecordingStatus.PENDING_FETCH,
@@ -544,3 +547,28 @@ def test_without_twilio_credentials_the_scheduler_says_once_that_fetching_is_off
     assert scheduler.get_job("recordings") is None
     assert scheduler.get_job("dispatch") is not None
     assert caplog.text.count("Twilio recordings are not fetched") == 1
+
+
+def test_a_recording_stays_at_twilio_while_its_call_lasts_so_it_can_be_played_back(
+    fetch_runtime: Runtime, twilio: FakeTwilio, ffmpeg: None
+) -> None:
+    recording_id = pending_recording(fetch_runtime, call_over=False)
+    twilio.add()
+    first = run(fetch_runtime, twilio)
+    assert first.stored == [recording_id] and first.deleted == []
+    with fetch_runtime.sessions() as session, session.begin():
+        session.get(
+            IvrCall, row(fetch_runtime, recording_id).call_id
+        ).ended_at = fetch_runtime.clock.now()
+    assert run(fetch_runtime, twilio).deleted == [recording_id]
+    assert twilio.operations() == ["fetch", "media", "delete"]
+
+
+def test_a_call_whose_end_never_came_releases_its_recording_after_an_hour(
+    fetch_runtime: Runtime, twilio: FakeTwilio, ffmpeg: None
+) -> None:
+    recording_id = pending_recording(fetch_runtime, call_over=False)
+    twilio.add()
+    assert run(fetch_runtime, twilio).deleted == []
+    fetch_runtime.clock.advance(KEEP_DURING_CALL)
+    assert run(fetch_runtime, twilio).deleted == [recording_id]

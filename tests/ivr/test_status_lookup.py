@@ -13,7 +13,6 @@ from intake.codes import spoken_part
 from intake.models import AuditEvent, DossierLookupAttempt, Role
 from tests.admin.staff import log_in, make_user, token
 from tests.factories import create_dossier
-from tests.ivr.test_twilio_calls import LICENCE_NEW, walk
 
 OWNER = "+84912345678"
 CITIZEN_ID = "012345678901"
@@ -87,17 +86,6 @@ def test_unknown_codes_use_up_the_calls_look_ups_too(new_caller, code, session):
     assert [(a.dossier_id, a.result, a.caller) for a in attempts] == [
         (None, "unknown", "+8498****000")
     ] * 3
-
-
-def test_starting_an_application_over_does_not_give_more_look_ups(new_caller, code):
-    caller = dial(new_caller, strangers(1)[0])
-    for last4 in WRONG_GUESSES[:2]:
-        look_up(caller, code, last4)
-    walk(caller, LICENCE_NEW[:-1])
-    caller.press("2")  # at the summary: "start again" forgets the application
-    assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
-    look_up(caller, code, WRONG_GUESSES[2])
-    assert LIMIT in look_up(caller, code, RIGHT)
 
 
 def _prompts(twiml: ET.Element) -> list[tuple[str, ...]]:

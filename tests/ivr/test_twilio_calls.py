@@ -23,7 +23,9 @@ LICENCE_NEW = [
     ("press", "012345678901#"),
     ("press", "1"),
     ("speak", 4),
+    ("press", "3"),  # go on, without hearing it back
     ("speak", 5),
+    ("press", "3"),
     ("press", "1"),
     ("press", "1"),
     ("press", "1"),
@@ -33,6 +35,12 @@ LICENCE_NEW = [
 def walk(caller, steps):
     for kind, value in steps:
         getattr(caller, kind)(value)
+
+
+def walk_to_the_end(caller, steps):
+    """The steps, then silence after the code is read out (`*` would read it again)."""
+    walk(caller, steps)
+    caller.silence()
 
 
 def only_dossier(session) -> Dossier:
@@ -47,11 +55,15 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     assert "Cuộc gọi được ghi âm" in caller.heard()
     assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
     walk(caller, LICENCE_NEW)
-    assert caller.hung_up
-    assert "Mã hồ sơ của ông bà là hai sáu một hai không một không không không một" in (
+    assert "Mã hồ sơ của ông bà là hai sáu một hai không một, không không không một" in (
         caller.heard()
     )
-    assert "ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu" in caller.heard()
+    # The due date, then the papers to bring, then what happens next: the SMS and the hotline.
+    assert "Hạn trả kết quả là ngày chín tháng mười hai Ông bà chuẩn bị giấy tờ" in caller.heard()
+    assert "bằng thuyền trưởng" in caller.heard()
+    assert "Ông bà sẽ nhận tin nhắn xác nhận. Đường dây nóng" in caller.heard()
+    caller.silence()
+    assert caller.hung_up and caller.heard() == "Cảm ơn ông bà đã gọi. Xin chào."
 
     dossier = only_dossier(session)
     assert dossier.status is DossierStatus.RECEIVED
@@ -88,7 +100,7 @@ def test_a_reissue_asks_the_reason_and_uses_three_working_days(new_caller, sessi
     caller.dial_in()
     caller.press("1")
     caller.press("2")
-    assert "Giấy phép bị mất, bấm 1" in caller.heard()
+    assert "Lý do cấp lại: bị mất, bấm 1" in caller.heard()
     caller.press("1")
     walk(caller, LICENCE_NEW[2:])
     dossier = only_dossier(session)
@@ -114,6 +126,7 @@ def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session)
     caller.press("3")
     assert "nói tên tỉnh" in caller.heard()
     caller.speak(2)
+    caller.press("3")
     assert "căn cước" in caller.heard()
     vessel = session.scalars(select(Vessel)).one()
     assert (vessel.province_code, vessel.digits) == (None, "96129")
@@ -123,12 +136,12 @@ def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session)
 def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, session):
     caller = new_caller(caller="anonymous")
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:9])
+    walk(caller, LICENCE_NEW[:11])
     assert "10 số điện thoại di động" in caller.heard()
     caller.press("0255382222#")  # a landline-like number: refused with an explanation
     assert "không phải số di động" in caller.heard()
     caller.press("0987654321#")
-    assert "Số điện thoại là không chín tám bảy sáu năm bốn ba hai một" in caller.heard()
+    assert "Số điện thoại là không chín tám bảy, sáu năm bốn, ba hai một" in caller.heard()
     caller.press("1")
     caller.press("1")
     assert only_dossier(session).notify_phone == "+84987654321"
@@ -137,8 +150,8 @@ def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, ses
 def test_a_caller_on_a_borrowed_phone_can_give_another_number(new_caller, session):
     caller = new_caller()
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:9])
-    assert "số máy đang gọi là không chín một hai ba bốn năm sáu bảy tám" in caller.heard()
+    walk(caller, LICENCE_NEW[:11])
+    assert "số máy đang gọi là không chín một hai, ba bốn năm, sáu bảy tám" in caller.heard()
     caller.press("2")
     caller.press("0987654321#")
     caller.press("1")
@@ -152,7 +165,7 @@ def test_wrong_keys_get_an_explanation_and_star_repeats(new_caller):
     caller.press("7")
     assert caller.heard().startswith("Phím vừa bấm không có trong lựa chọn.")
     caller.press("*")
-    assert caller.heard().startswith("Cấp hoặc cấp lại giấy phép")
+    assert caller.heard().startswith("Cấp, cấp lại giấy phép")
     caller.press("1")
     caller.press("1")
     caller.press("9061#")
@@ -180,26 +193,31 @@ def test_a_silent_recording_asks_again(new_caller):
     assert caller.twiml.find("Record") is not None
 
 
-def test_the_status_of_my_latest_dossier_by_pressing_hash(new_caller, session):
+def test_the_status_of_my_latest_dossier_by_pressing_hash_then_the_main_menu_again(
+    new_caller, session
+):
     first = new_caller()
     first.dial_in()
-    walk(first, LICENCE_NEW)
+    walk_to_the_end(first, LICENCE_NEW)
     caller = new_caller()
     caller.dial_in()
     caller.press("3")
     caller.press("#")
     heard = caller.heard()
     assert (
-        "Hồ sơ số hai sáu một hai không một không không không một hiện mới được tiếp nhận" in heard
+        "Hồ sơ số hai sáu một hai không một, không không không một, hiện mới được tiếp nhận"
+        in heard
     )
-    assert caller.hung_up
+    assert not caller.hung_up and "cần gì thêm, xin chọn tiếp. Cấp, cấp lại" in heard
+    caller.press("1")  # and now an application, in the same call
+    assert "Cấp mới giấy phép, bấm 1" in caller.heard()
 
 
 @pytest.mark.parametrize("query", ["2612010001#", "90617#"])
 def test_another_phone_must_give_the_last_four_citizen_id_digits(new_caller, query):
     owner = new_caller()
     owner.dial_in()
-    walk(owner, LICENCE_NEW)
+    walk_to_the_end(owner, LICENCE_NEW)
     other = new_caller(caller="+84987654321")
     other.dial_in()
     other.press("3")
@@ -223,6 +241,7 @@ def test_operator_out_of_hours_takes_a_message_and_a_callback(new_caller, sessio
     assert caller.hung_up
     callback = session.scalars(select(CallbackRequest)).one()
     assert callback.recording_id == session.scalars(select(Recording)).one().id
+    assert callback.reason == "operator_closed"
 
 
 def test_operator_in_office_hours_is_dialled(new_caller):
@@ -289,7 +308,7 @@ def test_a_step_right_after_a_database_restart_is_answered_and_saved(
     caller.press("1")
     assert kill_connections(voice_runtime.engine.url) >= 1
     caller.press("2")  # a re-issue
-    assert "Giấy phép bị mất, bấm 1" in caller.heard()
+    assert "Lý do cấp lại: bị mất, bấm 1" in caller.heard()
     with voice_runtime.sessions() as session:
         assert only_dossier(session).variant == "reissue"
 
@@ -343,12 +362,21 @@ def test_a_completed_transfer_ends_with_a_valid_hangup(new_caller, session):
     assert session.scalars(select(IvrCall)).one().outcome == "operator"
 
 
-def test_a_transfer_nobody_answers_takes_a_message(new_caller, session):
+@pytest.mark.parametrize(
+    ("dial_status", "heard", "reason"),
+    [("busy", "Tổng đài viên đang bận.", "operator_busy"),
+     ("no-answer", "Tổng đài viên chưa nghe máy.", "operator_no_answer")],
+)  # fmt: skip
+def test_a_transfer_nobody_takes_offers_a_message_recorded_as_what_happened(
+    new_caller, session, dial_status, heard, reason
+):
     caller = new_caller()
     caller.dial_in()
     caller.press("0")
-    dial = caller.twiml.find("Dial")
-    caller._follow(caller.post(dial.get("action"), {"DialCallStatus": "no-answer"}))
-    assert "Tổng đài viên đang bận" in caller.heard()
+    caller.transfer_ends(dial_status)
+    assert caller.heard().startswith(heard)
+    caller.press("1")  # leave a message
     caller.speak(3)
-    assert session.scalars(select(CallbackRequest)).one().recording_id is not None
+    assert caller.hung_up
+    callback = session.scalars(select(CallbackRequest)).one()
+    assert (callback.reason, callback.recording_id is not None) == (reason, True)

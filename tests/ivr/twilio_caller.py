@@ -79,6 +79,12 @@ class TwilioCaller:
         assert redirect is not None
         return self._follow(self.post(redirect.text, {}))
 
+    def transfer_ends(self, dial_status: str) -> ET.Element:
+        """The <Dial> to the operator ends (`completed`, `busy`, `no-answer`, ...)."""
+        dial = self.twiml.find("Dial")
+        assert dial is not None, ET.tostring(self.twiml, encoding="unicode")
+        return self._follow(self.post(dial.get("action"), {"DialCallStatus": dial_status}))
+
     def retry_last(self):
         """Twilio re-sends the last webhook (it timed out waiting for us)."""
         path, form = self.last_post

@@ -3,7 +3,8 @@
 from alembic import context
 from sqlalchemy import pool
 
-import intake.models  # noqa: F401 - registers every table on Base.metadata
+import api.models  # noqa: F401 - registers every table on Base.metadata
+import intake.models  # noqa: F401
 import ivr.models  # noqa: F401
 import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401

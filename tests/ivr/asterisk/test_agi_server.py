@@ -24,7 +24,9 @@ from tests.ivr.asterisk.fake_asterisk import (
     keys,
 )
 
-LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
+# The caller goes on (3) after each recording, and lets the end of the call go by (silence).
+LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), "3", Speak(4), "3", "1", "1",
+           "1", SILENCE]  # fmt: skip
 
 
 def call(port, agi_runtime, *script, **options) -> FakeAsterisk:
@@ -52,6 +54,19 @@ def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session
     assert session.scalars(select(Notice)).one().kind == "receipt"
     call_row = session.scalars(select(IvrCall)).one()
     assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
+
+
+def test_a_second_application_for_the_vessel_hears_the_first_and_files_nothing(
+    agi_port, agi_runtime, session
+):
+    call(agi_port, agi_runtime, *LICENCE)
+    again = call(agi_port, agi_runtime, "3", "#", *LICENCE[:-1], uniqueid="1764100000.3")
+    status_at = again.played.index("tongdai/status_dossier")
+    assert "tongdai/main_menu" in again.played[status_at:]  # the menu again after the status
+    assert "tongdai/duplicate_open" in again.played[status_at:]
+    assert again.variables["TONGDAI_NEXT"] == "hangup"
+    received = session.scalars(select(Dossier).where(Dossier.status != DossierStatus.DRAFT))
+    assert len(received.all()) == 1
 
 
 def test_numbers_are_read_back_with_our_vietnamese_digit_audio(agi_port, agi_runtime):
@@ -111,7 +126,7 @@ def test_a_database_restart_mid_call_does_not_drop_the_call(
 
 def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, session):
     call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1")
-    fake = call(agi_port, agi_runtime, "1", Speak(3), Speak(3), "1", "1", "1",
+    fake = call(agi_port, agi_runtime, "1", Speak(3), "3", Speak(3), "3", "1", "1", "1", SILENCE,
                 uniqueid="1764100000.2")  # fmt: skip
     assert "tongdai/resume_offer" in fake.played
     assert "tongdai/vessel_digits" not in fake.played
@@ -135,12 +150,35 @@ def test_the_operator_transfer_returns_to_the_dialplan_and_comes_back(agi_port, 
     first = call(agi_port, agi_runtime, "0")
     assert first.variables == {"TONGDAI_OPERATOR_NUMBER": "+842553822222",
                                "TONGDAI_NEXT": "operator"}  # fmt: skip
-    again = call(agi_port, agi_runtime, Speak(5),
-                 request="agi://127.0.0.1/intake?event=transfer_failed")  # fmt: skip
-    assert "tongdai/operator_busy" in again.played
+    again = call(agi_port, agi_runtime, "1", Speak(5),
+                 request="agi://127.0.0.1/intake?event=transfer_failed&status=BUSY")  # fmt: skip
+    # "1" during the first words: leave a message
+    assert again.played[:2] == ["tongdai/operator_busy", "tongdai/operator_leave_message"]
     assert again.variables["TONGDAI_NEXT"] == "hangup"
     callback = session.scalars(select(CallbackRequest)).one()
     assert callback.recording_id is not None and callback.phone == "+84912345678"
+    assert callback.reason == "operator_busy"
+
+
+def test_a_transfer_nobody_answers_goes_back_to_the_question(agi_port, agi_runtime, session):
+    first = call(agi_port, agi_runtime, "1", "1", "0#")  # 0# at the vessel number
+    assert first.variables["TONGDAI_NEXT"] == "operator"
+    failed = "agi://127.0.0.1/intake?event=transfer_failed&status=NOANSWER"
+    again = call(agi_port, agi_runtime, "2", "90617#", "1", request=failed)
+    # "2" during the first words: back to the vessel number, where the caller asked for a person
+    assert again.played[:2] == ["tongdai/operator_no_answer", "tongdai/vessel_digits"]
+    assert "tongdai/citizen_id" in again.played
+    draft = session.scalars(select(Dossier)).one()
+    assert (draft.variant, draft.form["ivr"]["vessel"]) == ("new", "QNg:90617")
+
+
+def test_a_recording_is_played_back_from_asterisks_own_file(agi_port, agi_runtime, session):
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1", Speak(3),
+                "1")  # fmt: skip
+    recording = session.scalars(select(Recording)).one()
+    assert recording.provider_ref.endswith(".wav")
+    at = fake.played.index("tongdai/review_playback")
+    assert fake.played[at + 1] == recording.provider_ref.removesuffix(".wav")
 
 
 def test_a_silent_peer_does_not_block_other_calls(agi_port, agi_runtime, session):

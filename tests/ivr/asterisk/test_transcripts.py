@@ -1,5 +1,6 @@
 """Two calls recorded against a real Asterisk 22, replayed: the FastAGI server must say every
-command it said then, in order, and end in the same state (tests/asterisk runs the real thing)."""
+command it said then, in order, and end in the same state (tests/asterisk runs the real thing).
+The second call is two FastAGI conversations: before and after a transfer nobody took."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import time
 from sqlalchemy import select
 
 from intake.models import Dossier
-from intake.statuses import DossierStatus
-from ivr.models import IvrCall
+from intake.statuses import Delivery, DossierStatus
+from ivr.models import CallbackRequest, IvrCall, Recording
 from tests.ivr.asterisk.replay import replay
 
 # When the calls were recorded (14:2x in Quảng Ngãi): the dossier code and due date read back
@@ -41,7 +42,13 @@ def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
 
     clock.advance(dt.timedelta(minutes=1))
     assert asyncio.run(replay(agi_port, "second_call_resumes.txt")) == []
+    clock.advance(dt.timedelta(minutes=1))
+    assert asyncio.run(replay(agi_port, "second_call_after_the_transfer.txt")) == []
     with agi_runtime.sessions() as session:
         dossier = session.scalars(select(Dossier)).one()
+        assert session.scalars(select(CallbackRequest)).all() == []  # the caller went back
+        purposes = [r.purpose for r in session.scalars(select(Recording).order_by(Recording.id))]
     assert dossier.status is DossierStatus.RECEIVED
     assert dossier.code.endswith("-261126-0001") and dossier.due_date == dt.date(2026, 12, 4)
+    assert dossier.delivery is Delivery.COLLECT  # changed at the summary
+    assert purposes == ["owner_name_recording", "address_recording"]

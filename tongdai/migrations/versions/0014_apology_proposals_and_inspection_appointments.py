@@ -1,6 +1,6 @@
 """apology proposals and inspection appointments
 
-Revision ID: 0019
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-02 11:51:20.679988
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0019"
+revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
