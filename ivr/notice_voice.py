@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from intake.codes import spoken_part
-from ivr.speech import Part, Prompt, Words, date_words, digit_words
+from ivr.flow import code_parts
+from ivr.speech import Part, Prompt, date_words
 from plumbing.settings import VOICE_FRAME, VOICE_PLACEHOLDERS  # noqa: F401 (one list)
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -34,13 +35,11 @@ class Typed:
 NoticePart = Part | Typed
 
 
-def dossier_code_groups(code: str) -> tuple[Words, ...]:
-    """The code as read on the phone: the date in pairs, then the 4-digit sequence, each group a
-    part of its own (a front end pauses between parts): `...-261201-0099` ->
-    hai sáu / một hai / không một / không không chín chín."""
-    digits = spoken_part(code)
-    day, sequence = digits[:6], digits[6:]
-    return (*(digit_words(day[i : i + 2]) for i in range(0, 6, 2)), digit_words(sequence))
+def dossier_code_groups(code: str) -> tuple[Part, ...]:
+    """The code as the phone line reads it everywhere (issue 14's `ivr.flow.code_parts`): the
+    receipt date, a pause, the sequence: `...-261201-0099` -> hai sáu một hai không một,
+    không không chín chín."""
+    return code_parts(spoken_part(code))
 
 
 def voice_keys(name: str, template: str) -> dict[str, str]:
