@@ -36,7 +36,7 @@ NoticePart = Part | Typed
 
 
 def dossier_code_groups(code: str) -> tuple[Part, ...]:
-    """The code as the phone line reads it everywhere (issue 14's `ivr.flow.code_parts`): the
+    """The code as the phone line reads it everywhere (`ivr.flow.code_parts`): the
     receipt date, a pause, the sequence: `...-261201-0099` -> hai sáu một hai không một,
     không không chín chín."""
     return code_parts(spoken_part(code))
