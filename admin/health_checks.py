@@ -1,5 +1,5 @@
-"""The state of each part (database, AMI, scheduler, SMS queue), as /healthz and the admin
-Health page both report it. Parts running in other processes (AMI in the AGI process, the
+"""The state of each part (database, AMI, scheduler, SMS queue, portal sync), as /healthz and
+the admin Health page both report it. Parts running in other processes (AMI in the AGI process, the
 scheduler) report through heartbeat rows."""
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def check_parts(runtime: Runtime) -> dict[str, dict[str, object]]:
     }
     if runtime.settings.sms_gateway == "smpp":
         report["smpp"] = _smpp_binds(beats, now)
+    report["onestop"] = check_onestop(runtime, now)
     report["sms"] = {
         "ok": due is None or now - due < dt.timedelta(minutes=10),
         "oldest_pending_seconds": round((now - due).total_seconds()) if due else 0,
@@ -86,3 +87,29 @@ def _smpp_binds(beats, now: dt.datetime) -> dict[str, object]:
     ]
     bound = sum(1 for process in processes if process["state"] == "bound")
     return {"ok": bound > 0, "bound_processes": bound, "processes": processes}
+
+
+# The portal sync is degraded once a record has waited this long (a portal outage, a stopped
+# scheduler); records the portal refused wait for staff and are counted apart.
+ONESTOP_LATE_AFTER = dt.timedelta(hours=1)
+
+
+def check_onestop(runtime: Runtime, now: dt.datetime) -> dict[str, object]:
+    """The portal sync's backlog and its oldest waiting record."""
+    if not runtime.settings.onestop.enabled:
+        return {"ok": True, "configured": False}
+    from onestop.queries import backlog, latest_reconciliation
+
+    with runtime.sessions() as session:
+        waiting = backlog(session)
+        last = latest_reconciliation(session)
+    age = (now - waiting.oldest) if waiting.oldest else None
+    return {
+        "ok": age is None or age < ONESTOP_LATE_AFTER,
+        "backlog": waiting.waiting,
+        "oldest_pending": waiting.oldest.isoformat() if waiting.oldest else None,
+        "oldest_pending_seconds": round(age.total_seconds()) if age else 0,
+        "stopped_dossiers": waiting.stopped_dossiers,
+        "last_reconciliation": last.ran_at.isoformat() if last else None,
+        "reconciliation_mismatches": len(last.mismatches) if last else None,
+    }

@@ -1,7 +1,8 @@
 """The writes to a dossier that more than one part makes: its events, and its answers.
 
 `record_event` is the only place a DossierEvent is built (status changes, new dates, dispatch),
-so every event row carries the same fields whichever path wrote it; the notice rules read them.
+so every event row carries the same fields whichever path wrote it; the notice rules read them,
+and the followers registered with `follow_events` (the portal sync) see each one as it is made.
 
 `apply_answers` is the only place an answer lands on a dossier, whether a caller keyed it in the
 IVR or staff typed it on the dossier page. Where each value lives, field by field:
@@ -35,7 +36,7 @@ old value).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -82,7 +83,24 @@ def record_event(
         details=dict(details or {}),
     )
     session.add(event)
+    for follower in EVENT_FOLLOWERS.values():
+        follower(session, dossier, event)
     return event
+
+
+# Parts above the domain that act on every event, in the event's own transaction (the portal
+# sync queues its records here: onestop/sync.py). Registered by the process's start-up
+# (tongdai/startup.py) when enabled, by name, so registering twice replaces.
+EventFollower = Callable[[Session, Dossier, DossierEvent], None]
+EVENT_FOLLOWERS: dict[str, EventFollower] = {}
+
+
+def follow_events(name: str, follower: EventFollower | None) -> None:
+    """Call `follower` after every recorded event (None: stop calling the one named so)."""
+    if follower is None:
+        EVENT_FOLLOWERS.pop(name, None)
+    else:
+        EVENT_FOLLOWERS[name] = follower
 
 
 def apply_answers(

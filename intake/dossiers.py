@@ -64,7 +64,14 @@ def submit(
     """Turn a complete draft into a dossier: code, receipt time, legal due date, event."""
     days = working_days_for(settings, draft.procedure, draft.variant)
     local_day = calendar.local(now).date()
-    sequence = allocate_sequence(session, settings.centre.agency_id, local_day)
+    onestop = settings.onestop
+    sequence = allocate_sequence(
+        session,
+        settings.centre.agency_id,
+        local_day,
+        onestop.sequence_first,
+        onestop.sequence_last,
+    )
     draft.code = format_code(settings.centre.agency_id, local_day, sequence)
     draft.received_at = now
     draft.due_date = calendar.due_date(now, days)

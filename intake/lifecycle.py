@@ -107,10 +107,17 @@ def change_status(
         dossier.supplement_count += 1
         dossier.supplement_requested_at = now
     elif current is S.SUPPLEMENT_REQUESTED:
+        due_before = dossier.due_date
         _move_due_dates_by_wait(dossier, now, calendar)
+        # The moved date as it stood when the papers arrived (the supplement_received SMS), and
+        # the round's due date before and after the wait (the portal's supplement record).
+        details = {
+            **(details or {}),
+            "due_before": due_before.isoformat() if due_before else None,
+            "due_after": dossier.due_date.isoformat() if dossier.due_date else None,
+        }
         if dossier.effective_due_date is not None:
-            # The moved date, as it stood when the papers arrived (the supplement_received SMS).
-            details = {**(details or {}), "due": dossier.effective_due_date.isoformat()}
+            details["due"] = dossier.effective_due_date.isoformat()
     if to is S.RESULT_READY:
         dossier.result_ready_at = now
 

@@ -1,7 +1,8 @@
 """One skeleton for every table of orders that processes carry out against an outside system.
 
-The SMS outbox (`sms/dispatch.py`) and the call orders (`ivr/call_orders.py`) share it; the next
-such table (notice calls, the portal sync) should too, rather than copying either.
+The SMS outbox (`sms/dispatch.py`), the call orders (`ivr/call_orders.py`) and the portal sync
+(`onestop/sync.py`) share it; the next such table (notice calls) should too, rather than copying
+any of them.
 
 The rules it keeps, whatever the table:
 - a row moves pending -> working -> (a final status, or pending again for a retry); a process
@@ -65,6 +66,9 @@ class WorkQueue(Generic[Row]):
     pending: Enum
     working: Enum
     unknown: Enum
+    # A further condition a due row must meet to be claimed, given the model (the portal sync:
+    # no earlier unsettled row of the same dossier, so a dossier's rows go in order).
+    ready: Callable[[Any], Any] | None = None
 
     @property
     def table(self) -> str:
@@ -74,11 +78,12 @@ class WorkQueue(Generic[Row]):
         """Lock due pending rows, oldest first, and mark them working (the caller commits).
         SKIP LOCKED: rows another process is claiming are passed over, never waited for."""
         model: Any = self.model
+        due = select(model).where(model.status == self.pending, model.next_attempt_at <= now)
+        if self.ready is not None:
+            due = due.where(self.ready(model))
         rows = list(
             session.scalars(
-                select(model)
-                .where(model.status == self.pending, model.next_attempt_at <= now)
-                .order_by(model.next_attempt_at, model.id)
+                due.order_by(model.next_attempt_at, model.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )

@@ -62,6 +62,7 @@ class Centre(_Frozen):
     sms_address: str = Field(min_length=1, max_length=80)
     sms_hours: str = Field(min_length=1, max_length=60)
     hotline: str = Field(pattern=r"^\d{8,11}$")
+    # Not read from the file: set from `[onestop] madonvi` (Settings below), the prefix of codes.
     agency_id: str = Field(pattern=r"^[0-9A-Z.]+$", max_length=30)
     home_province: str
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -472,6 +473,36 @@ class Procedure(_Frozen):
         return self
 
 
+class OnestopSettings(_Frozen):
+    """The national public-service portal (DVCQG) sync, docs/onestop.md. Off by default; the
+    adapter's address and credentials come from the environment (TONGDAI_ONESTOP_*)."""
+
+    enabled: bool = False
+    # The centre's unit code: the prefix of every dossier code, and the envelope's `madonvi`.
+    madonvi: str = Field(pattern=r"^[0-9A-Z]+(\.[0-9A-Z]+)*$", max_length=30)
+    auth_path: str = Field(default="/auth", pattern=r"^/")
+    integration_path: str = Field(default="/integration", pattern=r"^/")
+    share_path: str = Field(default="/share", pattern=r"^/")
+    batch_size: int = Field(default=20, ge=1, le=500)
+    # `KenhThucHien` sent for phone dossiers: "2" (online) by default, README says why.
+    channel: Literal["1", "2", "3"] = "2"
+    retry_hours: float = Field(default=72.0, gt=0, le=24 * 60)
+    timeout_seconds: float = Field(default=6.0, gt=0, le=120)
+    # The phone channel's share of each day's 4-digit sequence under `madonvi`: the province
+    # one-stop system numbers from 0001 up, we from `sequence_first` to `sequence_last`.
+    sequence_first: int = Field(default=8000, ge=1, le=9999)
+    sequence_last: int = Field(default=9999, ge=1, le=9999)
+    # Once the province system registered a dossier under its own code (`external_code`):
+    # "ours" keeps pushing it under our code, "province" stops and leaves it to that system.
+    after_registration: Literal["ours", "province"] = "ours"
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> OnestopSettings:
+        if self.sequence_last < self.sequence_first:
+            raise ValueError("sequence_last comes before sequence_first")
+        return self
+
+
 class Settings(_Frozen):
     """Everything the program reads from config.toml and the environment."""
 
@@ -488,6 +519,7 @@ class Settings(_Frozen):
     notice_calls: NoticeCallSettings = NoticeCallSettings()
     web: WebSettings = WebSettings()
     api: ApiSettings = ApiSettings()
+    onestop: OnestopSettings
     prompts: dict[str, str]
 
     # From the environment (never from the file).
@@ -507,8 +539,6 @@ class Settings(_Frozen):
     # Fernet keys that encrypt the API clients' secrets at rest: the first encrypts, any decrypts
     # (comma-separated, so a key can be rotated).
     api_secrets_key: str = ""
-    data_dir: Path = Path("var")
-    config_path: Path = DEFAULT_CONFIG
 
     @field_validator("api_secrets_key")
     @classmethod
@@ -526,6 +556,29 @@ class Settings(_Frozen):
                 )
         return value
 
+    # The national portal's integration adapter (TONGDAI_ONESTOP_URL, _USER, _PASSWORD, _DSTCODE).
+    onestop_url: str | None = None
+    onestop_user: str | None = None
+    onestop_password: str | None = None
+    onestop_dstcode: str | None = None
+    data_dir: Path = Path("var")
+    config_path: Path = DEFAULT_CONFIG
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_prefix_is_the_unit_code(cls, data: object) -> object:
+        """Dossier codes begin with the unit code the portal knows (`[onestop] madonvi`);
+        `centre.agency_id` is that value, kept for the code that reads it."""
+        if not isinstance(data, dict) or not isinstance(data.get("centre"), dict):
+            return data
+        if "agency_id" in data["centre"]:
+            raise ValueError("centre.agency_id is now [onestop] madonvi: remove it")
+        onestop = data.get("onestop")
+        madonvi = onestop.get("madonvi") if isinstance(onestop, dict) else None
+        if madonvi is None:
+            return data
+        return {**data, "centre": {**data["centre"], "agency_id": madonvi}}
+
     @model_validator(mode="after")
     def _home_province_listed(self) -> Settings:
         if self.centre.home_province not in self.provinces:
@@ -535,6 +588,19 @@ class Settings(_Frozen):
         for required in ("fishing_licence", "vessel_safety"):
             if required not in self.procedures:
                 raise ValueError(f"procedures.{required} is missing")
+        if self.onestop.enabled:
+            missing = [
+                name
+                for name, value in (
+                    ("TONGDAI_ONESTOP_URL", self.onestop_url),
+                    ("TONGDAI_ONESTOP_USER", self.onestop_user),
+                    ("TONGDAI_ONESTOP_PASSWORD", self.onestop_password),
+                    ("TONGDAI_ONESTOP_DSTCODE", self.onestop_dstcode),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"onestop.enabled needs {', '.join(missing)} in the environment")
         return self
 
     @property
@@ -556,6 +622,10 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TONGDAI_SMTP_URL": "smtp_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
         "TONGDAI_API_SECRETS_KEY": "api_secrets_key",
+        "TONGDAI_ONESTOP_URL": "onestop_url",
+        "TONGDAI_ONESTOP_USER": "onestop_user",
+        "TONGDAI_ONESTOP_PASSWORD": "onestop_password",
+        "TONGDAI_ONESTOP_DSTCODE": "onestop_dstcode",
     }
     for name, key in mapping.items():
         if env.get(name):

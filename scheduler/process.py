@@ -1,4 +1,5 @@
-"""The scheduler process: APScheduler running the outbox dispatcher and the recording fetcher.
+"""The scheduler process: APScheduler running the outbox dispatcher, the recording fetcher and,
+when `[onestop] enabled`, the national portal sync.
 
 Runs in its own process (`tongdai scheduler`), never inside web workers; `tongdai run` embeds it
 in a background thread for the single-machine default.
@@ -17,6 +18,10 @@ from intake.runtime import Runtime
 from ivr.notice_calls import place_due
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
 from ivr.twilio_notice_calls import TwilioNoticeCaller
+from onestop.http_portal import HttpPortal
+from onestop.portal import Portal
+from onestop.reconcile import reconcile
+from onestop.sync import sync_due
 from plumbing.heartbeat import beat
 from plumbing.mailer import Mailer, SmtpMailer
 from scheduler.alerts import LEADER_HEARTBEAT, raise_alerts
@@ -62,6 +67,34 @@ def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
         log.info("recordings: %s", report.summary())
 
 
+def onestop_tick(runtime: Runtime, portal: Portal) -> None:
+    try:
+        report = sync_due(
+            runtime.sessions,
+            portal,
+            runtime.settings,
+            runtime.clock,
+            limit=runtime.settings.scheduler.dispatch_batch,
+        )
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("onestop: tick failed")
+        return
+    if report.claimed or report.settled:
+        log.info("onestop: %s", report.summary())
+
+
+def reconcile_tick(runtime: Runtime, leadership: Leadership, portal: Portal) -> None:
+    """Nightly, in the leader only: yesterday's changed dossiers against the portal's."""
+    try:
+        if not leadership.is_leader():
+            return
+        reconcile(runtime.sessions, portal, runtime.settings, runtime.clock)
+    except Exception:  # a bad night must not kill the scheduler; the next night runs again
+        log.exception("onestop: reconciliation failed")
+
+
+# Local time of the nightly reconciliation (the day's changes are in; staff are not working).
+RECONCILE_AT = dt.time(1, 30)
 LEADER_CHECK_SECONDS = 2.0
 GATEWAY_BEAT_SECONDS = 10.0
 # Heartbeat rows of processes holding SMPP binds: "smpp:<host:pid>" (/healthz reads them).
@@ -161,6 +194,7 @@ def build_scheduler(
     background: bool,
     recordings: TwilioRecordings | None = None,
     leadership: Leadership | None = None,
+    portal: Portal | None = None,
 ) -> BaseScheduler:
     """The dispatcher runs in every replica (row locks share the work); the rules only in the
     leader. `recordings` defaults to the Twilio account of the settings, if any."""
@@ -194,6 +228,23 @@ def build_scheduler(
         gateway.start()  # type: ignore[attr-defined]
         every(gateway_tick, "gateway", (runtime, gateway, leadership.holder),
               seconds=GATEWAY_BEAT_SECONDS)  # fmt: skip
+    if settings.onestop.enabled:
+        portal = portal or HttpPortal.from_settings(settings)
+        # In every replica, like the SMS dispatcher: row locks share the work.
+        every(
+            onestop_tick, "onestop", (runtime, portal), seconds=settings.scheduler.dispatch_seconds
+        )
+        scheduler.add_job(
+            reconcile_tick,
+            "cron",
+            args=(runtime, leadership, portal),
+            id="onestop-reconcile",
+            hour=RECONCILE_AT.hour,
+            minute=RECONCILE_AT.minute,
+            timezone=settings.zone,
+            max_instances=1,
+            coalesce=True,
+        )
     recordings = recordings or recordings_from_settings(settings)
     if recordings is None:
         log.info("recordings: no Twilio credentials, so Twilio recordings are not fetched")

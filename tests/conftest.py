@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 import api.models  # noqa: F401 - registers the tables
 import intake.models  # noqa: F401
 import ivr.models  # noqa: F401
+import onestop.models  # noqa: F401
 import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401
 import sms.models  # noqa: F401

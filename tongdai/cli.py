@@ -299,6 +299,111 @@ def report(start: str, end: str, xlsx_path: Path | None) -> None:
         click.echo(f"\nĐã ghi tệp Excel: {xlsx_path}")
 
 
+@cli.group()
+def onestop() -> None:
+    """The national public-service portal (DVCQG)."""
+
+
+def _portal(settings):
+    from onestop.http_portal import HttpPortal
+    from onestop.portal import PortalError
+
+    try:
+        return HttpPortal.from_settings(settings)
+    except PortalError as exc:
+        raise click.ClickException(f"onestop: {exc}") from exc
+
+
+@onestop.command("check")
+def onestop_check() -> None:
+    """Log in to the portal and look up each configured procedure; print what it says."""
+    from onestop.catalogue import entry_values, national_codes, store_entry
+    from onestop.portal import PortalError
+    from tongdai.startup import load_runtime
+
+    runtime = load_runtime()
+    settings = runtime.settings
+    portal = _portal(settings)
+    for code in national_codes(settings):
+        try:
+            entry = portal.procedure(code)
+        except PortalError as exc:
+            raise click.ClickException(f"onestop: LayThuTuc {code}: {exc}") from exc
+        if entry is None:
+            click.echo(f"{code}: the portal has no such procedure")
+            continue
+        values = entry_values(entry)
+        click.echo(f"{code}: {values['name']} | lĩnh vực {values['sector_code']} "
+                   f"{values['sector_name']} | {values['agency_name']}")  # fmt: skip
+        with runtime.sessions() as session, session.begin():
+            store_entry(session, code, entry, runtime.clock.now())
+    click.echo(f"logged in as {settings.onestop_user}; unit code {settings.onestop.madonvi}")
+
+
+@onestop.command("sync")
+@click.option("--dossier", "code", help="only this dossier's records (its full code)")
+def onestop_sync(code: str | None) -> None:
+    """Push the pending records (or one dossier's) to the portal now."""
+    from sqlalchemy import select
+
+    from intake.models import Dossier
+    from onestop.sync import sync_due
+    from tongdai.startup import load_runtime
+
+    runtime = load_runtime()
+    settings = runtime.settings
+    if not settings.onestop.enabled:
+        raise click.ClickException("onestop: the sync is off ([onestop] enabled = false)")
+    dossier_id = None
+    if code is not None:
+        with runtime.sessions() as session:
+            dossier_id = session.scalar(select(Dossier.id).where(Dossier.code == code.strip()))
+        if dossier_id is None:
+            raise click.ClickException(f"no dossier {code!r}")
+    portal = _portal(settings)
+    totals: dict[str, int] = {}
+    while True:
+        report = sync_due(
+            runtime.sessions,
+            portal,
+            settings,
+            runtime.clock,
+            limit=settings.scheduler.dispatch_batch,
+            dossier_id=dossier_id,
+        )
+        for name in ("sent", "retrying", "unknown", "refused", "failed", "skipped"):
+            totals[name] = totals.get(name, 0) + len(getattr(report, name))
+        if not report.sent and not report.skipped:  # what is left waits for its retry time
+            break
+    click.echo(", ".join(f"{count} {name}" for name, count in totals.items()))
+
+
+@onestop.command("reconcile")
+@click.option("--day", help="the local day whose changed dossiers to compare (default: yesterday)")
+def onestop_reconcile(day: str | None) -> None:
+    """Compare the dossiers changed on a day with the portal's (as the scheduler does nightly)."""
+    from onestop.reconcile import reconcile
+    from tongdai.startup import load_runtime
+
+    when = None
+    if day is not None:
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{day!r}: write it as YYYY-MM-DD", param_hint="--day"
+            ) from exc
+    runtime = load_runtime()
+    report = reconcile(runtime.sessions, _portal(runtime.settings), runtime.settings,
+                       runtime.clock, when)  # fmt: skip
+    for mismatch in report.mismatches:
+        click.echo(f"{mismatch['code']}: {mismatch['problem']}")
+    click.echo(f"{report.day}: {report.checked} checked, {len(report.mismatches)} differ"
+               + (f"; {report.error}" if report.error else ""))  # fmt: skip
+    if report.error:
+        raise click.ClickException(report.error)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

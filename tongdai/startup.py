@@ -11,10 +11,15 @@ from plumbing.settings import Settings, load_settings
 
 
 def load_checked_settings() -> Settings:
+    """The settings every root starts from; also switches the portal sync's event follower on
+    or off for this process (`[onestop] enabled`), so whichever process records an event
+    (web, AGI, scheduler, CLI) queues its portal records."""
+    from onestop.sync import install
     from sms.templates import check_templates
 
     settings = load_settings()
     check_templates(settings)
+    install(settings)
     return settings
 
 

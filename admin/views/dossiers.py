@@ -34,6 +34,8 @@ from intake.statuses import DossierStatus as S
 from ivr import queries as ivr_queries
 from ivr.call_orders import order_call_back
 from ivr.models import Recording
+from onestop import queries as onestop_queries
+from onestop.sync import sync_again
 from sms import queries as sms_queries
 
 blueprint = Blueprint("dossiers", __name__, url_prefix="/admin/dossiers")
@@ -185,6 +187,11 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
             (p for p in proposals_of(session, dossier.id) if p.status is ProposalStatus.PENDING),
             None,
         )
+        portal = (
+            onestop_queries.dossier_sync(session, dossier.id)
+            if rt.settings.onestop.enabled and dossier.code
+            else None
+        )
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     answers = form_values(dossier)
@@ -215,6 +222,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         call_orders=call_orders,
         claimed_by_me=dossier.assigned_to == g.user.username,
         lookup_block=lookup_block,
+        portal=portal,
         variant=procedure.variants.get(dossier.variant or "new"),
         inspection=inspection,
         inspection_labels={s.value: s.label for s in AppointmentStatus},
@@ -437,6 +445,21 @@ def unblock_status_lookup(dossier_id: int):
         flash("Đã mở khoá tra cứu qua điện thoại cho hồ sơ này.", "success")
     else:
         flash("Tra cứu qua điện thoại của hồ sơ này không bị khoá.", "info")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+
+
+@blueprint.post("/<int:dossier_id>/onestop/sync-again")
+@role_required(Role.SUPERVISOR)
+def onestop_sync_again(dossier_id: int):
+    """Queue the dossier for the national portal once more: after the portal refused a record
+    (once the content is corrected) or retries ran out. Supervisors only, audited."""
+    if not runtime().settings.onestop.enabled:
+        abort(404)
+    with runtime().sessions() as session, session.begin():
+        dossier = _load(session, dossier_id)
+        queued = sync_again(session, dossier, now())
+        _audit(session, dossier, "onestop.sync_again", {"queued": queued})
+    flash("Đã xếp hồ sơ vào hàng đồng bộ lại với Cổng Dịch vụ công quốc gia.", "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, render_template
 from admin.auth import login_required, now, runtime
 from admin.formatting import local_datetime
 from admin.health_checks import STALE_AFTER, check_database, check_parts
+from onestop.queries import latest_reconciliation
 from plumbing.heartbeat import read as read_heartbeats
 
 blueprint = Blueprint("health_page", __name__, url_prefix="/admin")
@@ -92,7 +93,12 @@ def checks() -> list[Check]:
         unknown = "Không kiểm tra được khi cơ sở dữ liệu không hoạt động."
         result += [
             Check(name, "bad", unknown)
-            for name in ("Tổng đài Asterisk (AMI)", "Bộ lập lịch", "Hàng đợi tin nhắn")
+            for name in (
+                "Tổng đài Asterisk (AMI)",
+                "Bộ lập lịch",
+                "Hàng đợi tin nhắn",
+                "Đồng bộ Cổng DVCQG",
+            )
         ]
         result.append(disk_check(rt.settings.data_dir))
         return result
@@ -156,6 +162,7 @@ def checks() -> list[Check]:
     if oldest > dt.timedelta(hours=1).total_seconds():
         state = "bad"
     result.append(Check("Hàng đợi tin nhắn", state, detail))
+    result.append(onestop_check(parts["onestop"]))
     result.append(disk_check(rt.settings.data_dir))
     return result
 
@@ -174,13 +181,38 @@ def _smpp_check(smpp: dict) -> Check:
     return Check(name, "ok" if smpp["ok"] else "bad", "; ".join(lines))
 
 
+def onestop_check(part: dict) -> Check:
+    """The health card of the national portal sync: backlog, oldest waiting record, refusals."""
+    name = "Đồng bộ Cổng DVCQG"
+    if part.get("configured") is False:
+        return Check(name, "off", "Chưa bật đồng bộ ([onestop] enabled = false).")
+    oldest = int(part["oldest_pending_seconds"])
+    detail = (
+        f"{part['backlog']} bản ghi chờ gửi"
+        + (f", chờ lâu nhất {_duration(oldest)}" if part["backlog"] else "")
+        + f". {part['stopped_dossiers']} hồ sơ bị Cổng từ chối hoặc gửi không thành công, "
+        "chờ cán bộ xử lý."
+    )
+    if part["last_reconciliation"]:
+        detail += f" Đối soát gần nhất: {part['reconciliation_mismatches']} hồ sơ lệch."
+    state = "ok" if part["ok"] else "bad"
+    if state == "ok" and part["stopped_dossiers"]:
+        state = "warn"
+    return Check(name, state, detail)
+
+
 @blueprint.get("/health")
 @login_required
 def index():
     found = checks()
+    reconciliation = None
+    if runtime().settings.onestop.enabled:
+        with runtime().sessions() as session:
+            reconciliation = latest_reconciliation(session)
     return render_template(
         "admin/health.html",
         checks=found,
+        reconciliation=reconciliation,
         healthy=all(c.state in ("ok", "off") for c in found),
         checked_at=now(),
     )

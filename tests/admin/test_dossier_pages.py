@@ -44,7 +44,7 @@ def _codes(page: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "query",
-    ["90617", "QNg-90617-TS", "qng 90617 ts", "0912 345 678", "+84912345678", "2612010001", "FULL"],
+    ["90617", "QNg-90617-TS", "qng 90617 ts", "0912 345 678", "+84912345678", "2612018000", "FULL"],
 )
 def test_find_a_phone_in_dossier_by_vessel_phone_or_code(operator, runtime, query):
     _, code = _phone_dossier(runtime)

@@ -24,7 +24,7 @@ PAGES = {
         "channel": st.sampled_from(["phone", "counter"]),
         "due": st.sampled_from(["overdue", "soon"]),
         "mine": st.just("1"),
-        "q": st.sampled_from(["90617", "QNg-90617-TS", "0912 345 678", "2612010001"]),
+        "q": st.sampled_from(["90617", "QNg-90617-TS", "0912 345 678", "2612018000"]),
         "after": st.one_of(ID, st.sampled_from(["2026-12-09:1", "2026-12-09:2147483647"])),
     },
     "/admin/outbox": {

@@ -183,7 +183,7 @@ def test_the_end_says_the_sms_and_hotline_and_star_repeats_the_code(new_caller):
     assert heard.endswith("Nghe lại mã, bấm phím sao.") and not caller.hung_up
     caller.press("*")
     assert caller.heard() == (
-        "Mã hồ sơ là hai sáu một hai không một, không không không một Nghe lại mã, bấm phím sao."
+        "Mã hồ sơ là hai sáu một hai không một, tám không không không Nghe lại mã, bấm phím sao."
     )
     caller.silence()
     assert caller.hung_up
@@ -214,7 +214,7 @@ def test_the_owner_applying_twice_hears_the_open_dossier_instead(new_caller, ses
     walk(again, LICENCE_NEW)
     heard = again.heard()
     assert heard.startswith("Tàu này đã có một hồ sơ cùng thủ tục đang được giải quyết")
-    assert "Hồ sơ số hai sáu một hai không một, không không không một, hiện mới được" in heard
+    assert "Hồ sơ số hai sáu một hai không một, tám không không không, hiện mới được" in heard
     assert "Hạn trả kết quả là ngày chín tháng mười hai" in heard and again.hung_up
     assert len(submitted(session)) == 1
     assert session.scalar(select(func.count()).select_from(CallbackRequest)) == 0

@@ -55,7 +55,7 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     assert "Cuộc gọi được ghi âm" in caller.heard()
     assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
     walk(caller, LICENCE_NEW)
-    assert "Mã hồ sơ của ông bà là hai sáu một hai không một, không không không một" in (
+    assert "Mã hồ sơ của ông bà là hai sáu một hai không một, tám không không không" in (
         caller.heard()
     )
     # The due date, then the papers to bring, then what happens next: the SMS and the hotline.
@@ -68,7 +68,7 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     dossier = only_dossier(session)
     assert dossier.status is DossierStatus.RECEIVED
     assert (dossier.procedure, dossier.variant) == ("fishing_licence", "new")
-    assert dossier.code.endswith("-261201-0001") and dossier.due_date == dt.date(2026, 12, 9)
+    assert dossier.code.endswith("-261201-8000") and dossier.due_date == dt.date(2026, 12, 9)
     assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
     assert dossier.form["citizen_id"] == "012345678901"
     assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
@@ -205,7 +205,7 @@ def test_the_status_of_my_latest_dossier_by_pressing_hash_then_the_main_menu_aga
     caller.press("#")
     heard = caller.heard()
     assert (
-        "Hồ sơ số hai sáu một hai không một, không không không một, hiện mới được tiếp nhận"
+        "Hồ sơ số hai sáu một hai không một, tám không không không, hiện mới được tiếp nhận"
         in heard
     )
     assert not caller.hung_up and "cần gì thêm, xin chọn tiếp. Cấp, cấp lại" in heard
@@ -213,7 +213,7 @@ def test_the_status_of_my_latest_dossier_by_pressing_hash_then_the_main_menu_aga
     assert "Cấp mới giấy phép, bấm 1" in caller.heard()
 
 
-@pytest.mark.parametrize("query", ["2612010001#", "90617#"])
+@pytest.mark.parametrize("query", ["2612018000#", "90617#"])
 def test_another_phone_must_give_the_last_four_citizen_id_digits(new_caller, query):
     owner = new_caller()
     owner.dial_in()

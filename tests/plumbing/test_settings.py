@@ -106,3 +106,10 @@ def test_the_command_line_reports_a_broken_config_in_one_line(tmp_path):
         f"error: {path}: calendar.cutoff: Input should be a valid string"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_the_code_prefix_is_set_once_as_the_portal_unit_code(tmp_path):
+    """`centre.agency_id` moved to `[onestop] madonvi`: an old file says so in one line."""
+    path = _broken(tmp_path, "[centre]\n", '[centre]\nagency_id = "000.00.53.H48.TD"\n')
+    with pytest.raises(SettingsError, match=r"centre.agency_id is now \[onestop\] madonvi"):
+        load_settings(path, env={})

@@ -6,6 +6,7 @@ from sqlalchemy import pool
 import api.models  # noqa: F401 - registers every table on Base.metadata
 import intake.models  # noqa: F401
 import ivr.models  # noqa: F401
+import onestop.models  # noqa: F401
 import plumbing.heartbeat  # noqa: F401
 import scheduler.models  # noqa: F401
 import sms.models  # noqa: F401

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import time
 
+import pytest
 from sqlalchemy import select
 
 from intake.models import Dossier
@@ -18,6 +19,15 @@ from tests.ivr.asterisk.replay import replay
 # When the calls were recorded (14:2x in Quảng Ngãi): the dossier code and due date read back
 # depend on the day.
 RECORDED_AT = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def agi_runtime(agi_runtime):
+    """Recorded when the phone channel's daily sequence began at 0001 (the call reads "...0001"
+    back); the range is a setting, so the replay sets it as it was then."""
+    onestop = agi_runtime.settings.onestop.model_copy(update={"sequence_first": 1})
+    agi_runtime.settings = agi_runtime.settings.model_copy(update={"onestop": onestop})
+    return agi_runtime
 
 
 def _ended(runtime) -> str | None:

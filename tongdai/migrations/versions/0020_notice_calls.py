@@ -1,7 +1,7 @@
 """notice calls: a notice said by phone when SMS cannot reach the citizen
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 12:40:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
