@@ -77,4 +77,6 @@ def init_app(app: Flask) -> None:
         call_ending=labels.call_ending,
         outcome=labels.outcome,
         call_order_state=labels.call_order_state,
+        notice_call_state=labels.notice_call_state,
+        notice_call_history=lambda call: labels.notice_call_history(call, zone),
     )

@@ -6,6 +6,7 @@ Keys are ASCII so they make safe file names for Asterisk and the web.
 from __future__ import annotations
 
 from ivr.flow import province_key
+from ivr.notice_voice import voice_catalogue
 from ivr.speech import NUMBER_ATOMS, PAUSE_KEY, Part, Prompt, Words
 from plumbing.settings import Settings
 
@@ -34,6 +35,8 @@ def prompt_catalogue(settings: Settings) -> dict[str, str]:
         for name, variant in procedure.variants.items():
             catalogue[f"papers_{code}_{name}"] = variant.papers
             catalogue[f"fee_{code}_{name}"] = variant.fee_text or settings.prompts["fee_none"]
+    # The recorded pieces of the notice calls' voice templates (ivr/notice_voice.py).
+    catalogue.update(voice_catalogue(settings.notice_calls.voice))
     for word in dict.fromkeys(NUMBER_ATOMS):
         catalogue[word_key(word)] = word
     catalogue[PAUSE_KEY] = ","  # built as silence (ivr/audio.py); a comma for text-to-speech

@@ -99,14 +99,18 @@ class WorkQueue(Generic[Row]):
         self,
         sessions: sessionmaker[Session],
         now: dt.datetime,
-        limit: int,
+        limit: int | Callable[[Session, dt.datetime], int],
         describe: Callable[[Row], Job],
     ) -> list[Claimed[Job]]:
-        """Claim and commit; what each outside call needs is copied out before the commit."""
+        """Claim and commit; what each outside call needs is copied out before the commit.
+        A callable `limit` is asked inside the claim's transaction (a capacity it may lock)."""
         with sessions() as session, session.begin():
+            count = limit(session, now) if callable(limit) else limit
+            if count <= 0:
+                return []
             return [
                 Claimed(row.id, row.attempts, describe(row))  # type: ignore[attr-defined]
-                for row in self.claim(session, now, limit)
+                for row in self.claim(session, now, count)
             ]
 
     def move(
@@ -164,7 +168,7 @@ def run_batch(
     sessions: sessionmaker[Session],
     now: Callable[[], dt.datetime],
     *,
-    limit: int,
+    limit: int | Callable[[Session, dt.datetime], int],
     describe: Callable[[Row], Job],
     call: Callable[[Job], Result],
     succeeded: Callable[[Claimed[Job], Result], None],

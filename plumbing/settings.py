@@ -208,6 +208,13 @@ class SchedulerSettings(_Frozen):
     unknown_after_seconds: float = Field(default=120.0, gt=0)
     rate_per_second: float = Field(default=10.0, ge=0)
     supervisor_phones: tuple[str, ...] = ()
+    # Supervisors who get alerts by email (with TONGDAI_SMTP_URL), and the sender address.
+    supervisor_emails: tuple[str, ...] = ()
+    alert_sender: str = "tongdai@localhost"
+    # Alerts (scheduler/alerts.py), each at most once per problem per day: this many notices
+    # failed, undelivered or unknown in the last 24 hours; this many SMS due and not yet sent.
+    alert_failed_notices: int = Field(default=5, ge=1)
+    alert_sms_backlog: int = Field(default=500, ge=1)
 
 
 class RetentionSettings(_Frozen):
@@ -270,6 +277,106 @@ class AsteriskSettings(_Frozen):
         if "{number}" not in value or "/" not in dialled:
             raise ValueError('must name {number} in a channel, e.g. "PJSIP/{number}@trunk"')
         return value
+
+
+def parse_hours(value: str) -> tuple[tuple[dt.time, dt.time], ...]:
+    """ "07:30-11:30,13:30-17:00" -> the windows as local times, in order."""
+    windows = []
+    for part in value.split(","):
+        start, _, end = part.strip().partition("-")
+        windows.append(
+            (parse_clock(_clock_time(start.strip())), parse_clock(_clock_time(end.strip())))
+        )
+    return tuple(windows)
+
+
+def _calling_hours(value: str) -> str:
+    windows = parse_hours(value)
+    for (start, end), following in zip(windows, [*windows[1:], None], strict=True):
+        if not start < end or (following is not None and following[0] < end):
+            raise ValueError('must be increasing local windows, e.g. "07:30-11:30,13:30-17:00"')
+    return value
+
+
+# Notice-call voice templates (ivr/notice_voice.py): the ones every call uses, beside one per
+# called kind, and the placeholders they may name (dates are read in words; the rest is text
+# staff typed, said only by a speech fallback).
+VOICE_FRAME = ("intro", "menu", "confirmed", "callback", "operator", "goodbye")
+VOICE_PLACEHOLDERS = frozenset({"due", "new_due", "documents", "reason", "tracking"})
+
+
+class NoticeCallSettings(_Frozen):
+    """Notices said by a phone call when SMS cannot reach the citizen (README, "Notice calls")."""
+
+    enabled: bool = False
+    # Local windows of working days in which the centre calls citizens.
+    hours: Annotated[str, AfterValidator(_calling_hours)] = "07:30-11:30,13:30-17:00"
+    # At most this many notice calls at once ...
+    max_lines: int = Field(default=2, ge=1, le=100)
+    # ... and never so many that fewer than `keep_free_lines` of the `trunk_lines` stay free for
+    # incoming callers (they come first).
+    keep_free_lines: int = Field(default=1, ge=0, le=1000)
+    trunk_lines: int = Field(default=4, ge=1, le=1000)
+    # Days after an attempt that did not reach the citizen before the next one (increasing:
+    # boats return after days at sea); after the last, staff get a call-back task.
+    retry_days: tuple[int, ...] = Field(default=(1, 2, 4), max_length=10)
+    # Asterisk dial string, {number} being the national form 0...
+    dial: str = "PJSIP/{number}@trunk"
+    # Shown to the citizen: the centre's own hotline (empty: [centre] hotline).
+    caller_id: str = Field(default="", pattern=r"^(\+?\d{3,15})?$")
+    # The notice kinds said by phone: to a landline, or when their SMS failed or no delivery
+    # receipt came within `no_receipt_hours`. Receipts and surveys are never called.
+    kinds: tuple[str, ...] = (
+        "result_ready",
+        "result_collect",
+        "supplement",
+        "apology",
+        "result_post",
+        "result_post_untracked",
+    )
+    no_receipt_hours: float = Field(default=24, gt=0, le=24 * 30)
+    # Gateway error codes meaning the number does not exist: no call either.
+    invalid_number_codes: tuple[str, ...] = ("21211", "30005")
+    # A call still dialing or ringing this long is taken for lost (outcome "failed").
+    call_timeout_seconds: float = Field(default=300, ge=30, le=3600)
+    # Seconds between two calls placed (pacing); how long the citizen's phone rings.
+    pace_seconds: float = Field(default=2, ge=0, le=600)
+    ring_seconds: int = Field(default=40, ge=5, le=120)
+    # What the call says: VOICE_FRAME and one template per kind, in Vietnamese with diacritics.
+    voice: dict[str, str] = {}
+
+    @field_validator("retry_days")
+    @classmethod
+    def _retry_days_increase(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 for day in value) or list(value) != sorted(value):
+            raise ValueError("must be whole days, at least 1, never decreasing, e.g. [1, 2, 4]")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _never_receipts_or_surveys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if {"receipt", "survey"} & set(value):
+            raise ValueError("receipts and surveys are never said by phone")
+        return value
+
+    @field_validator("dial")
+    @classmethod
+    def _dial_names_the_number(cls, value: str) -> str:
+        return AsteriskSettings._dial_names_the_number(value)
+
+    @model_validator(mode="after")
+    def _lines_fit(self) -> NoticeCallSettings:
+        if self.keep_free_lines >= self.trunk_lines:
+            raise ValueError("keep_free_lines must be fewer than trunk_lines")
+        if self.enabled:
+            for name in (*VOICE_FRAME, *self.kinds):
+                if not self.voice.get(name, "").strip():
+                    raise ValueError(f"voice.{name}: a voice template is needed")
+        for name, template in self.voice.items():
+            unknown = set(re.findall(r"\{(\w+)\}", template)) - VOICE_PLACEHOLDERS
+            if unknown:
+                raise ValueError(f"voice.{name}: unknown placeholder {sorted(unknown)[0]}")
+        return self
 
 
 class WebSettings(_Frozen):
@@ -409,6 +516,7 @@ class Settings(_Frozen):
     ivr: IvrSettings
     status_lookup: StatusLookupSettings = StatusLookupSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    notice_calls: NoticeCallSettings = NoticeCallSettings()
     web: WebSettings = WebSettings()
     api: ApiSettings = ApiSettings()
     onestop: OnestopSettings
@@ -423,6 +531,7 @@ class Settings(_Frozen):
     sms_gateway: Literal["console", "twilio", "smpp"] = "console"
     smpp_password: str | None = None
     ami_url: str | None = None
+    smtp_url: str | None = None
     # Reverse proxies whose X-Forwarded-For is believed (log-in throttling, audit).
     trusted_proxies: tuple[Network, ...] = ()
     # Monitoring sends it as X-Health-Token to see /healthz's details; unset: staff only.
@@ -510,6 +619,7 @@ def _environment(env: os._Environ[str] | dict[str, str], data_dir: Path) -> dict
         "TONGDAI_SMS_GATEWAY": "sms_gateway",
         "TONGDAI_SMPP_PASSWORD": "smpp_password",
         "TONGDAI_AMI_URL": "ami_url",
+        "TONGDAI_SMTP_URL": "smtp_url",
         "TONGDAI_HEALTH_TOKEN": "health_token",
         "TONGDAI_API_SECRETS_KEY": "api_secrets_key",
         "TONGDAI_ONESTOP_URL": "onestop_url",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 # One name per notice kind and status on every page: the queue, the outbox and its filters,
 # the dashboard and the report.
 NOTICE_KINDS = {
@@ -91,3 +93,46 @@ def call_order_state(order) -> str:
     if status == "pending" and order.attempts:
         return f"{label} (thử lại lần {order.attempts + 1}; lần trước: {order.result})"
     return label
+
+
+NOTICE_CALL_STATUSES = {
+    "held": "Chờ xem tin nhắn có đến không",
+    "pending": "Chờ gọi",
+    "dialing": "Đang quay số",
+    "calling": "Đang gọi",
+    "done": "Đã gọi được",
+    "gave_up": "Không gọi được, đã chuyển cán bộ gọi lại",
+    "not_needed": "Không cần gọi",
+    "unknown": "Không rõ",
+}
+NOTICE_CALL_OUTCOMES = {
+    "confirmed": "nghe và xác nhận",
+    "answered": "nghe máy, chưa xác nhận",
+    "busy": "máy bận",
+    "no_answer": "không nghe máy",
+    "failed": "không gọi được",
+}
+
+
+def notice_call_state(call) -> str:
+    """How a notice call stands, as staff read it: "Chờ gọi (lần 2; lần trước: máy bận)"."""
+    status = getattr(call.status, "value", call.status)
+    label = NOTICE_CALL_STATUSES.get(status, status)
+    outcome = getattr(call.outcome, "value", call.outcome)
+    last = NOTICE_CALL_OUTCOMES.get(outcome or "", "")
+    if status == "pending" and call.attempts:
+        return f"{label} (lần {call.attempts + 1}; lần trước: {last})"
+    if status in ("done", "gave_up") and last:
+        return f"{label}: {last}, {call.attempts} lần gọi"
+    if status in ("held", "pending", "not_needed") and call.result:
+        return f"{label}: {call.result}"
+    return label
+
+
+def notice_call_history(call, zone) -> str:
+    """Every attempt in local time: "01/12 09:00 không nghe máy; 02/12 09:00 máy bận"."""
+    parts = []
+    for entry in call.history or []:
+        at = dt.datetime.fromisoformat(entry["at"]).astimezone(zone)
+        parts.append(f"{at:%d/%m %H:%M} {NOTICE_CALL_OUTCOMES.get(entry['outcome'], '')}")
+    return "; ".join(parts)

@@ -16,12 +16,16 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from intake.runtime import Runtime
+from ivr.notice_calls import place_due
 from ivr.recording_fetch import TwilioRecordings, fetch_pending, recordings_from_settings
+from ivr.twilio_notice_calls import TwilioNoticeCaller
 from onestop.http_portal import HttpPortal
 from onestop.portal import Portal
 from onestop.reconcile import reconcile
 from onestop.sync import sync_due
 from plumbing.heartbeat import beat
+from plumbing.mailer import Mailer, SmtpMailer
+from scheduler.alerts import LEADER_HEARTBEAT, raise_alerts
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
 from scheduler.rules import run_rules
@@ -115,7 +119,7 @@ def leader_tick(runtime: Runtime, leadership: Leadership, alive_file: Path | Non
     try:
         if leadership.is_leader():
             with runtime.sessions() as session, session.begin():
-                beat(session, "scheduler-leader", leadership.holder, {}, runtime.clock.now())
+                beat(session, LEADER_HEARTBEAT, leadership.holder, {}, runtime.clock.now())
     except Exception:
         log.exception("scheduler: leader check failed")
         return
@@ -133,8 +137,40 @@ def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
     except Exception:  # a bad tick must not kill the scheduler; the next one retries
         log.exception("rules: tick failed")
         return
-    if report.events or report.apologies or report.reminders:
+    if report.events or report.apologies or report.reminders or report.held:
         log.info("rules: %s", report)
+
+
+def notice_calls_tick(runtime: Runtime, caller: TwilioNoticeCaller) -> None:
+    """Twilio as the voice front end: due notice calls placed from here (with Asterisk, the AGI
+    process places them through AMI instead)."""
+    try:
+        place_due(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now,
+                  caller.place)  # fmt: skip
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("notice calls: tick failed")
+
+
+def twilio_notice_caller(settings) -> TwilioNoticeCaller | None:
+    """Twilio places notice calls when they are on, AMI is not, and Twilio can reach us."""
+    if not settings.notice_calls.enabled or settings.ami_url:
+        return None
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.public_url):
+        return None
+    return TwilioNoticeCaller(settings, settings.twilio_account_sid, settings.twilio_auth_token,
+                              public_url=settings.public_url)  # fmt: skip
+
+
+def alerts_tick(runtime: Runtime, leadership: Leadership, mailer: Mailer | None) -> None:
+    try:
+        leader = leadership.is_leader()
+        raised = raise_alerts(runtime.sessions, runtime.settings, runtime.calendar(),
+                              runtime.clock.now(), mailer, leader=leader)  # fmt: skip
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("alerts: tick failed")
+        return
+    for problem in raised:
+        log.warning("alert %s: %s", problem.kind, problem.message)
 
 
 def retention_tick(
@@ -152,6 +188,8 @@ def retention_tick(
 
 
 RETENTION_FIRST_DELAY = dt.timedelta(minutes=1)
+NOTICE_CALL_SECONDS = 10  # how often due notice calls are looked for (Twilio front end)
+ALERT_SECONDS = 300  # problems are looked for every 5 minutes; each is alerted once a day
 
 
 def build_scheduler(
@@ -180,6 +218,15 @@ def build_scheduler(
     settings = runtime.settings
     every(leader_tick, "leader", (runtime, leadership, alive_file), seconds=LEADER_CHECK_SECONDS)
     every(rules_tick, "rules", (runtime, leadership), seconds=settings.scheduler.rule_seconds)
+    mailer = (
+        SmtpMailer.from_url(settings.smtp_url, settings.scheduler.alert_sender)
+        if settings.smtp_url
+        else None
+    )
+    every(alerts_tick, "alerts", (runtime, leadership, mailer), seconds=ALERT_SECONDS)
+    caller = twilio_notice_caller(settings)
+    if caller is not None:
+        every(notice_calls_tick, "notice_calls", (runtime, caller), seconds=NOTICE_CALL_SECONDS)
     every(
         dispatch_tick, "dispatch", (runtime, gateway), seconds=settings.scheduler.dispatch_seconds
     )

@@ -33,6 +33,7 @@ from intake.statuses import DossierStatus as S
 from plumbing.settings import Settings
 from scheduler.models import ScanCursor, StaffAlert
 from sms.inbound import opted_out
+from sms.notice_calls import promote_held
 from sms.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,14 @@ class ScanReport:
     apologies: int = 0
     reminders: int = 0
     proposals: int = 0
+    calls: int = 0  # notice calls made due because their SMS did not reach the citizen
+    held: int = 0  # held notice calls settled (made due, or not needed)
 
     def __str__(self) -> str:
         return (
             f"{self.events} events, {self.notices} notices, {self.proposals} proposed "
-            f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders"
+            f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders, "
+            f"{self.calls} notice calls due"
         )
 
 
@@ -298,6 +302,13 @@ class Rules:
                 report.reminders += self._notify(session, dossier, "reminder", "reminder", now)
         return report
 
+    def scan_held_calls(self, session: Session, now: dt.datetime, limit: int = 500) -> ScanReport:
+        """Calls held beside an SMS become due when the SMS did not arrive (sms/notice_calls.py)."""
+        report = ScanReport()
+        promoted, not_needed = promote_held(session, self.settings, now, limit)
+        report.calls, report.held = promoted, promoted + not_needed
+        return report
+
 
 def run_rules(
     sessions,
@@ -311,12 +322,34 @@ def run_rules(
     """One tick: every rule, in batches each in its own transaction (bounded work per tick)."""
     rules = Rules(settings, calendar)
     total = ScanReport()
-    for scan in (rules.scan_overdue, rules.scan_at_risk, rules.scan_events, rules.scan_reminders):
+    scans = (
+        rules.scan_overdue,
+        rules.scan_at_risk,
+        rules.scan_events,
+        rules.scan_reminders,
+        rules.scan_held_calls,
+    )
+    for scan in scans:
         for _ in range(max_batches):
             with sessions() as session, session.begin():
                 report = scan(session, now, batch)
-            for field in ("events", "notices", "apologies", "reminders", "proposals"):
+            for field in (
+                "events",
+                "notices",
+                "apologies",
+                "reminders",
+                "proposals",
+                "calls",
+                "held",
+            ):
                 setattr(total, field, getattr(total, field) + getattr(report, field))
-            if max(report.events, report.apologies, report.reminders, report.proposals) < batch:
+            done = (
+                report.events,
+                report.apologies,
+                report.reminders,
+                report.proposals,
+                report.held,
+            )
+            if max(done) < batch:
                 break
     return total

@@ -18,6 +18,7 @@ from intake.phone import PhoneNumber, mask_phone, parse_phone
 from plumbing.settings import Settings
 from sms.encoding import Measure
 from sms.models import Notice, NoticeStatus
+from sms.notice_calls import is_called, queue_notice_call
 from sms.quiet_hours import next_sending_time
 from sms.templates import render
 
@@ -53,13 +54,21 @@ def enqueue(
     dedupe_key: str | None = None,
 ) -> Notice | None:
     """Render and queue one SMS. Returns None (and flags the dossier) for a number that cannot
-    receive SMS, so staff phone the citizen instead, and None when a notice with the same
-    `dedupe_key` exists already (a rule that fires twice queues once)."""
+    receive SMS, so staff phone the citizen instead (or, for a landline and a kind that is
+    called, queues the notice call instead), and None when a notice with the same `dedupe_key`
+    exists already (a rule that fires twice queues once). A notice of a kind that is called
+    gets its call queued `held` beside it (sms/notice_calls.py)."""
+    call = {"settings": settings, "kind": kind, "values": values, "now": now, "dossier": dossier}
+    landline = _landline(phone)
+    if landline is not None and is_called(settings, kind):
+        # No SMS can reach it: the notice is said by phone (sms/notice_calls.py).
+        queue_notice_call(session, number=landline, notice=None, dedupe_key=dedupe_key, **call)
+        return None
     number = _sms_number(kind, phone, dossier)
     if number is None:
         return None
     urgent = kind in URGENT_KINDS
-    return _queue(
+    notice = _queue(
         session,
         kind=kind,
         number=number,
@@ -70,6 +79,10 @@ def enqueue(
         dossier=dossier,
         dedupe_key=dedupe_key,
     )
+    if notice is not None:
+        # Held beside the SMS, called only if the SMS does not reach the citizen.
+        queue_notice_call(session, number=number, notice=notice, dedupe_key=dedupe_key, **call)
+    return notice
 
 
 def enqueue_written(
@@ -88,6 +101,14 @@ def enqueue_written(
         return None
     return _queue(session, kind=kind, number=number, measure=measure, urgent=True,
                   next_attempt_at=now, now=now, dossier=None, dedupe_key=dedupe_key)  # fmt: skip
+
+
+def _landline(phone: str) -> PhoneNumber | None:
+    try:
+        number = parse_phone(phone)
+    except InvalidInput:
+        return None
+    return None if number.can_receive_sms else number
 
 
 def _sms_number(kind: str, phone: str, dossier: Dossier | None) -> PhoneNumber | None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plumbing.db import count_where
-from sms.models import Notice, NoticeStatus, SurveyRating
+from sms.models import Notice, NoticeCall, NoticeCallStatus, NoticeStatus, SurveyRating
 
 HELD = "held"  # pending, waiting for the end of quiet hours
 FAILING = "failing"  # pending, a send already failed
@@ -52,6 +52,39 @@ def notices_page(
 
 def notices_of_dossier(session: Session, dossier_id: int) -> list[Notice]:
     return list(session.scalars(select(Notice).where(Notice.dossier_id == dossier_id)))
+
+
+def notice_calls_of_dossier(session: Session, dossier_id: int) -> list[NoticeCall]:
+    """The dossier's notice calls, except those held beside an SMS that arrived (not needed)."""
+    return list(
+        session.scalars(
+            select(NoticeCall).where(
+                NoticeCall.dossier_id == dossier_id,
+                NoticeCall.status != NoticeCallStatus.NOT_NEEDED,
+            )
+        )
+    )
+
+
+def notice_calls_by_notice(session: Session, notice_ids: set[int]) -> dict[int, NoticeCall]:
+    """notice id -> the call that stands in for it (held, due, placed or ended)."""
+    if not notice_ids:
+        return {}
+    calls = session.scalars(select(NoticeCall).where(NoticeCall.notice_id.in_(notice_ids)))
+    return {call.notice_id: call for call in calls if call.notice_id is not None}
+
+
+def recent_notice_calls(session: Session, limit: int) -> list[NoticeCall]:
+    """The latest notice calls that were due (landlines, and SMS that did not arrive)."""
+    quiet = (NoticeCallStatus.HELD, NoticeCallStatus.NOT_NEEDED)
+    return list(
+        session.scalars(
+            select(NoticeCall)
+            .where(NoticeCall.status.not_in(quiet))
+            .order_by(NoticeCall.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def left_counts(

@@ -22,6 +22,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     limits.install(app, runtime.settings.web)  # first: before any hook can read the body
 
     from ivr.audio_lookup import blueprint as prompt_audio
+    from ivr.twilio_notice_calls import blueprint as twilio_notice
     from ivr.twilio_voice import blueprint as twilio_voice
     from sms.twilio_webhooks import blueprint as twilio_sms
     from tongdai.health import blueprint as health
@@ -29,6 +30,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(twilio_sms)
     app.register_blueprint(twilio_voice)
+    app.register_blueprint(twilio_notice)
     app.register_blueprint(prompt_audio)
 
     from admin.web import init_app as init_admin

@@ -42,4 +42,8 @@ ALERT_KINDS = {
     "auto_apology": "Tự động xin lỗi trễ hạn",
     "notice_failed": "Tin nhắn không gửi được",
     "supervisor_alert": "Cảnh báo",
+    "notices_failing": "Tin nhắn lỗi nhiều",
+    "sms_backlog": "Tin nhắn tồn đọng",
+    "notice_calls_failed": "Gọi báo tin không được",
+    "scheduler_no_leader": "Bộ lập lịch dừng",
 }

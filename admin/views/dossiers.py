@@ -164,6 +164,8 @@ def _timeline(session: Session, dossier: Dossier) -> list[tuple[dt.datetime, str
     items = [(e.at, "event", e) for e in events]
     items += [(c.started_at, "call", (c, logs.get(c.provider_call_id))) for c in calls]
     items += [(n.created_at, "notice", n) for n in notices]
+    calls_made = sms_queries.notice_calls_of_dossier(session, dossier.id)
+    items += [(c.created_at, "notice_call", c) for c in calls_made]
     return sorted(items, key=lambda item: item[0], reverse=True)
 
 

@@ -36,6 +36,7 @@ blueprint = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
 PAGE = 50
 MANUAL_KIND = "manual"
 MAX_MANUAL_SEGMENTS = 5
+RECENT_CALLS = 20  # notice calls listed above the SMS (the first page only)
 RETRYABLE = (NoticeStatus.FAILED, NoticeStatus.UNKNOWN, NoticeStatus.PENDING)
 
 STATUS_LABELS = {status: notice_status(status) for status in NoticeStatus}
@@ -74,13 +75,15 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
     reader = QueryReader(request.args)
     filters = _filtered(reader, errors)
     after = reader.id_cursor()
+    first_page = after is None
     with rt.sessions() as session:
         rows = sms_queries.notices_page(session, filters, current, after=after, limit=PAGE + 1)
         more = len(rows) > PAGE
         rows = rows[:PAGE]
-        dossiers = dossier_queries.dossiers_by_id(
-            session, {n.dossier_id for n in rows if n.dossier_id}
-        )
+        calls = sms_queries.notice_calls_by_notice(session, {n.id for n in rows})
+        recent_calls = sms_queries.recent_notice_calls(session, RECENT_CALLS) if first_page else []
+        dossier_ids = {n.dossier_id for n in rows} | {c.dossier_id for c in recent_calls}
+        dossiers = dossier_queries.dossiers_by_id(session, {i for i in dossier_ids if i})
     form = form or {"phone": "", "text": "", "strip": ""}
     preview = _measure(form["text"], bool(form["strip"])) if _measurable(form["text"]) else None
     args = {k: v for k, v in request.args.items() if k != "after" and v}
@@ -88,6 +91,8 @@ def _page(form: dict[str, str] | None = None, form_errors: dict[str, str] | None
     return render_template(
         "admin/outbox.html",
         rows=rows,
+        calls=calls,
+        recent_calls=recent_calls,
         dossiers=dossiers,
         now=current,
         errors=errors,

@@ -37,6 +37,7 @@ from ivr.asterisk.agi import (
     AgiProtocolError,
     read_headers,
 )
+from ivr.asterisk.notice_agi import NOTICE_PATH, run_notice_call
 from ivr.call_service import CallService
 from ivr.models import IvrCall
 from ivr.prompts import part_keys
@@ -105,6 +106,9 @@ class AgiServer:
 
     async def _run(self, channel: AgiChannel, headers: dict[str, str], this: _Connection) -> None:
         request = urlsplit(headers.get("agi_request", ""))
+        if request.path.strip("/") == NOTICE_PATH:  # a notice call the citizen answered
+            await run_notice_call(channel, self.runtime, request.query)
+            return
         if request.path.rstrip("/") not in ("/intake", "intake"):
             log.warning("agi: unknown script %r", request.path)
             await channel.set_variable("TONGDAI_NEXT", "hangup")

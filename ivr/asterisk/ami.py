@@ -227,8 +227,10 @@ class AmiClient:
         caller_id: str = "",
         variables: dict[str, str] | None = None,
         timeout_ms: int = 30000,
+        channel_id: str = "",
     ) -> Message:
-        """Place a call (staff "call back", outbound notices). Async: returns once queued."""
+        """Place a call (staff "call back", outbound notices). Async: returns once queued.
+        `channel_id` becomes the channel's Uniqueid, which the OriginateResponse event carries."""
         fields = {
             "Channel": channel,
             "Context": context,
@@ -239,6 +241,8 @@ class AmiClient:
         }
         if caller_id:
             fields["CallerID"] = caller_id
+        if channel_id:
+            fields["ChannelId"] = channel_id
         if variables:
             fields["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
         reply = await self.action("Originate", **fields)

@@ -21,8 +21,17 @@ from intake.runtime import Runtime
 from ivr.asterisk.ami import AmiAddress, AmiClient, AmiError, AmiTimeout, Message
 from ivr.call_orders import CallError, OriginateRequest, carry_out_due
 from ivr.models import CallLog
+from ivr.notice_calls import (
+    NOTICE_CONTEXT,
+    ORIGINATE_OUTCOMES,
+    NoticeCallError,
+    PlacedCall,
+    place_due,
+    record_outcome,
+)
 from plumbing.heartbeat import beat
 from plumbing.leader import Leadership
+from sms.models import NoticeCallOutcome
 
 log = logging.getLogger(__name__)
 LOGGED_EVENTS = frozenset({"Newchannel", "Hangup", "DTMFEnd"})
@@ -30,6 +39,8 @@ LOGGED_EVENTS = frozenset({"Newchannel", "Hangup", "DTMFEnd"})
 # each call would be logged (and each key counted) once per replica. "tongdai" + 1.
 CALL_LOG_LOCK = 8664325
 HEARTBEAT_SECONDS = 10.0
+# The Uniqueid our notice-call Originates give their channel: <prefix><call id>-<attempt>.
+NOTICE_CHANNEL_PREFIX = "tongdai-notice-"
 
 
 class CallEventLogger:
@@ -136,8 +147,61 @@ class CallOrderWorker:
             limit=limit,
         )
         self.placed += len(report.done)
+        if self.runtime.settings.notice_calls.enabled:
+            await self.place_notice_calls(loop)
 
-    async def originate(self, request: OriginateRequest) -> None:
+    async def place_notice_calls(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Due notice calls, on the lines free (ivr/notice_calls.py), each an Originate into
+        `tongdai-notice`; how an unanswered one ended comes back as an OriginateResponse."""
+        settings = self.runtime.settings
+
+        def place(call: PlacedCall) -> str:
+            channel_id = f"{NOTICE_CHANNEL_PREFIX}{call.call_id}-{call.attempt}"
+            request = OriginateRequest(
+                order_id=call.call_id,
+                channel=settings.notice_calls.dial.format(number=call.national),
+                context=NOTICE_CONTEXT,
+                caller_id=call.caller_id,
+                variables={"TONGDAI_NOTICE_CALL": str(call.call_id)},
+            )
+            ring_ms = settings.notice_calls.ring_seconds * 1000
+            originate = self.originate(request, channel_id, ring_ms)
+            future = asyncio.run_coroutine_threadsafe(originate, loop)
+            try:
+                future.result(self.timeout + 5)
+            except concurrent.futures.TimeoutError as exc:
+                future.cancel()
+                raise NoticeCallError("tổng đài Asterisk không trả lời kịp") from exc
+            except CallError as exc:
+                raise NoticeCallError(str(exc)) from exc
+            return channel_id
+
+        report = await asyncio.to_thread(
+            place_due, self.runtime.sessions, settings, self.runtime.calendar(),
+            self.runtime.clock.now, place,
+        )  # fmt: skip
+        self.placed += len(report.placed)
+
+    def notice_call_ended(self, message: Message) -> None:
+        """An Originate of ours that never reached the AGI: busy, no answer or failed."""
+        uniqueid = message.get("Uniqueid", "")
+        if message.get("Event") != "OriginateResponse" or message.get("Response") == "Success":
+            return
+        if not uniqueid.startswith(NOTICE_CHANNEL_PREFIX):
+            return
+        call_id, _, attempt = uniqueid.removeprefix(NOTICE_CHANNEL_PREFIX).partition("-")
+        if not (call_id.isdigit() and attempt.isdigit()):
+            return
+        outcome = ORIGINATE_OUTCOMES.get(message.get("Reason", ""), NoticeCallOutcome.FAILED)
+        runtime = self.runtime
+        with runtime.sessions() as session, session.begin():
+            record_outcome(session, runtime.settings, runtime.calendar(), int(call_id), outcome,
+                           runtime.clock.now(), attempt=int(attempt),
+                           detail=f"Asterisk: {message.get('Reason', '?')}")  # fmt: skip
+
+    async def originate(
+        self, request: OriginateRequest, channel_id: str = "", ring_ms: int = 30000
+    ) -> None:
         """Raises CallError with a reason staff can read (shown on the dossier page)."""
         if not self.client.connected.is_set():
             # Not waited for: the order is retried later, perhaps by another AGI process.
@@ -150,6 +214,8 @@ class CallOrderWorker:
                     exten="s",
                     caller_id=request.caller_id,
                     variables=request.variables,
+                    channel_id=channel_id,
+                    timeout_ms=ring_ms,
                 )
         except (TimeoutError, AmiTimeout) as exc:
             raise CallError(
@@ -170,6 +236,7 @@ class AmiService:
         self.logger = CallEventLogger(runtime)
         self.client.on_event(self.logger.handle)
         self.orders = CallOrderWorker(runtime, self.client)
+        self.client.on_event(self._notice_event)
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._tasks: list[asyncio.Task] = []
 
@@ -180,6 +247,10 @@ class AmiService:
             asyncio.create_task(self._heartbeat(), name="ami-heartbeat"),
             asyncio.create_task(self.orders.run(), name="ami-call-orders"),
         ]
+
+    async def _notice_event(self, message: Message) -> None:
+        if message.get("Event") == "OriginateResponse":
+            await asyncio.to_thread(self.orders.notice_call_ended, message)
 
     async def _heartbeat(self) -> None:
         while True:

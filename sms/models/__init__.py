@@ -4,8 +4,19 @@
 import intake.models  # noqa: F401
 from sms.models.inbound_message import InboundMessage
 from sms.models.notice import Notice, NoticeStatus
+from sms.models.notice_call import NoticeCall, NoticeCallOutcome, NoticeCallStatus
 from sms.models.rate_limit import RateLimit
 from sms.models.sms_preference import SmsPreference
 from sms.models.survey_rating import SurveyRating
 
-__all__ = ["InboundMessage", "Notice", "NoticeStatus", "RateLimit", "SmsPreference", "SurveyRating"]
+__all__ = [
+    "InboundMessage",
+    "Notice",
+    "NoticeCall",
+    "NoticeCallOutcome",
+    "NoticeCallStatus",
+    "NoticeStatus",
+    "RateLimit",
+    "SmsPreference",
+    "SurveyRating",
+]

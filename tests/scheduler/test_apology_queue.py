@@ -41,7 +41,9 @@ def _proposals(session) -> list[ApologyProposal]:
 
 
 def _apologies(session) -> list[str]:
-    return [n.text for n in session.scalars(select(Notice).where(Notice.kind == "apology"))]
+    # In the order they were queued: PostgreSQL returns an updated row wherever it now lies.
+    query = select(Notice).where(Notice.kind == "apology").order_by(Notice.id)
+    return [n.text for n in session.scalars(query)]
 
 
 def test_a_dossier_not_ready_one_working_day_before_its_due_date_is_proposed_once(
