@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.calendar import WorkingCalendar
 from intake.codes import allocate_sequence, format_code
+from intake.completeness import completeness_deadline, start_clock_if_complete, working_days_for
 from intake.errors import ConcurrentEdit, InvalidInput
 from intake.lifecycle import Actor, change_status
 from intake.models import Dossier
@@ -41,17 +42,6 @@ def start_draft(
     return draft
 
 
-def working_days_for(settings: Settings, procedure: str, variant: str | None) -> int:
-    variants = settings.procedures[procedure].variants
-    if variant is None:
-        if len(variants) != 1:
-            raise InvalidInput("Cần chọn cấp mới hay cấp lại.")
-        variant = next(iter(variants))
-    if variant not in variants:
-        raise InvalidInput(f"Loại thủ tục không tồn tại: {variant!r}")
-    return variants[variant].days
-
-
 def submit(
     session: Session,
     draft: Dossier,
@@ -61,13 +51,18 @@ def submit(
     actor: Actor,
     now: dt.datetime,
 ) -> Dossier:
-    """Turn a complete draft into a dossier: code, receipt time, legal due date, event."""
-    days = working_days_for(settings, draft.procedure, draft.variant)
+    """Turn a finished draft into a received dossier: code, receipt time, event. The legal due
+    date is set only if nothing required is missing; otherwise it waits for the dossier to be
+    complete (intake/completeness.py), which staff must see to by the completeness deadline."""
+    working_days_for(settings, draft.procedure, draft.variant)  # a known variant, or refuse
     local_day = calendar.local(now).date()
     sequence = allocate_sequence(session, settings.centre.agency_id, local_day)
     draft.code = format_code(settings.centre.agency_id, local_day, sequence)
     draft.received_at = now
-    draft.due_date = calendar.due_date(now, days)
+    if not start_clock_if_complete(
+        session, draft, settings=settings, calendar=calendar, actor=actor, now=now
+    ):
+        draft.completeness_due = completeness_deadline(settings, calendar, draft)
     change_status(session, draft, DossierStatus.RECEIVED, actor=actor, now=now, calendar=calendar)
     session.flush()
     return draft

@@ -12,7 +12,7 @@ every node is reachable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,8 @@ class Question:
     node: str
     answer: str
     applies: Callable[[State], bool] = lambda answers: True
+    # Asked only for the procedures whose `phone_questions` (config.toml) name `answer`.
+    configurable: bool = False
 
 
 def _is_licence(answers: State) -> bool:
@@ -131,7 +133,9 @@ APPLICATION: tuple[Question, ...] = (
     Question("licence_variant", "variant", _is_licence),
     Question("reissue_reason", "reissue_reason", lambda a: a.get("variant") == "reissue"),
     Question("vessel_digits", "vessel"),
+    Question("length_band", "length_band", configurable=True),
     Question("citizen_id", "citizen_id"),
+    Question("birth_date", "date_of_birth", configurable=True),
     Question("owner_name", "owner_name_recording"),
     Question("address", "address_recording"),
     Question("delivery", "delivery"),
@@ -140,8 +144,12 @@ APPLICATION: tuple[Question, ...] = (
 )
 
 
-def next_question(answers: State) -> str:
+def next_question(answers: State, asked: Mapping[str, Collection[str]] | None = None) -> str:
+    """The first question not yet answered; `asked` is each procedure's configurable questions."""
+    extra = (asked or {}).get(answers.get("procedure", ""), ())
     for question in APPLICATION:
+        if question.configurable and question.answer not in extra:
+            continue
         if question.applies(answers) and question.answer not in answers:
             return question.node
     return "submit"
@@ -158,6 +166,12 @@ def _vessel_readback(state: State) -> tuple[Part, ...]:
 
 def _citizen_id_readback(state: State) -> tuple[Part, ...]:
     return (Prompt("citizen_id_is"), digit_words(state["citizen_id_digits"]), Prompt("confirm"))
+
+
+def _birth_date_readback(state: State) -> tuple[Part, ...]:
+    digits = state["birth_date_digits"]
+    born = dt.date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+    return (Prompt("birth_date_is"), date_words(born), Prompt("confirm"))
 
 
 def _own_phone(state: State) -> tuple[Part, ...]:
@@ -195,15 +209,25 @@ def _due(state: State) -> Words:
     return date_words(dt.date.fromisoformat(state["due"]))
 
 
+def _due_or_later(state: State) -> tuple[Part, ...]:
+    """The due date when it is known; otherwise what is missing, and that it comes by SMS."""
+    if state.get("due"):
+        return (Prompt("due_is"), _due(state))
+    missing = tuple(Prompt(f"missing_{key}") for key in state.get("missing", ()))
+    return ((Prompt("missing_intro"), *missing, Prompt("staff_will_call")) if missing else ()) + (
+        Prompt("due_when_complete"),
+    )
+
+
 def _submitted(state: State) -> tuple[Part, ...]:
-    return (Prompt("submitted"), digit_words(state["spoken_code"]), Prompt("due_is"), _due(state),
+    return (Prompt("submitted"), digit_words(state["spoken_code"]), *_due_or_later(state),
             Prompt("sms_follows"), Prompt("goodbye"))  # fmt: skip
 
 
 def _status(state: State) -> tuple[Part, ...]:
+    due = (Prompt("due_is"), _due(state)) if state.get("due") else (Prompt("due_when_complete"),)
     return (Prompt("status_dossier"), digit_words(state["spoken_code"]), Prompt("status_now"),
-            Prompt(f"status_{state['status']}"), Prompt("due_is"), _due(state),
-            Prompt("goodbye"))  # fmt: skip
+            Prompt(f"status_{state['status']}"), *due, Prompt("goodbye"))  # fmt: skip
 
 
 AGAIN_OR_OTHER = {"1": "correct", "2": "again"}
@@ -240,11 +264,22 @@ FLOW: tuple[Node, ...] = (
         "3": Choice("vessel_province", commit=("vessel_other_province",)),
     }),
     Record("vessel_province", P("vessel_province"), "vessel_province_recording", NEXT),
+    Menu("length_band", P("length_band"), {
+        "1": Choice(NEXT, set={"length_band": "under_12"}),
+        "2": Choice(NEXT, set={"length_band": "12_to_15"}),
+        "3": Choice(NEXT, set={"length_band": "15_up"}),
+    }),
     Digits("citizen_id", P("citizen_id"), (12,), "citizen_id_digits", "citizen_id_invalid",
            "citizen_id_confirm"),
     Menu("citizen_id_confirm", _citizen_id_readback, {
         "1": Choice(NEXT, commit=("citizen_id",)),
         "2": Choice("citizen_id"),
+    }),
+    Digits("birth_date", P("birth_date"), (8,), "birth_date_digits", "birth_date_invalid",
+           "birth_date_confirm", check="birth_date"),
+    Menu("birth_date_confirm", _birth_date_readback, {
+        "1": Choice(NEXT, commit=("date_of_birth",)),
+        "2": Choice("birth_date"),
     }),
     Record("owner_name", P("owner_name"), "owner_name_recording", NEXT),
     Record("address", P("address"), "address_recording", NEXT),

@@ -97,7 +97,7 @@ SMS_PLACEHOLDERS = frozenset(
 SMS_TEMPLATE_KINDS = (
     "receipt", "result_collect", "result_post", "supplement", "apology", "reminder", "refused",
     "withdrawn", "stopped", "survey", "status_reply", "not_found", "help", "opted_out",
-    "opted_in", "rating_thanks", "supervisor_alert",
+    "opted_in", "rating_thanks", "supervisor_alert", "receipt_incomplete", "complete",
 )  # fmt: skip
 _LINK = re.compile(r"https?:|www\.|\.(vn|com|net|org|gov)\b/?|bit\.ly", re.IGNORECASE)
 
@@ -252,6 +252,8 @@ class Variant(_Frozen):
 
 
 FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number"]
+# What the phone line can ask beyond the common questions, per procedure (ivr/flow.py).
+PhoneQuestion = Literal["date_of_birth", "length_band"]
 
 
 class FormField(_Frozen):
@@ -271,6 +273,7 @@ class Procedure(_Frozen):
     documents: tuple[str, ...] = ()
     variants: dict[str, Variant]
     fields: tuple[FormField, ...] = ()
+    phone_questions: tuple[PhoneQuestion, ...] = ()
 
     @model_validator(mode="after")
     def _fields_name_known_variants(self) -> Procedure:

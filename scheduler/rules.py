@@ -21,9 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
-from intake.dossier_queries import overdue_candidates, reminder_candidates
+from intake.completeness import missing_items
+from intake.dossier_queries import (
+    incomplete_past_deadline,
+    overdue_candidates,
+    reminder_candidates,
+)
 from intake.lifecycle import Actor
-from intake.models import Dossier, DossierEvent
+from intake.models import Dossier, DossierEvent, Vessel
 from intake.results import set_new_date
 from intake.statuses import Delivery, Timeliness
 from intake.statuses import DossierStatus as S
@@ -44,11 +49,12 @@ class ScanReport:
     notices: int = 0
     apologies: int = 0
     reminders: int = 0
+    alerts: int = 0  # incomplete dossiers past their completeness deadline
 
     def __str__(self) -> str:
         return (
             f"{self.events} events, {self.notices} notices, {self.apologies} automatic "
-            f"apologies, {self.reminders} reminders"
+            f"apologies, {self.reminders} reminders, {self.alerts} incomplete-dossier alerts"
         )
 
 
@@ -137,6 +143,9 @@ class Rules:
                 reason=event.reason,
                 new_due=dt.date.fromisoformat(event.details["new_due"]),
             )
+        if action == "completed":
+            # Completed after its reception: the due date now counts, and the citizen is told.
+            return self._notify(session, dossier, "complete", "complete", now)
         if action == "dispatched":
             return self._notify(
                 session,
@@ -149,6 +158,14 @@ class Rules:
         if event.from_status == to:
             return 0
         if to is S.RECEIVED:
+            if dossier.completed_at is None:
+                # No due date yet: say what is missing and that staff will call.
+                vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+                missing = missing_items(self.settings, dossier, vessel)
+                documents = ", ".join(item.label for item in missing)
+                return self._notify(
+                    session, dossier, "receipt_incomplete", "receipt", now, documents=documents
+                )
             return self._notify(session, dossier, "receipt", "receipt", now)
         if to is S.SUPPLEMENT_REQUESTED:
             documents = ", ".join((event.details or {}).get("documents", [])) or event.reason
@@ -216,9 +233,16 @@ class Rules:
             f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}); đã gửi tin xin "
             f"lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
         )
-        session.add(
-            StaffAlert(kind="auto_apology", dossier_id=dossier.id, message=message, created_at=now)
+        self._alert_supervisors(
+            session, dossier, now, "auto_apology", message, "Qua han, da xin loi tu dong."
         )
+
+    def _alert_supervisors(
+        self, session: Session, dossier: Dossier, now: dt.datetime, kind: str, message: str,
+        sms_reason: str,
+    ) -> None:  # fmt: skip
+        """A staff alert on the dashboard, and an SMS to every supervisor phone."""
+        session.add(StaffAlert(kind=kind, dossier_id=dossier.id, message=message, created_at=now))
         for phone in self.settings.scheduler.supervisor_phones:
             enqueue(
                 session,
@@ -226,9 +250,28 @@ class Rules:
                 kind="supervisor_alert",
                 phone=phone,
                 now=now,
-                values={"code": dossier.code, "reason": "Qua han, da xin loi tu dong."},
-                dedupe_key=f"{dossier.id}:alert:auto_apology:{phone}",
+                values={"code": dossier.code, "reason": sms_reason},
+                dedupe_key=f"{dossier.id}:alert:{kind}:{phone}",
             )
+
+    def scan_incomplete(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """A received dossier still incomplete after its completeness deadline: supervisors are
+        alerted once (staff complete it by phone or request the papers as a supplement)."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        for dossier in session.scalars(incomplete_past_deadline(today, limit)):
+            dossier.completeness_alerted_at = now
+            message = (
+                f"Hồ sơ {dossier.code} chưa đủ thông tin, đã quá hạn kiểm tra "
+                f"({dossier.completeness_due:%d/%m/%Y}). Cần gọi công dân bổ sung hoặc yêu cầu "
+                "bổ sung giấy tờ."
+            )
+            self._alert_supervisors(
+                session, dossier, now, "incomplete_overdue", message,
+                "Chua du thong tin, qua han kiem tra ho so.",
+            )  # fmt: skip
+            report.alerts += 1
+        return report
 
     def scan_reminders(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
         """One reminder for a result waiting for collection N working days (opt-out respected)."""
@@ -261,12 +304,13 @@ def run_rules(
     """One tick: every rule, in batches each in its own transaction (bounded work per tick)."""
     rules = Rules(settings, calendar)
     total = ScanReport()
-    for scan in (rules.scan_overdue, rules.scan_events, rules.scan_reminders):
+    scans = (rules.scan_overdue, rules.scan_incomplete, rules.scan_events, rules.scan_reminders)
+    for scan in scans:
         for _ in range(max_batches):
             with sessions() as session, session.begin():
                 report = scan(session, now, batch)
-            for field in ("events", "notices", "apologies", "reminders"):
+            for field in ("events", "notices", "apologies", "reminders", "alerts"):
                 setattr(total, field, getattr(total, field) + getattr(report, field))
-            if max(report.events, report.apologies, report.reminders) < batch:
+            if max(report.events, report.apologies, report.reminders, report.alerts) < batch:
                 break
     return total

@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 
 # Notices that answer something the citizen just did: they are awake and waiting for it.
 URGENT_KINDS = frozenset(
-    {"receipt", "status_reply", "not_found", "help", "opted_out", "opted_in", "rating_thanks"}
+    {
+        "receipt",
+        "receipt_incomplete",
+        "status_reply",
+        "not_found",
+        "help",
+        "opted_out",
+        "opted_in",
+        "rating_thanks",
+    }
 )
 
 

@@ -18,6 +18,7 @@ from admin.query import QueryReader
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake import dossier_queries
 from intake.audit import record
+from intake.completeness import due_date_reason, missing_items, start_clock_if_complete
 from intake.dossier_commands import apply_answers, form_values
 from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
@@ -28,6 +29,7 @@ from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
+from intake.vessel_length import vessel_band
 from ivr import queries as ivr_queries
 from ivr.call_orders import order_call_back
 from ivr.models import Recording
@@ -120,7 +122,8 @@ def queue():
     next_after = ""
     if more and rows:
         last = rows[-1]
-        next_after = str(last.id) if wanted.drafts else f"{last.due_date.isoformat()}:{last.id}"
+        due = last.due_date.isoformat() if last.due_date else "none"
+        next_after = str(last.id) if wanted.drafts else f"{due}:{last.id}"
     args = {k: v for k, v in request.args.items() if k != "after"}
     status = reader.flash_problems()
     return render_template(
@@ -137,6 +140,20 @@ def queue():
         search_error=search_error,
         search_max=SEARCH_MAX_CHARS,
     ), 400 if search_error else status
+
+
+@blueprint.get("/incomplete")
+@login_required
+def incomplete():
+    """The work list: received dossiers the call left incomplete, the nearest completeness
+    deadline first, each with what is missing (staff call the citizen back, or request papers)."""
+    rt = runtime()
+    today = rt.calendar().local(now()).date()
+    with rt.sessions() as session:
+        rows = dossier_queries.incomplete_work_list(session, limit=PAGE * 4)
+        vessels = dossier_queries.vessels_of(session, rows)
+    items = [(d, missing_items(rt.settings, d, vessels.get(d.vessel_id))) for d in rows]
+    return render_template("admin/incomplete.html", items=items, today=today)
 
 
 # ---- one dossier -----------------------------------------------------------------------------
@@ -185,6 +202,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
     for recording in recordings:
         by_field.setdefault(RECORDING_FIELD.get(recording.purpose, ""), []).append(recording)
     missing = missing_required(rt.settings, dossier.procedure, dossier.variant, answers)
+    incomplete = missing_items(rt.settings, dossier, vessel) if dossier.completed_at is None else []
     status = 400 if errors else 200
     return render_template(
         "admin/dossier.html",
@@ -200,6 +218,9 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         next_statuses=sorted(TRANSITIONS[dossier.status] - {S.RECEIVED}),
         labels=ACTION_LABELS,
         missing=missing,
+        incomplete=incomplete,
+        due_reason=due_date_reason(rt.settings, rt.calendar(), dossier),
+        length_band=vessel_band(vessel),
         supplement=supplement,
         ami=bool(rt.settings.ami_url),
         call_orders=call_orders,
@@ -287,6 +308,14 @@ def save_form(dossier_id: int):
 
     def change(session: Session, dossier: Dossier) -> None:
         apply_answers(session, dossier, clean, now=now())
+        if start_clock_if_complete(
+            session, dossier, settings=rt.settings, calendar=rt.calendar(), actor=actor(), now=now()
+        ):
+            flash(
+                f"Hồ sơ đã đủ thông tin: hạn trả kết quả {dossier.due_date:%d/%m/%Y} "
+                "(tin nhắn báo hạn sẽ được gửi).",
+                "success",
+            )
 
     return _run(dossier_id, change, "Đã lưu thông tin hồ sơ.")
 

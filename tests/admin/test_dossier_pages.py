@@ -24,9 +24,13 @@ def operator(client, runtime):
     return client
 
 
-def _phone_dossier(runtime, *, vessel="90617", phone="+84912345678", citizen="012345678901"):
+def _phone_dossier(
+    runtime, *, vessel="90617", phone="+84912345678", citizen="012345678901", complete=False
+):
+    """A dossier as a call leaves it: received, with what a keypad cannot give still empty
+    (`complete=True`: staff filled it in at once, so its due date counts from the reception)."""
     with runtime.sessions() as session, session.begin():
-        dossier = create_dossier(session, runtime, phone=phone)
+        dossier = create_dossier(session, runtime, phone=phone, complete=complete)
         vessel_row = Vessel(province_code="QNg", digits=vessel)
         session.add(vessel_row)
         session.flush()
@@ -320,8 +324,17 @@ def test_recordings_are_for_logged_in_staff_and_each_playback_is_audited(app, ru
         ).all() == ["recording.viewed"]
 
 
-def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
+def test_the_receipt_slip_of_an_incomplete_dossier_promises_the_date_once_complete(
+    operator, runtime
+):
     dossier_id, code = _phone_dossier(runtime)
+    receipt = operator.get(f"/admin/dossiers/{dossier_id}/slip/receipt").get_data(as_text=True)
+    assert code in receipt
+    assert "sẽ được nhắn tin khi hồ sơ đủ thông tin" in receipt and "ngày None" not in receipt
+
+
+def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
+    dossier_id, code = _phone_dossier(runtime, complete=True)
     receipt = operator.get(f"/admin/dossiers/{dossier_id}/slip/receipt").get_data(as_text=True)
     for text in (
         code,

@@ -16,7 +16,9 @@ UNITS = [
     ("procedure", [("press", "1")], "Cấp hoặc cấp lại giấy phép khai thác"),
     ("variant", [("press", "1")], "Cấp mới giấy phép, bấm 1"),
     ("vessel", [("press", "90617#"), ("press", "1")], "5 chữ số trong số đăng ký tàu"),
+    ("length_band", [("press", "2")], "Chiều dài lớn nhất của tàu"),
     ("citizen_id", [("press", "012345678901#"), ("press", "1")], "12 số căn cước"),
+    ("date_of_birth", [("press", "05091975#"), ("press", "1")], "ngày sinh của chủ tàu gồm 8"),
     ("owner_name", [("speak", 4)], "họ và tên chủ tàu"),
     ("address", [("speak", 5)], "địa chỉ nhà"),
     ("delivery", [("press", "1")], "qua bưu điện tại nhà, bấm 1"),
@@ -68,6 +70,7 @@ def test_hang_up_after_any_step_then_resume_without_repeating(
     dossiers = session.scalars(select(Dossier).where(Dossier.status != DossierStatus.DRAFT)).all()
     assert len(dossiers) == 1
     assert dossiers[0].form["citizen_id"] == "012345678901"
+    assert dossiers[0].form["date_of_birth"] == "1975-09-05"
 
 
 def test_an_old_draft_is_not_offered_after_the_resume_window(new_caller, clock):

@@ -20,7 +20,10 @@ LICENCE_NEW = [
     ("press", "1"),
     ("press", "90617#"),
     ("press", "1"),
+    ("press", "2"),  # the vessel's length: 12 m to under 15 m
     ("press", "012345678901#"),
+    ("press", "1"),
+    ("press", "05091975#"),  # the owner's date of birth, 5 September 1975
     ("press", "1"),
     ("speak", 4),
     ("speak", 5),
@@ -28,6 +31,9 @@ LICENCE_NEW = [
     ("press", "1"),
     ("press", "1"),
 ]
+UP_TO_DELIVERY = LICENCE_NEW[:12]
+# The safety certificate asks the length but not the date of birth (config.toml).
+SAFETY_AFTER_MENU = LICENCE_NEW[2:7] + LICENCE_NEW[9:]
 
 
 def walk(caller, steps):
@@ -48,15 +54,24 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
     walk(caller, LICENCE_NEW)
     assert caller.hung_up
-    assert "Mã hồ sơ của ông bà là hai sáu một hai không một không không không một" in (
-        caller.heard()
+    heard = caller.heard()
+    assert "Mã hồ sơ của ông bà là hai sáu một hai không một không không không một" in heard
+    # The keypad cannot give the safety certificate's number or the gear: the caller hears what
+    # is missing, that staff will call, and that the due date comes by SMS; no date yet.
+    assert (
+        "Hồ sơ còn thiếu số giấy chứng nhận an toàn kỹ thuật tàu cá, nghề khai thác chính, "
+        "cán bộ Trung tâm sẽ gọi lại để bổ sung." in heard
     )
-    assert "ngày chín tháng mười hai năm hai nghìn không trăm hai mươi sáu" in caller.heard()
+    assert "Hạn trả kết quả sẽ được nhắn tin" in heard and "Hạn trả kết quả là" not in heard
 
     dossier = only_dossier(session)
     assert dossier.status is DossierStatus.RECEIVED
     assert (dossier.procedure, dossier.variant) == ("fishing_licence", "new")
-    assert dossier.code.endswith("-261201-0001") and dossier.due_date == dt.date(2026, 12, 9)
+    assert dossier.code.endswith("-261201-0001") and dossier.due_date is None
+    # Received Tue 01/12/2026 09:00; 2 working days to complete it: Wed 2, Thu 3.
+    assert dossier.completeness_due == dt.date(2026, 12, 3)
+    assert dossier.form["date_of_birth"] == "1975-09-05"
+    assert session.get(Vessel, dossier.vessel_id).length_band == "12_to_15"
     assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
     assert dossier.form["citizen_id"] == "012345678901"
     assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
@@ -69,8 +84,14 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
     run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
     receipt = session.scalars(select(Notice)).one()
-    assert (receipt.kind, receipt.phone, receipt.urgent) == ("receipt", "+84912345678", True)
+    assert (receipt.kind, receipt.phone, receipt.urgent) == (
+        "receipt_incomplete",
+        "+84912345678",
+        True,
+    )
     assert dossier.code in receipt.text
+    assert "Con thieu: So giay chung nhan an toan ky thuat, Nghe khai thac chinh." in receipt.text
+    assert "Can bo se goi lai" in receipt.text and "hen tra KQ se nhan tin" in receipt.text
 
 
 def test_the_summary_reads_back_procedure_vessel_delivery_and_fee(new_caller):
@@ -93,7 +114,9 @@ def test_a_reissue_asks_the_reason_and_uses_three_working_days(new_caller, sessi
     walk(caller, LICENCE_NEW[2:])
     dossier = only_dossier(session)
     assert (dossier.variant, dossier.form["reissue_reason"]) == ("reissue", "lost")
-    assert dossier.due_date == dt.date(2026, 12, 4)
+    # The call cannot give the certificate number and the gear: no due date until staff
+    # complete it (tests/intake/test_completeness.py has the three-working-day case).
+    assert dossier.due_date is None
 
 
 def test_a_safety_certificate_skips_the_licence_questions(new_caller, session):
@@ -101,7 +124,7 @@ def test_a_safety_certificate_skips_the_licence_questions(new_caller, session):
     caller.dial_in()
     caller.press("2")
     assert "5 chữ số trong số đăng ký tàu" in caller.heard()
-    walk(caller, LICENCE_NEW[2:])
+    walk(caller, SAFETY_AFTER_MENU)
     dossier = only_dossier(session)
     assert (dossier.procedure, dossier.due_date) == ("vessel_safety", dt.date(2026, 12, 8))
     assert "Không thu lệ phí" in caller.history[-2].find("Gather").find("Say").text
@@ -114,16 +137,18 @@ def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session)
     caller.press("3")
     assert "nói tên tỉnh" in caller.heard()
     caller.speak(2)
+    assert "Chiều dài lớn nhất của tàu" in caller.heard()
+    caller.press("3")
     assert "căn cước" in caller.heard()
     vessel = session.scalars(select(Vessel)).one()
-    assert (vessel.province_code, vessel.digits) == (None, "96129")
+    assert (vessel.province_code, vessel.digits, vessel.length_band) == (None, "96129", "15_up")
     assert session.scalars(select(Recording)).one().purpose == "vessel_province_recording"
 
 
 def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, session):
     caller = new_caller(caller="anonymous")
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:9])
+    walk(caller, UP_TO_DELIVERY)
     assert "10 số điện thoại di động" in caller.heard()
     caller.press("0255382222#")  # a landline-like number: refused with an explanation
     assert "không phải số di động" in caller.heard()
@@ -137,7 +162,7 @@ def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, ses
 def test_a_caller_on_a_borrowed_phone_can_give_another_number(new_caller, session):
     caller = new_caller()
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:9])
+    walk(caller, UP_TO_DELIVERY)
     assert "số máy đang gọi là không chín một hai ba bốn năm sáu bảy tám" in caller.heard()
     caller.press("2")
     caller.press("0987654321#")
@@ -174,7 +199,7 @@ def test_three_failures_end_the_call_politely_with_a_callback(new_caller, sessio
 def test_a_silent_recording_asks_again(new_caller):
     caller = new_caller()
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:6])
+    walk(caller, LICENCE_NEW[:9])
     caller.say_nothing()
     assert caller.heard().startswith("Tổng đài chưa nghe được câu trả lời.")
     assert caller.twiml.find("Record") is not None

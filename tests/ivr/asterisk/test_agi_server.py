@@ -24,7 +24,10 @@ from tests.ivr.asterisk.fake_asterisk import (
     keys,
 )
 
-LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
+# Licence, new; vessel 90617, 12 to under 15 m; citizen id; born 05/09/1975; name, address;
+# by post; this phone; send.
+LICENCE = ["1", "1", "90617#", "1", "2", "012345678901#", "1", "05091975#", "1", Speak(3),
+           Speak(4), "1", "1", "1"]  # fmt: skip
 
 
 def call(port, agi_runtime, *script, **options) -> FakeAsterisk:
@@ -49,7 +52,12 @@ def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session
     assert session.scalars(select(Notice)).all() == []  # the receipt is the notice rules'
     rt = agi_runtime
     run_rules(rt.sessions, rt.settings, rt.calendar(), rt.clock.now())
-    assert session.scalars(select(Notice)).one().kind == "receipt"
+    # The keypad cannot give the certificate number or the gear: the receipt says what is missing.
+    assert session.scalars(select(Notice)).one().kind == "receipt_incomplete"
+    assert dossier.form["date_of_birth"] == "1975-09-05" and dossier.due_date is None
+    assert session.get(Vessel, dossier.vessel_id).length_band == "12_to_15"
+    assert "tongdai/missing_safety_certificate_number" in fake.played
+    assert "tongdai/due_when_complete" in fake.played and "tongdai/due_is" not in fake.played
     call_row = session.scalars(select(IvrCall)).one()
     assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
 
@@ -60,6 +68,17 @@ def test_numbers_are_read_back_with_our_vietnamese_digit_audio(agi_port, agi_run
     assert readback[:7] == ["tongdai/vessel_is", "tongdai/province_QNg", "tongdai/word_chin",
                             "tongdai/word_khong", "tongdai/word_sau", "tongdai/word_mot",
                             "tongdai/word_bay"]  # fmt: skip
+    assert not any(cmd.startswith("SAY") for cmd, _ in fake.transcript)
+
+
+def test_the_date_of_birth_is_read_back_as_a_date_with_our_word_audio(agi_port, agi_runtime):
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1", "2", "012345678901#", "1",
+                "05091975#")  # fmt: skip
+    assert "tongdai/length_band" in fake.played and "tongdai/birth_date" in fake.played
+    readback = fake.played[fake.played.index("tongdai/birth_date_is") :]
+    # "ngày năm tháng chín năm một nghìn chín trăm bảy mươi lăm", word by word, then the menu.
+    assert readback[1:4] == ["tongdai/word_ngay", "tongdai/word_nam", "tongdai/word_thang"]
+    assert readback[-1] == "tongdai/confirm"
     assert not any(cmd.startswith("SAY") for cmd, _ in fake.transcript)
 
 
@@ -110,7 +129,8 @@ def test_a_database_restart_mid_call_does_not_drop_the_call(
 
 
 def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, session):
-    call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1")
+    call(agi_port, agi_runtime, "1", "1", "90617#", "1", "2", "012345678901#", "1", "05091975#",
+         "1")  # fmt: skip
     fake = call(agi_port, agi_runtime, "1", Speak(3), Speak(3), "1", "1", "1",
                 uniqueid="1764100000.2")  # fmt: skip
     assert "tongdai/resume_offer" in fake.played
@@ -120,8 +140,8 @@ def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, se
 
 
 def test_silence_and_a_mute_recording_are_asked_again(agi_port, agi_runtime, session):
-    fake = call(agi_port, agi_runtime, SILENCE, "1", "1", "90617#", "1", "012345678901#", "1",
-                MUTE, Speak(2))  # fmt: skip
+    fake = call(agi_port, agi_runtime, SILENCE, "1", "1", "90617#", "1", "2", "012345678901#",
+                "1", "05091975#", "1", MUTE, Speak(2))  # fmt: skip
     # The "1" comes during the explanation of the silence: taken at once, no second menu.
     assert fake.played[:4] == ["tongdai/greeting", "tongdai/main_menu", "tongdai/no_input",
                                "tongdai/licence_variant"]  # fmt: skip

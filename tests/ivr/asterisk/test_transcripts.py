@@ -14,9 +14,9 @@ from intake.statuses import DossierStatus
 from ivr.models import IvrCall
 from tests.ivr.asterisk.replay import replay
 
-# When the calls were recorded (14:2x in Quảng Ngãi): the dossier code and due date read back
-# depend on the day.
-RECORDED_AT = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
+# When the calls were recorded (18:46 in Quảng Ngãi, Wed 02/12/2026): the dossier code read back
+# depends on the day. The licence asks the vessel's length and the owner's date of birth.
+RECORDED_AT = dt.datetime(2026, 12, 2, 11, 46, tzinfo=dt.UTC)
 
 
 def _ended(runtime) -> str | None:
@@ -44,4 +44,9 @@ def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
     with agi_runtime.sessions() as session:
         dossier = session.scalars(select(Dossier)).one()
     assert dossier.status is DossierStatus.RECEIVED
-    assert dossier.code.endswith("-261126-0001") and dossier.due_date == dt.date(2026, 12, 4)
+    # The keypad could not give the certificate number and the gear: no due date yet (the call
+    # said what is missing). Received Wed 02/12 18:47, after the 15:00 cut-off: counts as Thu
+    # 03/12; 2 working days to complete it: Fri 4, Mon 7.
+    assert dossier.code.endswith("-261202-0001") and dossier.due_date is None
+    assert dossier.completeness_due == dt.date(2026, 12, 7)
+    assert dossier.form["date_of_birth"] == "1975-09-05"
