@@ -9,10 +9,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.calendar import WorkingCalendar
 from intake.codes import allocate_sequence, format_code
-from intake.completeness import completeness_deadline, start_clock_if_complete, working_days_for
+from intake.completeness import (
+    completeness_deadline,
+    missing_items,
+    start_clock_if_complete,
+    working_days_for,
+)
 from intake.errors import ConcurrentEdit, InvalidInput
 from intake.lifecycle import Actor, change_status
-from intake.models import Dossier
+from intake.models import Dossier, Vessel
 from intake.statuses import Channel, DossierStatus
 from plumbing.settings import Settings
 
@@ -59,11 +64,23 @@ def submit(
     sequence = allocate_sequence(session, settings.centre.agency_id, local_day)
     draft.code = format_code(settings.centre.agency_id, local_day, sequence)
     draft.received_at = now
+    details = {}
     if not start_clock_if_complete(
         session, draft, settings=settings, calendar=calendar, actor=actor, now=now
     ):
         draft.completeness_due = completeness_deadline(settings, calendar, draft)
-    change_status(session, draft, DossierStatus.RECEIVED, actor=actor, now=now, calendar=calendar)
+        # What was missing at the reception, as the receipt SMS says it (whenever it is sent).
+        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
+        details["missing"] = [item.label for item in missing_items(settings, draft, vessel)]
+    change_status(
+        session,
+        draft,
+        DossierStatus.RECEIVED,
+        actor=actor,
+        now=now,
+        calendar=calendar,
+        details=details,
+    )
     session.flush()
     return draft
 

@@ -21,14 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
-from intake.completeness import missing_items
 from intake.dossier_queries import (
     incomplete_past_deadline,
     overdue_candidates,
     reminder_candidates,
 )
 from intake.lifecycle import Actor
-from intake.models import Dossier, DossierEvent, Vessel
+from intake.models import Dossier, DossierEvent
 from intake.results import set_new_date
 from intake.statuses import Delivery, Timeliness
 from intake.statuses import DossierStatus as S
@@ -158,14 +157,14 @@ class Rules:
         if event.from_status == to:
             return 0
         if to is S.RECEIVED:
-            if dossier.completed_at is None:
-                # No due date yet: say what is missing and that staff will call.
-                vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
-                missing = missing_items(self.settings, dossier, vessel)
-                documents = ", ".join(item.label for item in missing)
+            missing = (event.details or {}).get("missing")
+            if missing:
+                # Incomplete at the reception: what was missing, that staff will call, no date
+                # (the `complete` notice brings it).
                 return self._notify(
-                    session, dossier, "receipt_incomplete", "receipt", now, documents=documents
-                )
+                    session, dossier, "receipt_incomplete", "receipt", now,
+                    documents=", ".join(missing),
+                )  # fmt: skip
             return self._notify(session, dossier, "receipt", "receipt", now)
         if to is S.SUPPLEMENT_REQUESTED:
             documents = ", ".join((event.details or {}).get("documents", [])) or event.reason
