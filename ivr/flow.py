@@ -220,8 +220,10 @@ def _due_or_later(state: State) -> tuple[Part, ...]:
 
 
 def _submitted(state: State) -> tuple[Part, ...]:
-    return (Prompt("submitted"), digit_words(state["spoken_code"]), *_due_or_later(state),
-            Prompt("sms_follows"), Prompt("goodbye"))  # fmt: skip
+    # Without a due date, "it will come by SMS" already says an SMS follows.
+    sms = (Prompt("sms_follows"),) if state.get("due") else ()
+    return (Prompt("submitted"), digit_words(state["spoken_code"]), *_due_or_later(state), *sms,
+            Prompt("goodbye"))  # fmt: skip
 
 
 def _status(state: State) -> tuple[Part, ...]:

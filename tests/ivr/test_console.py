@@ -38,10 +38,12 @@ def test_a_whole_call_in_the_terminal_files_a_dossier_and_shows_the_sms(tmp_path
     result = _call(tmp_path, WHOLE_CALL)
     assert result.returncode == 0, result.stderr
     assert "Số đăng ký tàu là Quảng Ngãi chín không sáu một bảy" in result.stdout
-    assert "Chiều dài lớn nhất của tàu" in result.stdout
+    assert "Tàu dài dưới 12 mét, bấm 1" in result.stdout
     assert "Ngày sinh là ngày năm tháng chín năm một nghìn chín trăm bảy mươi lăm" in result.stdout
     assert "Hồ sơ đã được tiếp nhận" in result.stdout
-    assert "Hồ sơ còn thiếu số giấy chứng nhận an toàn kỹ thuật tàu cá" in result.stdout
+    assert (
+        "Hồ sơ còn thiếu số giấy chứng nhận an toàn kỹ thuật, nghề khai thác chính" in result.stdout
+    )
     [dossier] = _dossiers(tmp_path)
     assert dossier.status is DossierStatus.RECEIVED
     assert dossier.form["date_of_birth"] == "1975-09-05" and dossier.due_date is None

@@ -17,7 +17,7 @@ def test_the_date_of_birth_is_read_back_as_a_date_and_can_be_typed_again(new_cal
     caller = new_caller()
     caller.dial_in()
     walk(caller, UP_TO_BIRTH_DATE)
-    assert "ngày sinh của chủ tàu gồm 8 chữ số" in caller.heard()
+    assert "Bấm 8 số ngày, tháng, năm sinh của chủ tàu" in caller.heard()
     caller.press("05091957#")
     assert caller.heard() == (
         "Ngày sinh là ngày năm tháng chín năm một nghìn chín trăm năm mươi bảy "
@@ -58,7 +58,7 @@ def test_the_band_is_kept_on_the_vessel_and_a_too_short_vessel_is_said_at_the_en
     steps[2] = ("press", "1")  # "under 12 m"
     walk(caller, steps)
     heard = caller.heard()
-    assert "Hồ sơ còn thiếu xác nhận chiều dài tàu, cán bộ Trung tâm sẽ gọi lại" in heard
+    assert "Hồ sơ còn thiếu xác nhận chiều dài tàu, cán bộ sẽ gọi lại" in heard
     assert "Hạn trả kết quả là" not in heard
     dossier = session.scalars(select(Dossier)).one()
     assert session.get(Vessel, dossier.vessel_id).length_band == "under_12"
@@ -88,7 +88,7 @@ def test_the_status_of_an_incomplete_dossier_promises_the_date_by_sms(
     caller.press("#")
     heard = caller.heard()
     assert "hiện mới được tiếp nhận" in heard
-    assert "Hạn trả kết quả sẽ được nhắn tin cho ông bà khi hồ sơ đủ thông tin" in heard
+    assert "Hạn trả kết quả sẽ nhắn tin khi hồ sơ đủ." in heard
     dossier = session.scalars(select(Dossier)).one()
     rt = voice_runtime
     with rt.sessions() as other, other.begin():

@@ -59,10 +59,12 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     # The keypad cannot give the safety certificate's number or the gear: the caller hears what
     # is missing, that staff will call, and that the due date comes by SMS; no date yet.
     assert (
-        "Hồ sơ còn thiếu số giấy chứng nhận an toàn kỹ thuật tàu cá, nghề khai thác chính, "
-        "cán bộ Trung tâm sẽ gọi lại để bổ sung." in heard
+        "Hồ sơ còn thiếu số giấy chứng nhận an toàn kỹ thuật, nghề khai thác chính, "
+        "cán bộ sẽ gọi lại để bổ sung." in heard
     )
-    assert "Hạn trả kết quả sẽ được nhắn tin" in heard and "Hạn trả kết quả là" not in heard
+    assert (
+        "Hạn trả kết quả sẽ nhắn tin khi hồ sơ đủ." in heard and "Hạn trả kết quả là" not in heard
+    )
 
     dossier = only_dossier(session)
     assert dossier.status is DossierStatus.RECEIVED
@@ -137,7 +139,7 @@ def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session)
     caller.press("3")
     assert "nói tên tỉnh" in caller.heard()
     caller.speak(2)
-    assert "Chiều dài lớn nhất của tàu" in caller.heard()
+    assert "Tàu dài dưới 12 mét, bấm 1" in caller.heard()
     caller.press("3")
     assert "căn cước" in caller.heard()
     vessel = session.scalars(select(Vessel)).one()
