@@ -17,6 +17,7 @@ IVR or staff typed it on the dossier page. Where each value lives, field by fiel
 | date_of_birth (IVR: ddmmyyyy)  | form["date_of_birth"]     | (ISO date, as the staff form)    |
 | length_band (IVR only)         | Vessel.length_band        | (intake.vessel_length answers    |
 |                                |                           | the vessel's band)               |
+| vessel_length_m (staff only)   | Vessel.length_m           | (the staff form reads it there)  |
 | owner_name, address (staff)    | form[...]                 | Applicant.name/address, copies   |
 | delivery                       | Dossier.delivery          |                                  |
 | notify_phone / mobile          | Dossier.notify_phone      | Applicant.phone, a copy          |
@@ -131,6 +132,10 @@ def apply_answers(
         elif key == "date_of_birth" and keyed:
             born = parse_keyed(value)
             form[key] = born.isoformat() if born else ""
+        elif key == "vessel_length_m":
+            vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+            if vessel is not None:
+                vessel.length_m = float(value) if value else None
         elif key == "length_band":
             vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
             if vessel is not None:

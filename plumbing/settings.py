@@ -251,7 +251,7 @@ class Variant(_Frozen):
     reasons: dict[str, str] = Field(default_factory=dict)
 
 
-FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number"]
+FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number", "length_m"]
 # What the phone line can ask beyond the common questions, per procedure (ivr/flow.py).
 PhoneQuestion = Literal["date_of_birth", "length_band"]
 

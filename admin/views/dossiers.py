@@ -195,6 +195,8 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     answers = form_values(dossier)
+    if vessel is not None and vessel.length_m is not None:
+        answers["vessel_length_m"] = f"{vessel.length_m:g}"  # lives on the vessel
     values = {f.key: display_value(f, answers.get(f.key)) for f in fields}
     if submitted:
         values.update(submitted)

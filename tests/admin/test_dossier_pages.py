@@ -369,3 +369,28 @@ def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
         code,
     ):
         assert text in apology, text
+
+
+def test_staff_enter_the_exact_length_and_a_too_short_band_no_longer_blocks(operator, runtime):
+    """A safety certificate whose caller said "under 12 m": incomplete until staff give the
+    length from the registration; 12,4 m reaches the 12 m minimum and the clock starts."""
+    with runtime.sessions() as session, session.begin():
+        dossier = create_dossier(session, runtime, procedure="vessel_safety", complete=False,
+                                 owner_name="Nguyễn Văn Ba", vessel="90617")  # fmt: skip
+        session.get(Vessel, dossier.vessel_id).length_band = "under_12"
+        dossier_id = dossier.id
+    url, version = _claimed(operator, runtime, dossier_id)
+    page = operator.get(url).get_data(as_text=True)
+    assert "Chiều dài tàu: thủ tục áp dụng cho tàu từ 12 m (đã khai: dưới 12 m)" in page
+    form = {"csrf_token": token(operator, url), "version": version}
+    bad = operator.post(f"{url}/form", data={**form, "vessel_length_m": "1e1"})
+    assert bad.status_code == 400 and "Chiều dài viết bằng số mét" in bad.get_data(as_text=True)
+    operator.post(f"{url}/form", data={**form, "vessel_length_m": "12,4"})
+    with runtime.sessions() as session:
+        dossier = session.get(Dossier, dossier_id)
+        assert session.get(Vessel, dossier.vessel_id).length_m == 12.4
+    # Completed Tue 01/12/2026 09:00 (the test clock), 5 working days: Wed 2 ... Tue 8.
+    assert dossier.due_date == dt.date(2026, 12, 8)
+    page = operator.get(url).get_data(as_text=True)
+    assert 'id="f-vessel_length_m" name="vessel_length_m" value="12.4"' in page
+    assert '<span id="due-date">08/12/2026</span>' in page
