@@ -394,3 +394,12 @@ def test_staff_enter_the_exact_length_and_a_too_short_band_no_longer_blocks(oper
     page = operator.get(url).get_data(as_text=True)
     assert 'id="f-vessel_length_m" name="vessel_length_m" value="12.4"' in page
     assert '<span id="due-date">08/12/2026</span>' in page
+
+
+def test_the_queue_pages_on_to_the_dossiers_without_a_due_date(operator, runtime):
+    first, _ = _phone_dossier(runtime, vessel="11111")
+    second, code = _phone_dossier(runtime, vessel="22222", phone="+84987654321")
+    response = operator.get(f"/admin/dossiers?after=none:{first}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and code in page
+    assert f'/admin/dossiers/{first}"' not in page and f'/admin/dossiers/{second}"' in page
