@@ -11,6 +11,27 @@ the three slowest) with the file and function that ran them, each with its EXPLA
 what in the plan is slow. Loading takes well under a minute; the whole run a few minutes.
 
     .venv/bin/python bench/admin_pages.py [--dossiers 1000000] [--samples 40] [--target-ms 150]
+
+Before and after a change: `--baseline-tree PATH` (a git worktree of the older commit) starts a
+second web process from that tree against the same database, each with its own cookie jar, and
+times every page on both in turns, A B B A A B ... (the order flips each round). The machine is
+shared with other work and its speed drifts from one minute to the next; PostgreSQL's and the
+kernel's caches warm as pages are read. Timing the two trees in separate runs, or one after the
+other, measured those effects rather than the code (per-page ratios of 0.70-1.35 either way for
+identical SQL); requests interleaved one by one see the same cache state and the same load, so
+their ratio is fair. Prints p50/p95 of both, after/before ratios (also the median of the per-round
+ratios, the least sensitive to drift), the CPU time per request of each tree's web process and
+PostgreSQL backends (on a loaded machine most of the wall time is waiting for a core; CPU time is
+the work) and each process's peak resident memory.
+
+    .venv/bin/python bench/admin_pages.py --baseline-tree ../base [--baseline-python PY]
+
+The database is migrated by this tree. When the older code maps columns that a later migration
+dropped, they are added back (nullable, or with the model's default) before it starts: this tree
+maps no such column, so its statements do not change. A table the older code needs and the
+database lacks stops the run. The baseline runs on this tree's interpreter with PYTHONPATH at its
+tree (the same library versions), unless `--baseline-python` names another; the script checks
+that its `tongdai`, `intake` and `admin` come from the baseline tree.
 """
 
 from __future__ import annotations
@@ -18,6 +39,7 @@ from __future__ import annotations
 import argparse
 import html
 import http.cookiejar
+import math
 import os
 import re
 import signal
@@ -34,7 +56,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import free_port, status_kib, summarize, throwaway_database, wait_until
+from bench._common import (
+    cpu_seconds,
+    free_port,
+    status_kib,
+    summarize,
+    throwaway_database,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
@@ -323,6 +352,381 @@ def diagnose(plan: list[str]) -> list[str]:
     return findings
 
 
+# ---- before and after: the same pages on two trees, requests interleaved --------------------
+
+# Run with the baseline's interpreter and tree: which of its mapped tables and columns the
+# database lacks, and where its packages were imported from.
+SCHEMA_PROBE = """
+import importlib, json, sys
+import sqlalchemy as sa
+
+# The packages that hold models in every version; their tables share one metadata. (This
+# interpreter may also see the newer tree's packages through its editable install: names the
+# baseline lacks, such as plumbing, would come from there, so none is asked for by name.)
+for name in ("intake.models", "ivr.models", "scheduler.models", "sms.models"):
+    importlib.import_module(name)
+from intake.models import Dossier
+
+metadata = Dossier.metadata
+import admin, intake, tongdai
+from sqlalchemy.dialects import postgresql
+
+engine = sa.create_engine(sys.argv[1])
+found = sa.inspect(engine)
+tables = set(found.get_table_names())
+missing_tables, missing_columns = [], []
+for table in metadata.sorted_tables:
+    if table.name not in tables:
+        missing_tables.append(table.name)
+        continue
+    have = {column["name"] for column in found.get_columns(table.name)}
+    for column in table.columns:
+        if column.name in have:
+            continue
+        default = column.default.arg if column.default is not None else None
+        if callable(default) or not isinstance(default, (bool, int, str, type(None))):
+            default = None
+        missing_columns.append({
+            "table": table.name,
+            "column": column.name,
+            "type": column.type.compile(dialect=postgresql.dialect()),
+            "default": default,
+        })
+engine.dispose()
+print(json.dumps({
+    "modules": {m.__name__: m.__file__ for m in (tongdai, intake, admin)},
+    "missing_tables": missing_tables,
+    "missing_columns": missing_columns,
+}))
+"""
+
+
+def baseline_process(tree: Path, python: str | None, env: dict[str, str]) -> tuple[str, dict]:
+    """The interpreter and environment that run the baseline tree's code."""
+    return python or sys.executable, {**env, "PYTHONPATH": str(tree)}
+
+
+def make_baseline_fit(url: str, tree: Path, python: str, env: dict[str, str]) -> None:
+    """Check the baseline's code is the baseline's, and give it the columns it still maps."""
+    import json
+
+    import sqlalchemy as sa
+
+    probe = subprocess.run(
+        [python, "-c", SCHEMA_PROBE, url], env=env, cwd=tree, capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        raise SystemExit(f"the baseline tree's models do not load:\n{probe.stderr}")
+    found = json.loads(probe.stdout)
+    for name, file in found["modules"].items():
+        if not Path(file).resolve().is_relative_to(tree):
+            raise SystemExit(f"the baseline imports {name} from {file}, not from {tree}")
+    if found["missing_tables"]:
+        raise SystemExit(
+            "the baseline maps tables this database lacks: "
+            + ", ".join(found["missing_tables"])
+            + "; it cannot run on this tree's schema"
+        )
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for column in found["missing_columns"]:
+            default = column["default"]
+            clause = ""
+            if default is not None:
+                literal = sa.literal(default).compile(
+                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+                clause = f" NOT NULL DEFAULT {literal}"
+            connection.exec_driver_sql(
+                f'ALTER TABLE "{column["table"]}" ADD COLUMN "{column["column"]}" '
+                f"{column['type']}{clause}".replace("%", "%%")
+            )
+            print(
+                f"  for the baseline: added {column['table']}.{column['column']} "
+                f"{column['type']}{clause} (a later migration dropped it)"
+            )
+    engine.dispose()
+
+
+@dataclass
+class Server:
+    label: str
+    process: subprocess.Popen
+    staff: Staff
+    data_dir: str
+
+    @property
+    def application_name(self) -> str:
+        """What its PostgreSQL connections call themselves (PGAPPNAME), to find their backends."""
+        return f"tongdai_bench_{self.label}"
+
+
+class CpuMeter:
+    """CPU seconds a server spends, its web process and its PostgreSQL backends (found by
+    application name), between two readings. Wall time on a loaded machine adds the time spent
+    waiting for a core; CPU time is the work itself."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.query = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+
+    def backends(self, server: Server) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(self.query, {"name": server.application_name}).scalars())
+
+    def reading(self, server: Server) -> tuple[float, dict[int, float]]:
+        backends = {pid: cpu_seconds(pid) for pid in self.backends(server)}
+        return cpu_seconds(server.process.pid), backends
+
+    def since(self, server: Server, before: tuple[float, dict[int, float]]) -> tuple[float, float]:
+        """(web, postgres) CPU seconds since `before`; a backend born since counts whole."""
+        web, backends = self.reading(server)
+        postgres = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in backends.items())
+        return web - before[0], postgres
+
+
+def start_server(label: str, python: str, tree: Path, env: dict[str, str], data_dir: str) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [python, "-m", "tongdai", "web", "--port", str(port)],
+        env={**env, "TONGDAI_DATA_DIR": data_dir, "PGAPPNAME": f"tongdai_bench_{label}"},
+        cwd=tree,
+    )
+    base = f"http://127.0.0.1:{port}"
+    server = Server(label, process, Staff(base), data_dir)
+    try:
+        if not wait_until(lambda: _answers(base) or process.poll() is not None, 60):
+            raise SystemExit(f"{label}: the web app did not start")
+        if process.poll() is not None:
+            raise SystemExit(f"{label}: the web app exited with {process.returncode}")
+        server.staff.log_in(USER, PASSWORD)
+    except BaseException:
+        stop_server(process)
+        raise
+    return server
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
+class Paired:
+    name: str
+    rows: tuple[int, int]
+    before: list[float]
+    after: list[float]
+    cpu_before: tuple[float, float]  # (web, postgres) CPU seconds per request
+    cpu_after: tuple[float, float]
+
+    @property
+    def cpu_ratio(self) -> float:
+        return sum(self.cpu_after) / sum(self.cpu_before) if sum(self.cpu_before) else math.nan
+
+    def ratio(self, q: float) -> float:
+        b, a = summarize(self.before), summarize(self.after)
+        return (a.p50 / b.p50) if q == 50 else (a.p95 / b.p95)
+
+    @property
+    def paired_ratio(self) -> float:
+        """The median of after/before within each round: drift between rounds cancels out."""
+        ratios = sorted(a / b for a, b in zip(self.after, self.before, strict=True))
+        return summarize(ratios).p50
+
+
+def measure_interleaved(
+    name: str,
+    meter: CpuMeter,
+    before: Server,
+    path_before: str,
+    after: Server,
+    path_after: str,
+    samples: int,
+) -> Paired:
+    for _ in range(WARMUP):
+        _, body_before = before.staff.get(path_before)
+        _, body_after = after.staff.get(path_after)
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    turns = (("before", before.staff, path_before), ("after", after.staff, path_after))
+    started = {server.label: meter.reading(server) for server in (before, after)}
+    for round_ in range(samples):
+        for label, staff, path in turns if round_ % 2 == 0 else turns[::-1]:
+            times[label].append(staff.get(path)[0])
+    cpu = {
+        server.label: tuple(s / samples for s in meter.since(server, started[server.label]))
+        for server in (before, after)
+    }
+    return Paired(
+        name,
+        (rows_on(body_before), rows_on(body_after)),
+        times["before"],
+        times["after"],
+        cpu["before"],
+        cpu["after"],
+    )
+
+
+def run_interleaved(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
+    tree = Path(args.baseline_tree).resolve()
+    python, baseline_env = baseline_process(tree, args.baseline_python, env)
+    make_baseline_fit(url, tree, python, baseline_env)
+    with tempfile.TemporaryDirectory() as data_before, tempfile.TemporaryDirectory() as data_after:
+        servers: list[Server] = []
+        try:
+            servers.append(start_server("before", python, tree, baseline_env, data_before))
+            servers.append(start_server("after", sys.executable, ROOT, env, data_after))
+            before, after = servers
+            pages = [(name, path, path) for name, path in page_list(url, args)]
+            # "Trang sau" as each tree renders it: the cursor is each one's own.
+            deep = []
+            for server in servers:
+                path = "/admin/dossiers"
+                for _ in range(DEEP_PAGES - 1):
+                    path = next_page(server.staff.get(path)[1]) or path
+                deep.append(path)
+            pages.insert(1, (f"queue, page {DEEP_PAGES} (Trang sau x{DEEP_PAGES - 1})", *deep))
+            load = os.getloadavg()
+            print(
+                f"\nbefore: {tree} (pid {before.process.pid}, {python})\n"
+                f"after:  {ROOT} (pid {after.process.pid})\n"
+                f"both `python -m tongdai web` (waitress, 8 threads) on one database; one "
+                f"client; per page {WARMUP} warm-up each, then {args.samples} rounds, each one "
+                f"request to each, order flipped every round (A B B A ...).\n"
+                f"cores {os.cpu_count()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n"
+            )
+            print(
+                f"{'':<43} {' wall ms ':-^34}  {' after/before ':-^18}  "
+                f"{' CPU ms/request ':-^21}\n"
+                f"{'page':<38} {'rows':>4} {'before p50':>10} {'p95':>6} {'after p50':>9} "
+                f"{'p95':>6}  {'p50':>4} {'p95':>5} {'paired':>6}  {'before':>7} {'after':>7} "
+                f"{'ratio':>5}"
+            )
+            meter = CpuMeter(url)
+            results = []
+            for name, path_before, path_after in pages:
+                m = measure_interleaved(
+                    name, meter, before, path_before, after, path_after, args.samples
+                )
+                results.append(m)
+                b, a = summarize(m.before), summarize(m.after)
+                rows = "-" if "dossiers" not in path_after else str(m.rows[1])
+                if m.rows[0] != m.rows[1]:
+                    rows += f" (before {m.rows[0]})"
+                worse = max(m.ratio(50), m.paired_ratio) > 1 + args.worse / 100
+                print(
+                    f"{name:<38} {rows:>4} {b.p50 * 1000:>10.1f} {b.p95 * 1000:>6.1f} "
+                    f"{a.p50 * 1000:>9.1f} {a.p95 * 1000:>6.1f}  {m.ratio(50):>4.2f} "
+                    f"{m.ratio(95):>5.2f} {m.paired_ratio:>6.2f}  "
+                    f"{sum(m.cpu_before) * 1000:>7.1f} {sum(m.cpu_after) * 1000:>7.1f} "
+                    f"{m.cpu_ratio:>5.2f}" + (f"  > +{args.worse:g} %" if worse else ""),
+                    flush=True,
+                )
+            load = os.getloadavg()
+            print(f"\nload average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+            for server in servers:
+                peak = status_kib(server.process.pid, "VmHWM")
+                shown = f"{peak / 1024:.1f} MiB" if peak else "unavailable"
+                print(f"{server.label:<6} web process peak resident memory (VmHWM): {shown}")
+            overall = math.exp(sum(math.log(m.paired_ratio) for m in results) / len(results))
+            cpu = math.exp(sum(math.log(m.cpu_ratio) for m in results) / len(results))
+            web = [sum(m.cpu_before[0] for m in results), sum(m.cpu_after[0] for m in results)]
+            pg = [sum(m.cpu_before[1] for m in results), sum(m.cpu_after[1] for m in results)]
+            meter.engine.dispose()
+            print(
+                f"CPU per request, all pages summed: web process {web[0] * 1000:.1f} -> "
+                f"{web[1] * 1000:.1f} ms, PostgreSQL {pg[0] * 1000:.1f} -> {pg[1] * 1000:.1f} ms; "
+                f"geometric mean of the per-page CPU ratios {cpu:.3f}"
+            )
+            worse = [
+                m.name for m in results if max(m.ratio(50), m.paired_ratio) > 1 + args.worse / 100
+            ]
+            print(
+                f"geometric mean of the paired ratios: {overall:.3f}; pages more than "
+                f"{args.worse:g} % slower after (p50 or paired): "
+                + (", ".join(worse) if worse else "none")
+            )
+        finally:
+            for server in servers:
+                stop_server(server.process)
+
+
+def page_list(url: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The pages timed, each with a name (the deep page is added by the caller: it is reached)."""
+    returned_middle = _middle_cursor(url, "returned")
+    # The newest dossier's vessel and phone, as LOAD_DOSSIERS derives them from its id.
+    vessel_index = (args.dossiers * 104729) % args.vessels
+    vessel_digits = f"{vessel_index % 100000:05d}"
+    phone = f"0{9_0000_0000 + (args.dossiers * 7919) % args.phones}"
+    phone = f"{phone[:4]} {phone[4:7]} {phone[7:]}"
+    return [
+        ("queue, first page", "/admin/dossiers"),
+        ("filter procedure", "/admin/dossiers?procedure=vessel_safety"),
+        ("filter status in process", "/admin/dossiers?status=in_process"),
+        ("filter status returned", "/admin/dossiers?status=returned"),
+        ("  + cursor mid-way", f"/admin/dossiers?status=returned&after={returned_middle}"),
+        ("filter status all", "/admin/dossiers?status=all"),
+        ("filter due soon", "/admin/dossiers?due=soon"),
+        ("filter overdue", "/admin/dossiers?due=overdue"),
+        ("filter channel counter", "/admin/dossiers?channel=counter"),
+        ("filter mine", "/admin/dossiers?mine=1"),
+        ("search vessel number", f"/admin/dossiers?q={vessel_digits}"),
+        ("search phone", "/admin/dossiers?q=" + urllib.parse.quote(phone)),
+        ("dashboard", "/admin/"),
+    ]
+
+
+# ---- one tree ----------------------------------------------------------------------------------
+
+
+def run_single(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as data:
+        server = start_server("web", sys.executable, ROOT, env, data)
+        try:
+            staff = server.staff
+            path = "/admin/dossiers"
+            for _ in range(DEEP_PAGES - 1):
+                path = next_page(staff.get(path)[1]) or path
+            pages = page_list(url, args)
+            pages.insert(1, (f"queue, page {DEEP_PAGES} (Trang sau x{DEEP_PAGES - 1})", path))
+            print(
+                f"\nweb: `python -m tongdai web` (waitress, 8 threads), pid {server.process.pid}; "
+                f"one client, {args.samples} timed requests per page after {WARMUP} warm-up\n"
+            )
+            print(f"{'page':<38} {'rows':>4} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  target")
+            results = []
+            for name, path in pages:
+                m = measure(staff, name, path, args.samples)
+                results.append(m)
+                verdict = "met" if m.p95_ms < args.target_ms else f"MISSED (>= {args.target_ms:g})"
+                print(
+                    f"{m.name:<38} {m.rows if 'dossiers' in m.path else '-':>4} "
+                    f"{m.p50_ms:>7.1f} {m.p95_ms:>7.1f} "
+                    f"{m.max_ms:>7.1f}  {verdict}",
+                    flush=True,
+                )
+            peak = status_kib(server.process.pid, "VmHWM")
+            print(
+                f"\nweb process peak resident memory (VmHWM): {peak / 1024:.1f} MiB"
+                if peak
+                else "\nweb process memory: unavailable"
+            )
+            missed = [m for m in results if m.p95_ms >= args.target_ms]
+            print(
+                f"{len(results) - len(missed)}/{len(results)} pages meet p95 < "
+                f"{args.target_ms:g} ms"
+            )
+            for m in missed:
+                explain_slowest({**env, "TONGDAI_DATA_DIR": data}, m.path)
+        finally:
+            stop_server(server.process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dossiers", type=int, default=1_000_000)
@@ -331,6 +735,15 @@ def main() -> None:
     parser.add_argument("--phones", type=int, default=300_000)
     parser.add_argument("--samples", type=int, default=40, help="timed requests per page")
     parser.add_argument("--target-ms", type=float, default=TARGET_P95_MS, help="p95 target")
+    parser.add_argument(
+        "--baseline-tree", help="a checkout of the older commit: time both, interleaved"
+    )
+    parser.add_argument(
+        "--baseline-python", help="the baseline's interpreter (default: this one, PYTHONPATH)"
+    )
+    parser.add_argument(
+        "--worse", type=float, default=10.0, help="flag pages this many %% slower after"
+    )
     args = parser.parse_args()
 
     from admin.accounts import add_user
@@ -347,6 +760,7 @@ def main() -> None:
             "TONGDAI_SECRET_KEY": "bench",
             "TONGDAI_LOG_LEVEL": "WARNING",
         }
+        env.pop("PYTHONPATH", None)
         settings = load_settings(ROOT / "config.toml", env=env)
         prepare_database(settings)
         engine = make_engine(url)
@@ -357,79 +771,10 @@ def main() -> None:
         started = time.perf_counter()
         load(url, args.dossiers, args.vessels, args.notices, args.phones)
         print(f"  loaded in {time.perf_counter() - started:.1f} s")
-
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tongdai", "web", "--port", str(port)], env=env, cwd=ROOT
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            if not wait_until(lambda: _answers(base), 60):
-                raise SystemExit("the web app did not start")
-            staff = Staff(base)
-            staff.log_in(USER, PASSWORD)
-
-            path = "/admin/dossiers"
-            for _ in range(DEEP_PAGES - 1):
-                path = next_page(staff.get(path)[1]) or path
-            deep = path
-            returned_middle = _middle_cursor(url, "returned")
-            # The newest dossier's vessel and phone, as LOAD_DOSSIERS derives them from its id.
-            vessel_index = (args.dossiers * 104729) % args.vessels
-            vessel_digits = f"{vessel_index % 100000:05d}"
-            phone = f"0{9_0000_0000 + (args.dossiers * 7919) % args.phones}"
-            phone = f"{phone[:4]} {phone[4:7]} {phone[7:]}"
-            pages = [
-                ("queue, first page", "/admin/dossiers"),
-                (f"queue, page {DEEP_PAGES} (Trang sau x{DEEP_PAGES - 1})", deep),
-                ("filter procedure", "/admin/dossiers?procedure=vessel_safety"),
-                ("filter status in process", "/admin/dossiers?status=in_process"),
-                ("filter status returned", "/admin/dossiers?status=returned"),
-                ("  + cursor mid-way", f"/admin/dossiers?status=returned&after={returned_middle}"),
-                ("filter status all", "/admin/dossiers?status=all"),
-                ("filter due soon", "/admin/dossiers?due=soon"),
-                ("filter overdue", "/admin/dossiers?due=overdue"),
-                ("filter channel counter", "/admin/dossiers?channel=counter"),
-                ("filter mine", "/admin/dossiers?mine=1"),
-                ("search vessel number", f"/admin/dossiers?q={vessel_digits}"),
-                ("search phone", "/admin/dossiers?q=" + urllib.parse.quote(phone)),
-                ("dashboard", "/admin/"),
-            ]
-            print(
-                f"\nweb: `python -m tongdai web` (waitress, 8 threads), pid {server.pid}; "
-                f"one client, {args.samples} timed requests per page after {WARMUP} warm-up\n"
-            )
-            print(f"{'page':<38} {'rows':>4} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  target")
-            results = []
-            for name, path in pages:
-                m = measure(staff, name, path, args.samples)
-                results.append(m)
-                verdict = "met" if m.p95_ms < args.target_ms else f"MISSED (>= {args.target_ms:g})"
-                print(
-                    f"{m.name:<38} {m.rows if 'dossiers' in m.path else '-':>4} "
-                    f"{m.p50_ms:>7.1f} {m.p95_ms:>7.1f} "
-                    f"{m.max_ms:>7.1f}  {verdict}",
-                    flush=True,
-                )
-            peak = status_kib(server.pid, "VmHWM")
-            print(
-                f"\nweb process peak resident memory (VmHWM): {peak / 1024:.1f} MiB"
-                if peak
-                else "\nweb process memory: unavailable"
-            )
-            missed = [m for m in results if m.p95_ms >= args.target_ms]
-            print(
-                f"{len(results) - len(missed)}/{len(results)} pages meet p95 < "
-                f"{args.target_ms:g} ms"
-            )
-            for m in missed:
-                explain_slowest(env, m.path)
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if args.baseline_tree:
+            run_interleaved(args, url, env)
+        else:
+            run_single(args, url, env)
 
 
 def _answers(base: str) -> bool:

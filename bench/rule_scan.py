@@ -16,7 +16,8 @@ time of the tick (which sends the apologies: 1,000 new dates, alerts and apology
 ratio to the first size's tick, the time of a second, idle tick, and EXPLAIN (ANALYZE, BUFFERS)
 of the overdue query exactly as scheduler/rules.py builds it (run in a rolled-back transaction,
 before the tick), with whether it uses ix_dossier_apology_candidates, and summaries
-(index, rows filtered out, time) of that query once nothing is due and of the reminder query.
+(index, rows filtered out, time) of that query once nothing is due, of the reminder query and of
+the at-risk query (dossiers due by the next working day: proposed apologies).
 The tick should cost what is due, not what is stored: its time must stay flat as the table grows;
 the last line says whether it did.
 """
@@ -109,6 +110,13 @@ def overdue_query(batch: int) -> str:
     return as_sql(overdue_candidates(TODAY, batch))
 
 
+def at_risk_query(batch: int, calendar, ahead: int) -> str:
+    """scan_at_risk's query (dossiers due by the next working day, not yet proposed), as SQL."""
+    from scheduler.rules import at_risk_candidates
+
+    return as_sql(at_risk_candidates(TODAY, calendar.add_working_days(TODAY, ahead), batch))
+
+
 def reminder_query(batch: int, after_days: int) -> str:
     """scan_reminders' query, as SQL with its values."""
     from scheduler.rules import reminder_candidates
@@ -181,6 +189,7 @@ def main() -> None:
             calendar = load_calendar(session, settings)
         sql = overdue_query(BATCH)
         reminders = reminder_query(BATCH, settings.scheduler.reminder_after_days)
+        at_risk = at_risk_query(BATCH, calendar, settings.scheduler.at_risk_working_days)
         print(
             f"rule scan: one run_rules tick at {NOW:%Y-%m-%d %H:%M %z}, {args.due} dossiers due "
             f"for an automatic apology at every size; PostgreSQL, batch {BATCH}"
@@ -190,6 +199,7 @@ def main() -> None:
             loaded = load(engine, size, args.due)
             plan = explain(engine, sql)
             reminder_plan = explain(engine, reminders)
+            at_risk_plan = explain(engine, at_risk)
             started = time.perf_counter()
             report = run_rules(sessions, settings, calendar, NOW)
             tick = time.perf_counter() - started
@@ -207,6 +217,7 @@ def main() -> None:
                 print(f"    {line}")
             print(f"  overdue query with nothing due: {summary(idle_plan)}")
             print(f"  reminder query: {summary(reminder_plan)}")
+            print(f"  at-risk query (proposed apologies) before the tick: {summary(at_risk_plan)}")
         first = results[0][1]
         print(
             f"\n{'dossiers':>10} {'tick s':>7} {'ratio':>6} {'idle ms':>8} {'apologies':>9}  "

@@ -42,7 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from intake.calendar import WorkingCalendar
 from intake.digits import ascii_digits, is_digits
 from intake.errors import InvalidInput
-from intake.models import Dossier, DossierEvent, Vessel
+from intake.models import ApologyProposal, Dossier, DossierEvent, Vessel
 from intake.phone import parse_phone
 from intake.statuses import (
     CLOCK_RUNNING_STATUSES,
@@ -492,6 +492,31 @@ def incomplete_past_deadline(today: dt.date, limit: int) -> Select[tuple[Dossier
             Dossier.completeness_alerted_at.is_(None),
         )
         .order_by(Dossier.completeness_due, Dossier.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def at_risk_candidates(today: dt.date, last_due: dt.date, limit: int) -> Select[tuple[Dossier]]:
+    """Dossiers with the clock running, no new date yet and no apology proposed, due between
+    `today` and `last_due`: at risk of being late (ix_dossier_apology_candidates). Rows another
+    scanner holds are skipped."""
+    proposed = (
+        select(ApologyProposal.id)
+        .where(
+            ApologyProposal.dossier_id == Dossier.id, ApologyProposal.due_date == Dossier.due_date
+        )
+        .exists()
+    )
+    return (
+        select(Dossier)
+        .where(
+            IS_CLOCK_RUNNING,
+            Dossier.apology_count == 0,
+            Dossier.due_date.between(today, last_due),
+            ~proposed,
+        )
+        .order_by(Dossier.due_date, Dossier.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

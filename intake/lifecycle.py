@@ -106,6 +106,9 @@ def change_status(
         dossier.supplement_requested_at = now
     elif current is S.SUPPLEMENT_REQUESTED:
         _move_due_dates_by_wait(dossier, now, calendar)
+        if dossier.effective_due_date is not None:
+            # The moved date, as it stood when the papers arrived (the supplement_received SMS).
+            details = {**(details or {}), "due": dossier.effective_due_date.isoformat()}
     if to is S.RESULT_READY:
         dossier.result_ready_at = now
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.calendar import WorkingCalendar
 from intake.dossier_commands import record_event
 from intake.errors import ForbiddenTransition, InvalidInput, OverrideRequired
 from intake.lifecycle import Actor
-from intake.models import Dossier, DossierEvent
+from intake.models import ApologyProposal, Dossier, DossierEvent, ProposalStatus
 from intake.statuses import Delivery
 from intake.statuses import DossierStatus as S
 
@@ -32,9 +33,13 @@ def set_new_date(
     calendar: WorkingCalendar,
     override: bool = False,
     automatic: bool = False,
+    by_department: bool = False,
 ) -> DossierEvent:
     """Promise a new return date with an apology. Legal rule [check]: once; a second new date
-    needs a supervisor's override with a reason."""
+    needs a supervisor's override with a reason. A date the processing department sets itself
+    (`by_department`, the status API) needs no approval: it is that department's decision.
+
+    Any apology proposal still waiting for this dossier is closed: a date was set."""
     if dossier.status not in NEW_DATE_STATUSES:
         raise ForbiddenTransition(f"Không thể hẹn lại ngày cho hồ sơ «{dossier.status.label}».")
     if dossier.due_date is None:
@@ -42,16 +47,19 @@ def set_new_date(
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Cần ghi lý do chậm trả kết quả.")
-    if dossier.apology_count >= 1 and not override:
+    if dossier.apology_count >= 1 and not (override or by_department):
         raise OverrideRequired("Hồ sơ đã được hẹn lại một lần; lần thứ hai cần lãnh đạo phê duyệt.")
     if override and (actor.role is None or not actor.role.may_override):
         raise OverrideRequired("Chỉ lãnh đạo (supervisor) mới được hẹn lại lần thứ hai.")
     if new_date <= calendar.local(now).date() or not calendar.is_working_day(new_date):
         raise InvalidInput("Ngày hẹn mới phải là một ngày làm việc sau hôm nay.")
+    previous = dossier.effective_due_date
     dossier.apology_count += 1
     dossier.new_due_date = new_date
     dossier.apology_reason = reason
     dossier.updated_at = now
+    closed = ProposalStatus.AUTOMATIC if automatic else ProposalStatus.SUPERSEDED
+    close_pending_proposals(session, dossier, closed, actor=actor, now=now)
     return record_event(
         session,
         dossier,
@@ -63,9 +71,36 @@ def set_new_date(
             "action": "new_date",
             "number": dossier.apology_count,
             "new_due": new_date.isoformat(),
+            "previous_due": previous.isoformat() if previous else None,
             "automatic": automatic,
+            "by_department": by_department,
         },
     )
+
+
+def close_pending_proposals(
+    session: Session,
+    dossier: Dossier,
+    status: ProposalStatus,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    made_by: dt.datetime | None = None,
+) -> int:
+    """Close the apology proposals of `dossier` still waiting for a supervisor (only those made
+    by `made_by`, when given: an event read later must not close a newer proposal)."""
+    query = select(ApologyProposal).where(
+        ApologyProposal.dossier_id == dossier.id,
+        ApologyProposal.status == ProposalStatus.PENDING,
+    )
+    if made_by is not None:
+        query = query.where(ApologyProposal.created_at <= made_by)
+    pending = session.scalars(query).all()
+    for proposal in pending:
+        proposal.status = status
+        proposal.decided_at = now
+        proposal.decided_by = actor.name
+    return len(pending)
 
 
 def record_dispatch(

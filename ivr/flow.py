@@ -191,7 +191,7 @@ def _summary(state: State) -> tuple[Part, ...]:
     fee_parts: tuple[Part, ...] = (
         (Prompt("fee_is"), number_words(fee), Words(("đồng",)), Prompt("fee_payment"))
         if fee
-        else (Prompt("fee_none"),)
+        else (Prompt(f"fee_{_procedure_variant(answers)}"),)
     )
     return (
         Prompt("summary_intro"),
@@ -203,6 +203,10 @@ def _summary(state: State) -> tuple[Part, ...]:
         *fee_parts,
         Prompt("summary_confirm"),
     )
+
+
+def _procedure_variant(answers: dict) -> str:
+    return f"{answers['procedure']}_{answers.get('variant') or 'new'}"
 
 
 def _due(state: State) -> Words:
@@ -220,9 +224,11 @@ def _due_or_later(state: State) -> tuple[Part, ...]:
 
 
 def _submitted(state: State) -> tuple[Part, ...]:
+    papers = f"papers_{_procedure_variant(state['answers'])}"
     # Without a due date, "it will come by SMS" already says an SMS follows.
     sms = (Prompt("sms_follows"),) if state.get("due") else ()
-    return (Prompt("submitted"), digit_words(state["spoken_code"]), *_due_or_later(state), *sms,
+    return (Prompt("submitted"), digit_words(state["spoken_code"]), *_due_or_later(state),
+            Prompt("papers_intro"), Prompt(papers), *sms,
             Prompt("goodbye"))  # fmt: skip
 
 

@@ -28,6 +28,12 @@ def prompt_catalogue(settings: Settings) -> dict[str, str]:
     catalogue = dict(settings.prompts)
     for code, name in settings.provinces.items():
         catalogue[province_key(code)] = name
+    # Per procedure and variant, from [procedures.*.variants.*]: the papers to hand in (the
+    # same sentence the result SMS sends) and, when no fee is read as a number, what is paid.
+    for code, procedure in settings.procedures.items():
+        for name, variant in procedure.variants.items():
+            catalogue[f"papers_{code}_{name}"] = variant.papers
+            catalogue[f"fee_{code}_{name}"] = variant.fee_text or settings.prompts["fee_none"]
     for word in dict.fromkeys(NUMBER_ATOMS):
         catalogue[word_key(word)] = word
     return catalogue

@@ -56,6 +56,10 @@ def parse_clock(value: str) -> dt.time:
 class Centre(_Frozen):
     name: str = Field(min_length=1)
     sms_name: str = Field(min_length=1)
+    # Where and when results are collected and papers handed in, as an SMS says them
+    # ({address}, {hours}).
+    sms_address: str = Field(min_length=1, max_length=80)
+    sms_hours: str = Field(min_length=1, max_length=60)
     hotline: str = Field(pattern=r"^\d{8,11}$")
     agency_id: str = Field(pattern=r"^[0-9A-Z.]+$", max_length=30)
     home_province: str
@@ -91,13 +95,16 @@ class CalendarSettings(_Frozen):
 SMS_PLACEHOLDERS = frozenset(
     {
         "centre", "code", "short_code", "procedure_short", "due", "new_due", "hotline",
-        "reason", "documents", "tracking", "number", "status",
+        "reason", "documents", "tracking", "number", "status", "address", "hours", "papers",
+        "place", "time",
     }
 )  # fmt: skip
 SMS_TEMPLATE_KINDS = (
     "receipt", "result_collect", "result_post", "supplement", "apology", "reminder", "refused",
     "withdrawn", "stopped", "survey", "status_reply", "not_found", "help", "opted_out",
-    "opted_in", "rating_thanks", "supervisor_alert", "receipt_incomplete", "complete",
+    "opted_in", "rating_thanks", "supervisor_alert", "result_ready", "result_post_untracked",
+    "supplement_received", "inspection", "inspection_confirmed", "inspection_change",
+    "receipt_incomplete", "complete",
 )  # fmt: skip
 _LINK = re.compile(r"https?:|www\.|\.(vn|com|net|org|gov)\b/?|bit\.ly", re.IGNORECASE)
 
@@ -149,6 +156,9 @@ class SchedulerSettings(_Frozen):
     dispatch_batch: int = Field(default=100, ge=1, le=10000)
     rule_seconds: float = Field(default=30.0, gt=0, le=3600)
     apology_extra_days: int = Field(default=3, ge=1, le=60)
+    # A dossier still in work this many working days before its due date is at risk: a proposed
+    # apology goes to the supervisors' queue (0: on the due day itself).
+    at_risk_working_days: int = Field(default=1, ge=0, le=10)
     default_apology_reason: str = Field(min_length=3, max_length=200)
     reminder_after_days: int = Field(default=5, ge=1, le=60)
     retry_base_seconds: float = Field(default=30.0, gt=0)
@@ -248,6 +258,14 @@ class Variant(_Frozen):
     name: str = Field(min_length=1)
     days: int = Field(ge=1, le=60)
     fee_vnd: int = Field(ge=0)
+    # What the citizen pays and when, as the call says it when `fee_vnd` is 0 (a fee of the
+    # centre's own is read as a number instead); empty: the generic `fee_none` prompt.
+    fee_text: str = ""
+    # The papers the citizen hands in (at the counter or by post), as the call and the SMS say
+    # them: one sentence for both, so they cannot drift apart.
+    papers: str = Field(min_length=1, max_length=200)
+    # The documents this variant's dossier holds, in full, as the published procedure lists them.
+    documents: tuple[str, ...] = ()
     reasons: dict[str, str] = Field(default_factory=dict)
 
 
@@ -271,9 +289,16 @@ class Procedure(_Frozen):
     min_vessel_length_m: float = Field(gt=0)
     completeness_check_days: int = Field(ge=0, le=30)
     documents: tuple[str, ...] = ()
+    # The vessel is inspected (staff set an appointment after reception; the SMS asks XN / DOI).
+    inspection: bool = False
     variants: dict[str, Variant]
     fields: tuple[FormField, ...] = ()
     phone_questions: tuple[PhoneQuestion, ...] = ()
+
+    def documents_for(self, variant: str | None) -> tuple[str, ...]:
+        """The documents list of `variant` (a re-issue has its own), else the procedure's."""
+        chosen = self.variants.get(variant or "")
+        return chosen.documents if chosen is not None and chosen.documents else self.documents
 
     @model_validator(mode="after")
     def _fields_name_known_variants(self) -> Procedure:

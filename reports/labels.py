@@ -6,9 +6,15 @@ from __future__ import annotations
 # the dashboard and the report.
 NOTICE_KINDS = {
     "receipt": "Tiếp nhận hồ sơ",
-    "result_collect": "Có kết quả (nhận tại Trung tâm)",
+    "result_collect": "Có kết quả sớm (nhận tại Trung tâm)",
+    "result_ready": "Có kết quả (nhận tại Trung tâm)",
     "result_post": "Đã gửi kết quả qua bưu điện",
+    "result_post_untracked": "Đã gửi kết quả qua bưu điện (chưa có mã bưu gửi)",
     "supplement": "Yêu cầu bổ sung",
+    "supplement_received": "Đã nhận bổ sung, hẹn trả mới",
+    "inspection": "Hẹn kiểm tra tàu",
+    "inspection_confirmed": "Xác nhận lịch kiểm tra tàu",
+    "inspection_change": "Ghi nhận xin đổi lịch kiểm tra",
     "apology": "Xin lỗi, hẹn lại ngày trả",
     "reminder": "Nhắc nhận kết quả",
     "refused": "Không tiếp nhận",

@@ -5,10 +5,12 @@ Two kinds of rule:
   request, early result, dispatch by post, refusal/withdrawal/stop, survey after return, an
   apology with a new date). The cursor row is locked while a scan runs and advanced in the same
   transaction as the notices, and every notice has a dedupe key: a rule never fires twice.
-- from time: open dossiers past their due day without an apology get one automatically at the
-  start of the next working day (with a supervisor alert); results waiting for collection get
-  one reminder. Both queries are index-backed and touch only the rows that need action, so a
-  tick costs what is due, not what is stored.
+- from time: dossiers at risk (still in work `at_risk_working_days` before their due date) get a
+  proposed apology in the supervisors' queue (intake/apologies.py), sent when one approves it;
+  open dossiers past their due day without an apology still get one automatically at the start
+  of the next working day (the fallback, with a supervisor alert); results waiting for
+  collection get one reminder. The queries are index-backed and touch only the rows that need
+  action, so a tick costs what is due, not what is stored.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.apologies import propose_apology, suggested_new_date
 from intake.calendar import WorkingCalendar
 from intake.dossier_queries import (
+    at_risk_candidates,
     incomplete_past_deadline,
     overdue_candidates,
     reminder_candidates,
 )
 from intake.lifecycle import Actor
-from intake.models import Dossier, DossierEvent
-from intake.results import set_new_date
-from intake.statuses import Delivery, Timeliness
+from intake.models import Dossier, DossierEvent, ProposalStatus
+from intake.results import close_pending_proposals, set_new_date
+from intake.statuses import CLOCK_RUNNING_STATUSES, Delivery, Timeliness
 from intake.statuses import DossierStatus as S
 from plumbing.settings import Settings
 from scheduler.models import ScanCursor, StaffAlert
@@ -48,12 +52,14 @@ class ScanReport:
     notices: int = 0
     apologies: int = 0
     reminders: int = 0
+    proposals: int = 0
     alerts: int = 0  # incomplete dossiers past their completeness deadline
 
     def __str__(self) -> str:
         return (
-            f"{self.events} events, {self.notices} notices, {self.apologies} automatic "
-            f"apologies, {self.reminders} reminders, {self.alerts} incomplete-dossier alerts"
+            f"{self.events} events, {self.notices} notices, {self.proposals} proposed "
+            f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders, "
+            f"{self.alerts} incomplete-dossier alerts"
         )
 
 
@@ -65,10 +71,15 @@ class Rules:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _values(self, dossier: Dossier, **extra: object) -> dict[str, object]:
+        procedure = self.settings.procedures[dossier.procedure]
+        variant = procedure.variants.get(dossier.variant or "") or next(
+            iter(procedure.variants.values())
+        )
         return {
             "code": dossier.code,
-            "procedure_short": self.settings.procedures[dossier.procedure].short_name,
+            "procedure_short": procedure.short_name,
             "due": dossier.effective_due_date,
+            "papers": variant.papers,
             **extra,
         }
 
@@ -133,6 +144,7 @@ class Rules:
         to = event.to_status
         if action == "new_date":
             number = event.details["number"]
+            previous = event.details.get("previous_due")
             return self._notify(
                 session,
                 dossier,
@@ -140,22 +152,48 @@ class Rules:
                 f"apology:{number}",
                 now,
                 reason=event.reason,
+                due=dt.date.fromisoformat(previous) if previous else dossier.due_date,
                 new_due=dt.date.fromisoformat(event.details["new_due"]),
             )
         if action == "completed":
             # Completed after its reception: the due date now counts, and the citizen is told.
             return self._notify(session, dossier, "complete", "complete", now)
         if action == "dispatched":
+            tracking = event.details.get("tracking")
+            if not tracking:  # no "(chua co)": the citizen learns the parcel is on its way
+                return self._notify(session, dossier, "result_post_untracked", "dispatched", now)
+            return self._notify(
+                session, dossier, "result_post", "dispatched", now, tracking=tracking
+            )
+        if action == "inspection":
+            details = event.details
             return self._notify(
                 session,
                 dossier,
-                "result_post",
-                "dispatched",
+                "inspection",
+                f"inspection:{details['number']}",
                 now,
-                tracking=event.details.get("tracking") or "(chua co)",
+                place=details["place"],
+                time=details["time_text"],
             )
         if event.from_status == to:
             return 0
+        if to not in CLOCK_RUNNING_STATUSES:
+            # Result ready, ended, or waiting for the citizen: no apology to approve any more (a
+            # due date moved by the wait can be at risk again, and is proposed again).
+            close_pending_proposals(session, dossier, ProposalStatus.CLOSED, actor=SCHEDULER,
+                                    now=now, made_by=event.at)  # fmt: skip
+        if event.from_status is S.SUPPLEMENT_REQUESTED and to in (S.ACCEPTED, S.IN_PROCESS):
+            # The papers arrived: the wait did not count, so the citizen gets the moved date.
+            due = (event.details or {}).get("due")
+            return self._notify(
+                session,
+                dossier,
+                "supplement_received",
+                f"supplement_received:{dossier.supplement_count}",
+                now,
+                due=dt.date.fromisoformat(due) if due else dossier.effective_due_date,
+            )
         if to is S.RECEIVED:
             missing = (event.details or {}).get("missing")
             if missing:
@@ -182,9 +220,9 @@ class Rules:
             timeliness = self.calendar.classify(
                 dossier.due_date, event.at, apologised=dossier.apology_count > 0
             )
-            if timeliness is Timeliness.EARLY:
-                return self._notify(session, dossier, "result_collect", "result", now)
-            return 0
+            # Early keeps its own wording; on time or late, the citizen is still told.
+            kind = "result_collect" if timeliness is Timeliness.EARLY else "result_ready"
+            return self._notify(session, dossier, kind, "result", now)
         if to in ENDINGS:
             return self._notify(
                 session, dossier, ENDINGS[to], ENDINGS[to], now, reason=event.reason
@@ -198,6 +236,21 @@ class Rules:
 
     # ---- rules from time -------------------------------------------------------------------
 
+    def scan_at_risk(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """Dossiers still in work `at_risk_working_days` before their due date get a proposed
+        apology (the default reason, a date the calendar suggests) in the supervisors' queue."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        ahead = self.settings.scheduler.at_risk_working_days
+        last_due = self.calendar.add_working_days(today, ahead) if ahead else today
+        extra = self.settings.scheduler.apology_extra_days
+        for dossier in session.scalars(at_risk_candidates(today, last_due, limit)):
+            new_date = suggested_new_date(self.calendar, dossier.due_date, today, extra)
+            reason = self.settings.scheduler.default_apology_reason
+            if propose_apology(session, dossier, reason=reason, new_date=new_date, now=now):
+                report.proposals += 1
+        return report
+
     def scan_overdue(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
         """At the start of the working day after the due day, a late dossier with no new date
         from staff gets the default apology and a proposed date; a supervisor is alerted."""
@@ -208,9 +261,8 @@ class Rules:
         for dossier in candidates:
             if today < self.calendar.next_working_day(dossier.due_date):
                 continue  # the due day has ended but the next working day has not begun
-            new_date = self.calendar.add_working_days(dossier.due_date, extra)
-            if new_date <= today:  # the scheduler was down for days: promise from today
-                new_date = self.calendar.add_working_days(today, extra)
+            # The scheduler may have been down for days: then the date is promised from today.
+            new_date = suggested_new_date(self.calendar, dossier.due_date, today, extra)
             set_new_date(
                 session,
                 dossier,
@@ -229,8 +281,8 @@ class Rules:
         self, session: Session, dossier: Dossier, now: dt.datetime, new_date: dt.date
     ) -> None:
         message = (
-            f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}); đã gửi tin xin "
-            f"lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
+            f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}) mà chưa ai duyệt thư "
+            f"xin lỗi; đã gửi tin xin lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
         )
         self._alert_supervisors(
             session, dossier, now, "auto_apology", message, "Qua han, da xin loi tu dong."
@@ -303,13 +355,22 @@ def run_rules(
     """One tick: every rule, in batches each in its own transaction (bounded work per tick)."""
     rules = Rules(settings, calendar)
     total = ScanReport()
-    scans = (rules.scan_overdue, rules.scan_incomplete, rules.scan_events, rules.scan_reminders)
+    scans = (
+        rules.scan_overdue,
+        rules.scan_at_risk,
+        rules.scan_incomplete,
+        rules.scan_events,
+        rules.scan_reminders,
+    )
+    fields = ("events", "notices", "apologies", "reminders", "proposals", "alerts")
     for scan in scans:
         for _ in range(max_batches):
             with sessions() as session, session.begin():
                 report = scan(session, now, batch)
-            for field in ("events", "notices", "apologies", "reminders", "alerts"):
+            for field in fields:
                 setattr(total, field, getattr(total, field) + getattr(report, field))
-            if max(report.events, report.apologies, report.reminders, report.alerts) < batch:
+            busy = (report.events, report.apologies, report.reminders, report.proposals,
+                    report.alerts)  # fmt: skip
+            if max(busy) < batch:
                 break
     return total

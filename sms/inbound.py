@@ -19,6 +19,7 @@ from intake.calendar import WorkingCalendar
 from intake.digits import count_digits
 from intake.dossier_queries import find_dossier_by_code
 from intake.errors import InvalidInput
+from intake.inspections import answer_by_sms, time_text
 from intake.models import Dossier
 from intake.phone import mask_phone, parse_phone
 from intake.text import fold
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 _STATUS_WORDS = ("tracuu", "tt")
 _OPT_OUT = ("huy", "tuchoi")
 _OPT_IN = ("dk", "dangky")
+# Answers to an inspection appointment (intake/inspections.py): confirm, or ask for another date.
+_CONFIRM = ("xn", "xacnhan", "dongy")
+_CHANGE = ("doi", "doingay", "doilich", "doingaykhac")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class InboundSms:
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # status, rating, opt_out, opt_in, help
+    name: str  # status, rating, opt_out, opt_in, inspect_yes, inspect_change, help
     argument: str = ""
 
 
@@ -59,6 +63,10 @@ def parse_intent(body: str) -> Intent:
         return Intent("opt_out")
     if compact in _OPT_IN:
         return Intent("opt_in")
+    if compact in _CONFIRM:
+        return Intent("inspect_yes")
+    if compact in _CHANGE:
+        return Intent("inspect_change")
     for word in _STATUS_WORDS:
         if compact.startswith(word) and len(compact) > len(word):
             # Keep the code's own punctuation (dots and dashes) for a full-code match.
@@ -135,6 +143,15 @@ def _answer(session, intent: Intent, phone: str, calendar, now):
             rating.rating = int(intent.argument)
             rating.updated_at = now
         return "rating_thanks", {"code": dossier.code}, dossier
+    if intent.name in ("inspect_yes", "inspect_change"):
+        confirm = intent.name == "inspect_yes"
+        answered = answer_by_sms(session, phone, confirm=confirm, now=now)
+        if answered is None:
+            return "help", {}, None
+        appointment, dossier = answered
+        values = {"code": dossier.code, "place": appointment.place,
+                  "time": time_text(calendar, appointment.at)}  # fmt: skip
+        return ("inspection_confirmed" if confirm else "inspection_change"), values, dossier
     if intent.name in ("opt_out", "opt_in"):
         preference = session.get(SmsPreference, phone) or SmsPreference(phone=phone)
         preference.opted_out = intent.name == "opt_out"

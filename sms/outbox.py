@@ -34,6 +34,8 @@ URGENT_KINDS = frozenset(
         "opted_out",
         "opted_in",
         "rating_thanks",
+        "inspection_confirmed",
+        "inspection_change",
     }
 )
 

@@ -48,9 +48,12 @@ def render(settings: Settings, kind: str, values: Mapping[str, object]) -> Rende
     limits = {
         "reason": settings.sms.max_reason_chars,
         "documents": settings.sms.max_documents_chars,
+        "place": settings.sms.max_reason_chars,
     }
     filled: dict[str, str] = {
         "centre": settings.centre.sms_name,
+        "address": settings.centre.sms_address,
+        "hours": settings.centre.sms_hours,
         "hotline": settings.centre.hotline,
         "number": settings.sms.reply_number,
     }
@@ -80,14 +83,20 @@ def worst_case_values(settings: Settings) -> dict[str, str]:
         "documents": wide * settings.sms.max_documents_chars,
         "tracking": "EE123456789VN",
         "status": longest_status,
+        "papers": max(
+            (v.papers for p in settings.procedures.values() for v in p.variants.values()), key=len
+        ),
+        "place": wide * settings.sms.max_reason_chars,
+        "time": "16:30 ngày 31/12/2026",
     }
 
 
 def check_templates(settings: Settings) -> None:
     """Refuse to start when a template can break its segment limit; say by how much."""
-    assert set(worst_case_values(settings)) | {"centre", "hotline", "number", "short_code"} == (
-        SMS_PLACEHOLDERS
-    ), "worst_case_values must cover every placeholder"
+    given = {"centre", "address", "hours", "hotline", "number", "short_code"}
+    assert set(worst_case_values(settings)) | given == SMS_PLACEHOLDERS, (
+        "worst_case_values must cover every placeholder"
+    )
     values = worst_case_values(settings)
     for kind, template in settings.sms.templates.items():
         measure = render(settings, kind, values).measure

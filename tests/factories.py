@@ -34,6 +34,9 @@ NOTICE_VALUES: Mapping[str, object] = {
     "documents": "ban sao CCCD",
     "tracking": "EE123456789VN",
     "status": "Da tiep nhan",
+    "papers": "ban chup giay dang ky tau",
+    "place": "Cang ca Sa Huynh",
+    "time": "08:30 ngay 03/12/2026",
 }
 
 

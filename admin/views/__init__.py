@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from admin.views.apologies import blueprint as apologies
 from admin.views.audit import blueprint as audit
 from admin.views.calendar_admin import blueprint as calendar_admin
 from admin.views.callbacks import blueprint as callbacks
@@ -27,5 +28,5 @@ static_admin = Blueprint(
 
 BLUEPRINTS = [
     static_admin, dashboard, dossiers, recordings, calls, outbox, callbacks, reports, users,
-    audit, calendar_admin, health_page,
+    audit, calendar_admin, health_page, apologies,
 ]  # fmt: skip

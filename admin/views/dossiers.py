@@ -17,14 +17,16 @@ from admin.auth import login_required, now, role_required, runtime
 from admin.query import QueryReader
 from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake import dossier_queries
+from intake.apologies import proposals_of
 from intake.audit import record
 from intake.completeness import due_date_reason, missing_items, start_clock_if_complete
 from intake.dossier_commands import apply_answers, form_values
 from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
 from intake.forms import display_value, fields_for, missing_required, validate
+from intake.inspections import latest_appointment, set_appointment
 from intake.lifecycle import TRANSITIONS, Actor, change_status
-from intake.models import Applicant, Dossier, Role, Vessel
+from intake.models import Applicant, AppointmentStatus, Dossier, ProposalStatus, Role, Vessel
 from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
@@ -192,6 +194,11 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         supplement = dossier_queries.latest_supplement_request(session, dossier.id)
         lookup_block = block_in_force(session, dossier.id, now())
         call_orders = ivr_queries.latest_call_orders(session, dossier.id)
+        inspection = latest_appointment(session, dossier.id)
+        pending_apology = next(
+            (p for p in proposals_of(session, dossier.id) if p.status is ProposalStatus.PENDING),
+            None,
+        )
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     answers = form_values(dossier)
@@ -229,6 +236,9 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         claimed_by_me=dossier.assigned_to == g.user.username,
         lookup_block=lookup_block,
         variant=procedure.variants.get(dossier.variant or "new"),
+        inspection=inspection,
+        inspection_labels={s.value: s.label for s in AppointmentStatus},
+        pending_apology=pending_apology,
     ), status
 
 
@@ -391,6 +401,32 @@ def new_date(dossier_id: int):
         )
 
     return _run(dossier_id, change, "Đã hẹn lại ngày trả kết quả; tin nhắn xin lỗi sẽ được gửi.")
+
+
+@blueprint.post("/<int:dossier_id>/inspection")
+@login_required
+def inspection(dossier_id: int):
+    rt = runtime()
+
+    def change(session: Session, dossier: Dossier) -> None:
+        if not rt.settings.procedures[dossier.procedure].inspection:
+            raise InvalidInput("Thủ tục này không kiểm tra tàu.")
+        try:
+            day = dt.date.fromisoformat(request.form.get("date", ""))
+            hour = dt.time.fromisoformat(request.form.get("time", ""))
+        except ValueError as exc:
+            raise InvalidInput("Chọn ngày và giờ kiểm tra tàu.") from exc
+        set_appointment(
+            session,
+            dossier,
+            place=request.form.get("place", ""),
+            at=dt.datetime.combine(day, hour, tzinfo=rt.settings.zone),
+            actor=actor(),
+            now=now(),
+            calendar=rt.calendar(),
+        )
+
+    return _run(dossier_id, change, "Đã hẹn lịch kiểm tra tàu; tin nhắn sẽ được gửi cho công dân.")
 
 
 @blueprint.post("/<int:dossier_id>/dispatch")

@@ -32,8 +32,8 @@ except ImportError:  # the `browser` fixture skips, or fails in CI, saying so
 
 OWNER = "Nguyễn Văn An"
 DOCUMENTS = [
-    "Bản sao giấy chứng nhận đăng ký tàu cá",
-    "Bản sao giấy chứng nhận an toàn kỹ thuật tàu cá",
+    "Bản chụp giấy chứng nhận đăng ký tàu cá",
+    "Bản chụp giấy chứng nhận an toàn kỹ thuật tàu cá (tàu phải đăng kiểm)",
 ]
 # Resolves once the browser knows the recording's length; rejects on a media error. The bound
 # only keeps a broken page from hanging the run: nothing is timed.
@@ -117,7 +117,7 @@ def test_an_operator_works_a_phone_in_dossier_and_a_supervisor_downloads_the_rep
         notice = session.scalars(
             select(Notice).where(Notice.dossier_id == site.dossier_id, Notice.kind == "supplement")
         ).one()
-    assert "can bo sung: Ban sao giay chung nhan dang ky tau ca, Ban sao" in notice.text
+    assert "can bo sung: Ban chup giay chung nhan dang ky tau ca, Ban chup" in notice.text
     assert "Ly do: Ban chup bi mo." in notice.text
     assert (notice.encoding, notice.segments) == ("GSM-7", 2)
     page.get_by_role("link", name="Tin nhắn").click()

@@ -199,6 +199,10 @@ def test_the_migration_built_the_partial_indexes_the_model_derives_from_the_rule
     [
         (queries.overdue_candidates(TODAY, 200), "ix_dossier_apology_candidates"),
         (
+            queries.at_risk_candidates(TODAY, TODAY + dt.timedelta(days=3), 200),
+            "ix_dossier_apology_candidates",
+        ),
+        (
             queries.reminder_candidates(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), 200),
             "ix_dossier_reminder_candidates",
         ),

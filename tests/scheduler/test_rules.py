@@ -109,8 +109,11 @@ def test_a_late_dossier_across_tet_gets_one_apology_then_dispatch_and_survey(
     at(clock, 2026, 3, 2, 7, 0)
     centre.tick()
     apology = session.scalars(select(Notice).where(Notice.kind == "apology")).one()
-    assert "cham tra do ho so can them thoi gian tham dinh" in apology.text
-    assert "Hen tra KQ lai ngay 04/03/2026" in apology.text
+    assert apology.text == (
+        "TTHCC Quang Ngai thanh that xin loi ong/ba: ho so 000.00.53.H48.TD-260212-0001 chua co "
+        "ket qua dung hen 27/02/2026, ly do: can them thoi gian tham dinh. Trung tam hen tra ket "
+        "qua ngay 04/03/2026. Cam on ong/ba da thong cam. Hoi dap: 02553822222"
+    )
 
     at(clock, 2026, 3, 3, 10)
     centre.move(dossier, S.RESULT_READY)
@@ -196,14 +199,21 @@ def test_an_early_result_invites_collection_and_a_reminder_follows_once(
     assert centre.kinds == ["receipt", "result_collect", "reminder"]
 
 
-def test_a_result_on_the_due_day_is_not_called_early(centre, session, clock, runtime):
-    dossier = create_dossier(session, runtime)
+def test_a_result_on_the_due_day_is_announced_but_not_called_early(centre, session, clock, runtime):
+    dossier = create_dossier(session, runtime)  # Tue 01/12/2026, due Wed 09/12
     dossier.delivery = Delivery.COLLECT
     centre.move(dossier, S.ACCEPTED)
     at(clock, 2026, 12, 9, 16)
     centre.move(dossier, S.RESULT_READY)
     centre.tick()
-    assert centre.kinds == ["receipt"]
+    assert centre.kinds == ["receipt", "result_ready"]
+    ready = session.scalars(select(Notice).where(Notice.kind == "result_ready")).one()
+    assert ready.text == (
+        "TTHCC Quang Ngai: Ho so 000.00.53.H48.TD-261201-0001 da co ket qua. Moi ong/ba den nhan "
+        "tai 54 Hung Vuong, TP Quang Ngai, T2-T6, 7h-11h30, 13h30-17h; mang CCCD, ban chup giay "
+        "dang ky tau, giay an toan ky thuat, bang thuyen truong, may truong. Hoi dap: 02553822222"
+    )
+    assert "som" not in ready.text.split()
 
 
 def test_opted_out_phones_get_no_reminder_and_no_survey(centre, session, clock, runtime):

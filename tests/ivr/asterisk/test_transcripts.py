@@ -14,9 +14,10 @@ from intake.statuses import DossierStatus
 from ivr.models import IvrCall
 from tests.ivr.asterisk.replay import replay
 
-# When the calls were recorded (19:14 in Quảng Ngãi, Wed 02/12/2026): the dossier code read back
-# depends on the day. The licence asks the vessel's length and the owner's date of birth.
-RECORDED_AT = dt.datetime(2026, 12, 2, 12, 14, tzinfo=dt.UTC)
+# When the calls were recorded (19:38 in Quảng Ngãi, Wed 02/12/2026): the dossier code read back
+# depends on the day. The licence asks the vessel's length and the owner's date of birth, and
+# the call ends with what is missing and the papers to hand in.
+RECORDED_AT = dt.datetime(2026, 12, 2, 12, 38, tzinfo=dt.UTC)
 
 
 def _ended(runtime) -> str | None:
@@ -45,7 +46,7 @@ def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
         dossier = session.scalars(select(Dossier)).one()
     assert dossier.status is DossierStatus.RECEIVED
     # The keypad could not give the certificate number and the gear: no due date yet (the call
-    # said what is missing). Received Wed 02/12 19:15, after the 15:00 cut-off: counts as Thu
+    # said what is missing). Received Wed 02/12 19:39, after the 15:00 cut-off: counts as Thu
     # 03/12; 2 working days to complete it: Fri 4, Mon 7.
     assert dossier.code.endswith("-261202-0001") and dossier.due_date is None
     assert dossier.completeness_due == dt.date(2026, 12, 7)

@@ -1,7 +1,7 @@
 """dossier completeness (completed at, completeness deadline, alert) and the vessel's length band
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0019 (re-chained after issue 15's 0019 when main was merged in)
 Create Date: 2026-12-02 11:45:00
 
 Dossiers submitted before this revision had their due date fixed at the call: they count as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
