@@ -1,7 +1,7 @@
 """dossier completeness (completed at, completeness deadline, alert) and the vessel's length band
 
 Revision ID: 0014
-Revises: 0019 (re-chained after issue 15's 0019 when main was merged in)
+Revises: 0019 (re-chained after the apology proposals and inspection appointments)
 Create Date: 2026-12-02 11:45:00
 
 Dossiers submitted before this revision had their due date fixed at the call: they count as
