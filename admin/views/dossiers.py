@@ -9,6 +9,7 @@ instead of overwritten.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
@@ -262,8 +263,9 @@ def _expect_version(dossier: Dossier) -> None:
         )
 
 
-def _run(dossier_id: int, change, success: str):
-    """Apply `change(session, dossier)` in one transaction; domain errors become a message."""
+def _run(dossier_id: int, change, success: str | Callable[[], str]):
+    """Apply `change(session, dossier)` in one transaction; domain errors become a message
+    (`success` may be a function, asked once the transaction is committed)."""
     from intake.dossiers import flush_edits
 
     rt = runtime()
@@ -275,7 +277,7 @@ def _run(dossier_id: int, change, success: str):
             change(session, dossier)
             _audit(session, dossier, "dossier.changed", {"what": request.endpoint.split(".")[-1]})
             flush_edits(session)
-        flash(success, "success")
+        flash(success() if callable(success) else success, "success")
     except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
@@ -318,18 +320,24 @@ def save_form(dossier_id: int):
         flash("Có trường chưa hợp lệ; xem thông báo cạnh từng trường.", "error")
         return show(dossier_id, errors=errors, submitted=raw)
 
+    completed: list[dt.date] = []
+
     def change(session: Session, dossier: Dossier) -> None:
         apply_answers(session, dossier, clean, now=now())
         if start_clock_if_complete(
             session, dossier, settings=rt.settings, calendar=rt.calendar(), actor=actor(), now=now()
         ):
-            flash(
-                f"Hồ sơ đã đủ thông tin: hạn trả kết quả {dossier.due_date:%d/%m/%Y} "
-                "(tin nhắn báo hạn sẽ được gửi).",
-                "success",
-            )
+            completed.append(dossier.due_date)
 
-    return _run(dossier_id, change, "Đã lưu thông tin hồ sơ.")
+    def saved() -> str:  # read after the commit: a refused save starts no clock
+        if not completed:
+            return "Đã lưu thông tin hồ sơ."
+        return (
+            f"Đã lưu thông tin hồ sơ. Hồ sơ đã đủ thông tin: hạn trả kết quả "
+            f"{completed[0]:%d/%m/%Y} (tin nhắn báo hạn sẽ được gửi)."
+        )
+
+    return _run(dossier_id, change, saved)
 
 
 @blueprint.post("/<int:dossier_id>/status")
