@@ -109,7 +109,8 @@ def create_dossier(
     if complete:
         given = {"owner_name": owner_name, "citizen_id": citizen_id, "address": address}
         draft.form = {
-            **{key: value for key, value in REQUIRED_ANSWERS.items() if given.get(key) is None},
+            **REQUIRED_ANSWERS,
+            **{key: value for key, value in given.items() if value is not None},
             **(draft.form or {}),
         }
     dossier = submit(
