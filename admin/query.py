@@ -28,7 +28,8 @@ BAD_DATE = "Ngày không hợp lệ. Nhập theo dạng dd/mm/yyyy, ví dụ 05/
 OUT_OF_RANGE_DATE = "Ngày phải trong khoảng 01/01/1900 đến 31/12/2100."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ID = re.compile(r"[0-9]{1,10}")
-_DUE_CURSOR = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}):([0-9]{1,10})")
+# `YYYY-MM-DD:id`, or `none:id` past the dated rows (dossiers with no due date yet come last).
+_DUE_CURSOR = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}|none):([0-9]{1,10})")
 
 
 def database_id(raw: str) -> int | None:
@@ -93,18 +94,20 @@ class QueryReader:
             self._drop(BAD_CURSOR)
         return value
 
-    def due_cursor(self, name: str = "after") -> tuple[dt.date, int] | None:
-        """A `YYYY-MM-DD:id` paging cursor; None (first page) when absent or unusable."""
+    def due_cursor(self, name: str = "after") -> tuple[dt.date | None, int] | None:
+        """A `YYYY-MM-DD:id` (or `none:id`) paging cursor; None (first page) when absent or
+        unusable."""
         raw = self.args.get(name, "")
         if not raw:
             return None
         match = _DUE_CURSOR.fullmatch(raw)
+        undated = bool(match) and match[1] == "none"
         try:
-            day = dt.date.fromisoformat(match[1]) if match else None
+            day = dt.date.fromisoformat(match[1]) if match and not undated else None
         except ValueError:
             day = None
         last = database_id(match[2]) if match else None
-        if day is None or last is None:
+        if (day is None and not undated) or last is None:
             self._drop(BAD_CURSOR)
             return None
         return day, last

@@ -1,5 +1,5 @@
 """How long the IVR talks during a happy-path application: a fishing licence (new and re-issue)
-and a vessel safety certificate.
+and a vessel safety certificate, with each procedure's phone questions from config.toml.
 
 Walks the real flow engine with plausible answers, collects every prompt it plays and adds up
 their durations from the prompt manifest (building the prompts first; the build is incremental).
@@ -11,6 +11,7 @@ application.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,24 +25,30 @@ from tongdai.startup import load_checked_settings
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 150.0
 
-CONTEXT = engine.Context(
-    home_province="QNg",
-    caller_national="0912345678",
-    fees={"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0},
-    hotline="02553822222",
-)
+FEES = {"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0}
 ANSWERS = {
     "resumable_draft": engine.Outcome("no"),
     "caller_has_mobile": engine.Outcome("yes"),
-    "submit": engine.Outcome("ok", data={"spoken_code": "2612010001", "due": "2026-12-09"}),
 }
+# What the call ends with: a licence always lacks what a keypad cannot give (the certificate
+# number, the gear), so it hears what is missing and no date; a safety certificate is complete.
+SUBMITTED = {
+    "fishing_licence": engine.Outcome("ok", data={
+        "spoken_code": "2612010001", "due": None,
+        "missing": ["safety_certificate_number", "main_gear"]}),
+    "vessel_safety": engine.Outcome("ok", data={
+        "spoken_code": "2612010002", "due": "2026-12-08", "missing": []}),
+}  # fmt: skip
 NEW = (
     engine.Keys("1"),  # main menu: fishing licence
     engine.Keys("1"),  # new licence
     engine.Keys("90617#"),  # vessel number
     engine.Keys("1"),  # vessel read back: correct
+    engine.Keys("2"),  # the vessel's length: 12 to under 15 m
     engine.Keys("012345678901#"),  # citizen id
     engine.Keys("1"),  # citizen id read back: correct
+    engine.Keys("05091975#"),  # the owner's date of birth
+    engine.Keys("1"),  # date of birth read back: correct
     engine.Recorded("rec-1", 4.0),  # owner's name
     engine.Keys("3"),  # go on without hearing it back
     engine.Recorded("rec-2", 4.0),  # address
@@ -52,7 +59,8 @@ NEW = (
     engine.Keys(""),  # the code, due date, SMS and hotline heard; nothing more wanted
 )
 REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
-SAFETY = (engine.Keys("2"), *NEW[2:])  # no variant question
+# The safety certificate: no variant, no date of birth (config.toml phone_questions).
+SAFETY = (engine.Keys("2"), *NEW[2:7], *NEW[9:])
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,9 @@ class Walk:
     presses: int  # keys the caller pressed (each digit, # and *)
 
 
-def walk(events: Iterable[engine.Event]) -> Walk:
+def walk(events: Iterable[engine.Event], context: engine.Context, procedure: str) -> Walk:
     """Drive the engine through `events`, answering every Ask; fail loudly off the happy path."""
+    answers = {**ANSWERS, "submit": SUBMITTED[procedure]}
     state, prompts, keys, recorded, presses = engine.new_state(), 0, [], 0.0, 0
     pending: list[engine.Event] = [engine.Start(), *events]
     while pending:
@@ -74,13 +83,13 @@ def walk(events: Iterable[engine.Event]) -> Walk:
             presses += 1  # the # that ends the recording
         if isinstance(event, engine.Keys):
             presses += len(event.digits)
-        actions, state = engine.step(state, event, CONTEXT)
+        actions, state = engine.step(state, event, context)
         for action in engine.telephony(actions):
             prompts += 1
             keys += part_keys(action.parts)
         asks = [action for action in actions if isinstance(action, engine.Ask)]
         if asks:
-            pending.insert(0, ANSWERS[asks[0].question])
+            pending.insert(0, answers[asks[0].question])
     if not state["done"] or state["node"] != "goodbye":
         raise SystemExit(f"the walk ended at {state['node']!r}, not at 'goodbye'")
     return Walk(prompts, keys, recorded, presses)
@@ -105,7 +114,17 @@ def main() -> None:
     build = build_prompts(settings, progress=True)
     files = PromptFiles.of(settings)
     print(f"prompts: {build.built} built, {build.skipped} up to date, {build.recorded} recorded")
-    new, reissue, safety = walk(NEW), walk(REISSUE), walk(SAFETY)
+    context = engine.Context(
+        home_province="QNg",
+        caller_national="0912345678",
+        fees=FEES,
+        hotline="02553822222",
+        phone_questions={code: p.phone_questions for code, p in settings.procedures.items()},
+        today=dt.date(2026, 12, 1),
+    )
+    new = walk(NEW, context, "fishing_licence")
+    reissue = walk(REISSUE, context, "fishing_licence")
+    safety = walk(SAFETY, context, "vessel_safety")
     report("new fishing licence", new, files)
     report("re-issued fishing licence", reissue, files)
     report("vessel safety certificate", safety, files)
@@ -118,7 +137,7 @@ def main() -> None:
     print(
         f"Not included: the caller's think and typing time, and their {new.recorded_seconds:g} s "
         "of spoken answers; a caller who presses keys during a prompt cuts it short; the "
-        f"{CONTEXT.timeout} s the end of the call waits for `*` before the goodbye."
+        f"{engine.Context.timeout} s the end of the call waits for `*` before the goodbye."
     )
 
 

@@ -15,6 +15,10 @@ IVR or staff typed it on the dossier page. Where each value lives, field by fiel
 | vessel / vessel_number         | form["vessel_number"]     | Dossier.vessel_id: the Vessel it |
 |                                | (the registration shown)  | names, which look-ups join on    |
 | citizen_id                     | form["citizen_id"]        | Applicant.citizen_id, a copy     |
+| date_of_birth (IVR: ddmmyyyy)  | form["date_of_birth"]     | (ISO date, as the staff form)    |
+| length_band (IVR only)         | Vessel.length_band        | (intake.vessel_length answers    |
+|                                |                           | the vessel's band)               |
+| vessel_length_m (staff only)   | Vessel.length_m           | (the staff form reads it there)  |
 | owner_name, address (staff)    | form[...]                 | Applicant.name/address, copies   |
 | delivery                       | Dossier.delivery          |                                  |
 | notify_phone / mobile          | Dossier.notify_phone      | Applicant.phone, a copy          |
@@ -41,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from intake.models import Applicant, Dossier, DossierEvent
+from intake.birth_date import parse_keyed
+from intake.models import Applicant, Dossier, DossierEvent, Vessel
 from intake.phone import parse_phone
 from intake.statuses import Delivery, DossierStatus
 from intake.vessels import vessel_for
@@ -142,6 +147,17 @@ def apply_answers(
             vessel = vessel_for(session, province or None, digits)
             dossier.vessel_id = vessel.id
             form["vessel_number"] = vessel.registration_number
+        elif key == "date_of_birth" and keyed:
+            born = parse_keyed(value)
+            form[key] = born.isoformat() if born else ""
+        elif key == "vessel_length_m":
+            vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+            if vessel is not None:
+                vessel.length_m = float(value) if value else None
+        elif key == "length_band":
+            vessel = session.get(Vessel, dossier.vessel_id) if dossier.vessel_id else None
+            if vessel is not None:
+                vessel.length_band = value or None
         elif keyed and key not in _FORM_FIELDS_OF_CALLS:
             continue  # recordings and flow markers: the call service links them
         else:

@@ -66,6 +66,9 @@ IS_OPEN = Dossier.status.in_(OPEN_STATUSES)
 IS_IN_WORK = Dossier.status.in_(IN_WORK_STATUSES)
 IS_CLOCK_RUNNING = Dossier.status.in_(CLOCK_RUNNING_STATUSES)
 SUBMITTED = Dossier.status != S.DRAFT
+# Received and not complete yet: no due date, staff must complete it (intake/completeness.py).
+# A dossier whose papers were requested as a supplement waits for the citizen instead.
+IS_INCOMPLETE = (Dossier.status == S.RECEIVED) & Dossier.completed_at.is_(None)
 
 
 def overdue(today: dt.date) -> ColumnElement[bool]:
@@ -298,7 +301,7 @@ def queue_page(
     *,
     today: dt.date,
     soon: dt.date,
-    after: int | tuple[dt.date, int] | None,
+    after: int | tuple[dt.date | None, int] | None,
     limit: int,
 ) -> list[Dossier]:
     """One page of the queue after a keyset cursor (an id for drafts, else (due date, id)),
@@ -309,12 +312,31 @@ def queue_page(
         if isinstance(after, int):
             query = query.where(Dossier.id < after)
     else:
-        order = (Dossier.due_date, Dossier.id)
-        if isinstance(after, tuple):
+        # Dossiers with no due date yet (incomplete) come after the dated ones: PostgreSQL's
+        # own order for an ascending index, so it still reads the (due_date, id) index in order.
+        order = (Dossier.due_date.asc().nulls_last(), Dossier.id)
+        if isinstance(after, tuple) and after[0] is not None:
             # A row comparison, so the database seeks into the (due_date, id) index instead of
             # filtering every row before the cursor (the OR form reads them all).
-            query = query.where(tuple_(Dossier.due_date, Dossier.id) > tuple_(*after))
+            query = query.where(
+                (tuple_(Dossier.due_date, Dossier.id) > tuple_(*after)) | Dossier.due_date.is_(None)
+            )
+        elif isinstance(after, tuple):
+            query = query.where(Dossier.due_date.is_(None), Dossier.id > after[1])
     return list(session.scalars(query.order_by(*order).limit(limit)))
+
+
+def incomplete_work_list(session: Session, limit: int) -> list[Dossier]:
+    """The work list: received dossiers still incomplete, the nearest completeness deadline
+    first (then the oldest)."""
+    return list(
+        session.scalars(
+            select(Dossier)
+            .where(IS_INCOMPLETE)
+            .order_by(Dossier.completeness_due, Dossier.id)
+            .limit(limit)
+        )
+    )
 
 
 def vessels_of(session: Session, rows: list[Dossier]) -> dict[int, Vessel]:
@@ -533,6 +555,22 @@ def overdue_candidates(today: dt.date, limit: int) -> Select[tuple[Dossier]]:
         select(Dossier)
         .where(IS_CLOCK_RUNNING, Dossier.apology_count == 0, Dossier.due_date < today)
         .order_by(Dossier.due_date, Dossier.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def incomplete_past_deadline(today: dt.date, limit: int) -> Select[tuple[Dossier]]:
+    """Incomplete received dossiers whose completeness deadline ended before `today` and whose
+    supervisors were not alerted yet, oldest deadline first (ix_dossier_completeness_due_id)."""
+    return (
+        select(Dossier)
+        .where(
+            IS_INCOMPLETE,
+            Dossier.completeness_due < today,
+            Dossier.completeness_alerted_at.is_(None),
+        )
+        .order_by(Dossier.completeness_due, Dossier.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

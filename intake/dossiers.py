@@ -9,9 +9,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.calendar import WorkingCalendar
 from intake.codes import allocate_sequence, format_code
+from intake.completeness import (
+    completeness_deadline,
+    missing_items,
+    start_clock_if_complete,
+    working_days_for,
+)
 from intake.errors import ConcurrentEdit, InvalidInput
 from intake.lifecycle import Actor, change_status
-from intake.models import Dossier
+from intake.models import Dossier, Vessel
 from intake.statuses import Channel, DossierStatus
 from plumbing.settings import Settings
 
@@ -41,17 +47,6 @@ def start_draft(
     return draft
 
 
-def working_days_for(settings: Settings, procedure: str, variant: str | None) -> int:
-    variants = settings.procedures[procedure].variants
-    if variant is None:
-        if len(variants) != 1:
-            raise InvalidInput("Cần chọn cấp mới hay cấp lại.")
-        variant = next(iter(variants))
-    if variant not in variants:
-        raise InvalidInput(f"Loại thủ tục không tồn tại: {variant!r}")
-    return variants[variant].days
-
-
 def submit(
     session: Session,
     draft: Dossier,
@@ -61,8 +56,10 @@ def submit(
     actor: Actor,
     now: dt.datetime,
 ) -> Dossier:
-    """Turn a complete draft into a dossier: code, receipt time, legal due date, event."""
-    days = working_days_for(settings, draft.procedure, draft.variant)
+    """Turn a finished draft into a received dossier: code, receipt time, event. The legal due
+    date is set only if nothing required is missing; otherwise it waits for the dossier to be
+    complete (intake/completeness.py), which staff must see to by the completeness deadline."""
+    working_days_for(settings, draft.procedure, draft.variant)  # a known variant, or refuse
     local_day = calendar.local(now).date()
     onestop = settings.onestop
     sequence = allocate_sequence(
@@ -74,8 +71,23 @@ def submit(
     )
     draft.code = format_code(settings.centre.agency_id, local_day, sequence)
     draft.received_at = now
-    draft.due_date = calendar.due_date(now, days)
-    change_status(session, draft, DossierStatus.RECEIVED, actor=actor, now=now, calendar=calendar)
+    details = {}
+    if not start_clock_if_complete(
+        session, draft, settings=settings, calendar=calendar, actor=actor, now=now
+    ):
+        draft.completeness_due = completeness_deadline(settings, calendar, draft)
+        # What was missing at the reception, as the receipt SMS says it (whenever it is sent).
+        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
+        details["missing"] = [item.label for item in missing_items(settings, draft, vessel)]
+    change_status(
+        session,
+        draft,
+        DossierStatus.RECEIVED,
+        actor=actor,
+        now=now,
+        calendar=calendar,
+        details=details,
+    )
     session.flush()
     return draft
 

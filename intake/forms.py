@@ -27,6 +27,7 @@ COLUMN_OF_FIELD = {
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _DAY = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
+_METRES = re.compile(r"[0-9]{1,3}([.,][0-9]{1,2})?")
 
 
 def max_length(field: FormField) -> int:
@@ -75,6 +76,13 @@ def clean_value(settings: Settings, field: FormField, raw: str) -> str:
         if not number.can_receive_sms:
             raise InvalidInput("Cần số di động (10 số) để nhận tin nhắn.")
         return number.e164
+    if field.kind == "length_m":
+        if not _METRES.fullmatch(value):  # float() would take 'nan', '1e3' and '１２'
+            raise InvalidInput("Chiều dài viết bằng số mét, ví dụ 13,5.")
+        metres = float(value.replace(",", "."))
+        if not 1 <= metres <= 150:
+            raise InvalidInput("Chiều dài tàu từ 1 đến 150 m.")
+        return f"{metres:g}"
     if field.kind == "vessel_number":
         try:
             number = parse_vessel_number(value, settings.provinces, settings.centre.home_province)

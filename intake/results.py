@@ -42,6 +42,8 @@ def set_new_date(
     Any apology proposal still waiting for this dossier is closed: a date was set."""
     if dossier.status not in NEW_DATE_STATUSES:
         raise ForbiddenTransition(f"Không thể hẹn lại ngày cho hồ sơ «{dossier.status.label}».")
+    if dossier.due_date is None:
+        raise ForbiddenTransition("Hồ sơ chưa đủ thông tin nên chưa có hạn trả kết quả để hẹn lại.")
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Cần ghi lý do chậm trả kết quả.", field="reason")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.codes import spoken_part
+from intake.completeness import missing_items
 from intake.dossier_commands import apply_answers, create_applicant
 from intake.dossier_queries import (
     SPOKEN_CODE_LENGTH,
@@ -30,7 +31,7 @@ from intake.dossier_queries import (
 from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
-from intake.models import Dossier
+from intake.models import Dossier, Vessel
 from intake.phone import LineKind, mask_phone, national_display, parse_phone
 from intake.runtime import Runtime
 from intake.status_lookup import (
@@ -159,6 +160,11 @@ class CallService:
             operator_number=ivr.operator_number,
             fees=fees,
             hotline=national_display(self.settings.centre.hotline),
+            phone_questions={
+                code: tuple(procedure.phone_questions)
+                for code, procedure in self.settings.procedures.items()
+            },
+            today=self.runtime.clock.now().astimezone(self.settings.zone).date(),
         )
 
     def handle(self, session: Session, call: IvrCall, event: Event) -> list[engine.Action]:
@@ -377,8 +383,14 @@ class CallService:
         # The receipt SMS is the notice rules' (scheduler/rules.py), from the "received" event.
         call.outcome = "submitted"
         log.info("call %d submitted dossier %s", call.id, draft.code)
+        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         return Outcome(
-            "ok", {"spoken_code": spoken_part(draft.code), "due": draft.due_date.isoformat()}
+            "ok",
+            {
+                "spoken_code": spoken_part(draft.code),
+                "due": draft.due_date.isoformat() if draft.due_date else None,
+                "missing": [item.key for item in missing_items(self.settings, draft, vessel)],
+            },
         )
 
     def _duplicate_of(self, session: Session, call: IvrCall, draft: Dossier) -> Outcome | None:
@@ -427,7 +439,7 @@ class CallService:
         return {
             "spoken_code": spoken_part(dossier.code),
             "status": dossier.status.value,
-            "due": dossier.effective_due_date.isoformat(),
+            "due": due.isoformat() if (due := dossier.effective_due_date) else None,
         }
 
     def _q_verify_citizen_id(self, session, call, args, state) -> Outcome:

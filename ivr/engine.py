@@ -19,10 +19,12 @@ starting an application over must not forget.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intake.birth_date import is_adult_birth_date
 from intake.digits import is_digits
 from intake.phone import is_mobile
 from ivr.flow import (
@@ -170,6 +172,9 @@ class Context:
     operator_number: str = ""
     fees: Mapping[str, int] = field(default_factory=dict)  # "procedure:variant" -> fee
     hotline: str = ""  # national digits, read at the end of an application
+    # Each procedure's configurable questions ([procedures.*] phone_questions).
+    phone_questions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    today: dt.date | None = None  # the local day, for the date of birth's age check
 
 
 def new_state() -> dict[str, Any]:
@@ -178,7 +183,15 @@ def new_state() -> dict[str, Any]:
             "tallies": {}}  # fmt: skip
 
 
-VALIDATORS = {"mobile": is_mobile}
+VALIDATORS: Mapping[str, Callable[[str], bool]] = {"mobile": is_mobile}
+# Checks that also need the local day: (typed digits, today) -> acceptable.
+DATED_VALIDATORS: Mapping[str, Callable[[str, dt.date], bool]] = {"birth_date": is_adult_birth_date}
+
+
+def _acceptable(check: str, typed: str, context: Context) -> bool:
+    if check in DATED_VALIDATORS:
+        return context.today is not None and DATED_VALIDATORS[check](typed, context.today)
+    return VALIDATORS[check](typed)
 
 
 def _commit(name: str, state: dict, context: Context) -> tuple[str, Any]:
@@ -189,6 +202,8 @@ def _commit(name: str, state: dict, context: Context) -> tuple[str, Any]:
         return "vessel", f":{scratch['vessel_digits']}"  # province told by voice, staff complete it
     if name == "citizen_id":
         return "citizen_id", scratch["citizen_id_digits"]
+    if name == "date_of_birth":
+        return "date_of_birth", scratch["birth_date_digits"]
     if name == "notify_phone_own":
         return "notify_phone", context.caller_national
     if name == "notify_phone":
@@ -206,6 +221,7 @@ def _view(state: dict, context: Context) -> dict[str, Any]:
         "caller_national": context.caller_national,
         "fee_vnd": context.fees.get(fee_key, 0),
         "hotline": context.hotline,
+        "phone_questions": context.phone_questions,
     }
 
 
@@ -296,7 +312,7 @@ def _digits_input(state, node: Digits, digits: str, context) -> tuple[list[Actio
     valid = is_digits(typed) or (typed == "" and 0 in node.lengths)
     if not valid or len(typed) not in node.lengths:
         return _failure(state, node, node.invalid, context)
-    if node.check and not VALIDATORS[node.check](typed):
+    if node.check and not _acceptable(node.check, typed, context):
         return _failure(state, node, node.invalid, context)
     state["scratch"][node.scratch] = typed
     return _go(state, node.target, context, [])
@@ -310,7 +326,7 @@ def _pick_input(state, node: Pick, digits: str, context) -> tuple[list[Action], 
         return _failure(state, node, "no_input", context)
     if key == "0":
         return _to_operator(state, node, context)
-    questions = editable_questions(state["answers"])
+    questions = editable_questions(state["answers"], context.phone_questions)
     if not key.isdigit() or not 1 <= int(key) <= len(questions):
         return _failure(state, node, "invalid_choice", context)
     question = questions[int(key) - 1]
@@ -345,7 +361,7 @@ def _failure(state, node: Node, explanation: str, context) -> tuple[list[Action]
 
 def _go(state, target: str, context, effects: list[Action]) -> tuple[list[Action], dict]:
     if target == NEXT:
-        target = next_question(state["answers"])
+        target = next_question(state["answers"], context.phone_questions)
     elif target == RETURN:
         target = state["scratch"].pop("return_to", None) or "main_menu"
     elif target == RERECORD:

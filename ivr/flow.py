@@ -14,7 +14,7 @@ every node is reachable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +163,8 @@ class Question:
     applies: Callable[[State], bool] = lambda answers: True
     label: str | None = None
     clears: tuple[str, ...] = ()
+    # Asked only for the procedures whose `phone_questions` (config.toml) name `answer`.
+    configurable: bool = False
 
 
 def _is_licence(answers: State) -> bool:
@@ -174,7 +176,9 @@ APPLICATION: tuple[Question, ...] = (
     Question("reissue_reason", "reissue_reason", lambda a: a.get("variant") == "reissue"),
     Question("vessel_digits", "vessel", label="edit_vessel",
              clears=("vessel_province_recording",)),
+    Question("length_band", "length_band", label="edit_length_band", configurable=True),
     Question("citizen_id", "citizen_id", label="edit_citizen_id"),
+    Question("birth_date", "date_of_birth", label="edit_date_of_birth", configurable=True),
     Question("owner_name", "owner_name_recording", label="edit_owner_name"),
     Question("address", "address_recording", label="edit_address"),
     Question("delivery", "delivery", label="edit_delivery"),
@@ -184,16 +188,28 @@ APPLICATION: tuple[Question, ...] = (
 MAX_PICK = 9  # one key each
 
 
-def next_question(answers: State) -> str:
+def next_question(answers: State, asked: Mapping[str, Collection[str]] | None = None) -> str:
+    """The first question not yet answered; `asked` is each procedure's configurable questions."""
     for question in APPLICATION:
-        if question.applies(answers) and question.answer not in answers:
+        if _asked(question, answers, asked) and question.answer not in answers:
             return question.node
     return "submit"
 
 
-def editable_questions(answers: State) -> list[Question]:
-    """The answers the summary offers to change, in the order they were asked."""
-    return [q for q in APPLICATION if q.label and q.applies(answers)][:MAX_PICK]
+def _asked(question: Question, answers: State, asked: Mapping[str, Collection[str]] | None) -> bool:
+    if question.configurable and question.answer not in (asked or {}).get(
+        answers.get("procedure", ""), ()
+    ):
+        return False
+    return question.applies(answers)
+
+
+def editable_questions(
+    answers: State, asked: Mapping[str, Collection[str]] | None = None
+) -> list[Question]:
+    """The answers the summary offers to change, in the order they were asked; `asked` is each
+    procedure's configurable questions."""
+    return [q for q in APPLICATION if q.label and _asked(q, answers, asked)][:MAX_PICK]
 
 
 # --- dynamic prompts: read back what the caller typed ---------------------------------------
@@ -227,6 +243,12 @@ def _vessel_readback(state: State) -> tuple[Part, ...]:
 def _citizen_id_readback(state: State) -> tuple[Part, ...]:
     return (Prompt("citizen_id_is"), *grouped_digits(state["citizen_id_digits"], CITIZEN_ID_GROUPS),
             Prompt("confirm"))  # fmt: skip
+
+
+def _birth_date_readback(state: State) -> tuple[Part, ...]:
+    digits = state["birth_date_digits"]
+    born = dt.date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+    return (Prompt("birth_date_is"), date_words(born), Prompt("confirm"))
 
 
 def _own_phone(state: State) -> tuple[Part, ...]:
@@ -289,7 +311,8 @@ def _procedure_variant(answers: dict) -> str:
 
 def _edit_list(state: State) -> tuple[Part, ...]:
     parts: list[Part] = [Prompt("edit_intro")]
-    for number, question in enumerate(editable_questions(state["answers"]), start=1):
+    questions = editable_questions(state["answers"], state.get("phone_questions"))
+    for number, question in enumerate(questions, start=1):
         parts += [Prompt(question.label or ""), Prompt(f"press_{number}")]
     return tuple(parts)
 
@@ -306,10 +329,20 @@ def what_next(state: State) -> tuple[Part, ...]:
     return (Prompt("sms_follows"), Prompt("hotline_is"), *phone_groups(state["hotline"]))
 
 
+def _due_or_later(state: State) -> tuple[Part, ...]:
+    """The due date when it is known; otherwise what is missing, and that it comes by SMS."""
+    if state.get("due"):
+        return (Prompt("due_is"), _due(state))
+    missing = tuple(Prompt(f"missing_{key}") for key in state.get("missing", ()))
+    return ((Prompt("missing_intro"), *missing, Prompt("staff_will_call")) if missing else ()) + (
+        Prompt("due_when_complete"),
+    )
+
+
 def _submitted(state: State) -> tuple[Part, ...]:
     papers = f"papers_{_procedure_variant(state['answers'])}"
-    return (Prompt("submitted"), *code_parts(state["spoken_code"]), PAUSE, Prompt("due_is"),
-            _due(state), Prompt("papers_intro"), Prompt(papers), *what_next(state),
+    return (Prompt("submitted"), *code_parts(state["spoken_code"]), PAUSE,
+            *_due_or_later(state), Prompt("papers_intro"), Prompt(papers), *what_next(state),
             Prompt("repeat_code"))  # fmt: skip
 
 
@@ -318,9 +351,9 @@ def _code_again(state: State) -> tuple[Part, ...]:
 
 
 def _status(state: State) -> tuple[Part, ...]:
+    due = (Prompt("due_is"), _due(state)) if state.get("due") else (Prompt("due_when_complete"),)
     return (Prompt("status_dossier"), *code_parts(state["spoken_code"]), PAUSE,
-            Prompt("status_now"), Prompt(f"status_{state['status']}"), Prompt("due_is"),
-            _due(state))  # fmt: skip
+            Prompt("status_now"), Prompt(f"status_{state['status']}"), *due)  # fmt: skip
 
 
 def _status_then_menu(state: State) -> tuple[Part, ...]:
@@ -370,11 +403,22 @@ FLOW: tuple[Node, ...] = (
         "3": Choice("vessel_province", commit=("vessel_other_province",)),
     }),
     Record("vessel_province", P("vessel_province"), "vessel_province_recording", NEXT, review=True),
+    Menu("length_band", P("length_band"), {
+        "1": Choice(NEXT, set={"length_band": "under_12"}),
+        "2": Choice(NEXT, set={"length_band": "12_to_15"}),
+        "3": Choice(NEXT, set={"length_band": "15_up"}),
+    }),
     Digits("citizen_id", P("citizen_id"), (12,), "citizen_id_digits", "citizen_id_invalid",
            "citizen_id_confirm"),
     Menu("citizen_id_confirm", _citizen_id_readback, {
         "1": Choice(NEXT, commit=("citizen_id",)),
         "2": Choice("citizen_id"),
+    }),
+    Digits("birth_date", P("birth_date"), (8,), "birth_date_digits", "birth_date_invalid",
+           "birth_date_confirm", check="birth_date"),
+    Menu("birth_date_confirm", _birth_date_readback, {
+        "1": Choice(NEXT, commit=("date_of_birth",)),
+        "2": Choice("birth_date"),
     }),
     Record("owner_name", P("owner_name"), "owner_name_recording", NEXT, review=True),
     Record("address", P("address"), "address_recording", NEXT, review=True),

@@ -106,6 +106,7 @@ SMS_TEMPLATE_KINDS = (
     "withdrawn", "stopped", "survey", "status_reply", "not_found", "help", "opted_out",
     "opted_in", "rating_thanks", "supervisor_alert", "result_ready", "result_post_untracked",
     "supplement_received", "inspection", "inspection_confirmed", "inspection_change",
+    "receipt_incomplete", "complete",
 )  # fmt: skip
 _LINK = re.compile(r"https?:|www\.|\.(vn|com|net|org|gov)\b/?|bit\.ly", re.IGNORECASE)
 
@@ -431,7 +432,9 @@ class Variant(_Frozen):
     reasons: dict[str, str] = Field(default_factory=dict)
 
 
-FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number"]
+FieldKind = Literal["text", "date", "citizen_id", "phone", "vessel_number", "length_m"]
+# What the phone line can ask beyond the common questions, per procedure (ivr/flow.py).
+PhoneQuestion = Literal["date_of_birth", "length_band"]
 
 
 class FormField(_Frozen):
@@ -453,6 +456,7 @@ class Procedure(_Frozen):
     inspection: bool = False
     variants: dict[str, Variant]
     fields: tuple[FormField, ...] = ()
+    phone_questions: tuple[PhoneQuestion, ...] = ()
 
     def documents_for(self, variant: str | None) -> tuple[str, ...]:
         """The documents list of `variant` (a re-issue has its own), else the procedure's."""

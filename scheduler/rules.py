@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 
 from intake.apologies import propose_apology, suggested_new_date
 from intake.calendar import WorkingCalendar
-from intake.dossier_queries import at_risk_candidates, overdue_candidates, reminder_candidates
+from intake.dossier_queries import (
+    at_risk_candidates,
+    incomplete_past_deadline,
+    overdue_candidates,
+    reminder_candidates,
+)
 from intake.lifecycle import Actor
 from intake.models import Dossier, DossierEvent, ProposalStatus
 from intake.results import close_pending_proposals, set_new_date
@@ -51,12 +56,13 @@ class ScanReport:
     proposals: int = 0
     calls: int = 0  # notice calls made due because their SMS did not reach the citizen
     held: int = 0  # held notice calls settled (made due, or not needed)
+    alerts: int = 0  # incomplete dossiers past their completeness deadline
 
     def __str__(self) -> str:
         return (
             f"{self.events} events, {self.notices} notices, {self.proposals} proposed "
             f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders, "
-            f"{self.calls} notice calls due"
+            f"{self.calls} notice calls due, {self.alerts} incomplete-dossier alerts"
         )
 
 
@@ -152,6 +158,9 @@ class Rules:
                 due=dt.date.fromisoformat(previous) if previous else dossier.due_date,
                 new_due=dt.date.fromisoformat(event.details["new_due"]),
             )
+        if action == "completed":
+            # Completed after its reception: the due date now counts, and the citizen is told.
+            return self._notify(session, dossier, "complete", "complete", now)
         if action == "dispatched":
             tracking = event.details.get("tracking")
             if not tracking:  # no "(chua co)": the citizen learns the parcel is on its way
@@ -189,6 +198,14 @@ class Rules:
                 due=dt.date.fromisoformat(due) if due else dossier.effective_due_date,
             )
         if to is S.RECEIVED:
+            missing = (event.details or {}).get("missing")
+            if missing:
+                # Incomplete at the reception: what was missing, that staff will call, no date
+                # (the `complete` notice brings it).
+                return self._notify(
+                    session, dossier, "receipt_incomplete", "receipt", now,
+                    documents=", ".join(missing),
+                )  # fmt: skip
             return self._notify(session, dossier, "receipt", "receipt", now)
         if to is S.SUPPLEMENT_REQUESTED:
             documents = ", ".join((event.details or {}).get("documents", [])) or event.reason
@@ -270,9 +287,16 @@ class Rules:
             f"Hồ sơ {dossier.code} quá hạn ({dossier.due_date:%d/%m/%Y}) mà chưa ai duyệt thư "
             f"xin lỗi; đã gửi tin xin lỗi tự động, hẹn lại {new_date:%d/%m/%Y}. Vui lòng kiểm tra."
         )
-        session.add(
-            StaffAlert(kind="auto_apology", dossier_id=dossier.id, message=message, created_at=now)
+        self._alert_supervisors(
+            session, dossier, now, "auto_apology", message, "Qua han, da xin loi tu dong."
         )
+
+    def _alert_supervisors(
+        self, session: Session, dossier: Dossier, now: dt.datetime, kind: str, message: str,
+        sms_reason: str,
+    ) -> None:  # fmt: skip
+        """A staff alert on the dashboard, and an SMS to every supervisor phone."""
+        session.add(StaffAlert(kind=kind, dossier_id=dossier.id, message=message, created_at=now))
         for phone in self.settings.scheduler.supervisor_phones:
             enqueue(
                 session,
@@ -280,9 +304,28 @@ class Rules:
                 kind="supervisor_alert",
                 phone=phone,
                 now=now,
-                values={"code": dossier.code, "reason": "Qua han, da xin loi tu dong."},
-                dedupe_key=f"{dossier.id}:alert:auto_apology:{phone}",
+                values={"code": dossier.code, "reason": sms_reason},
+                dedupe_key=f"{dossier.id}:alert:{kind}:{phone}",
             )
+
+    def scan_incomplete(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
+        """A received dossier still incomplete after its completeness deadline: supervisors are
+        alerted once (staff complete it by phone or request the papers as a supplement)."""
+        report = ScanReport()
+        today = self.calendar.local(now).date()
+        for dossier in session.scalars(incomplete_past_deadline(today, limit)):
+            dossier.completeness_alerted_at = now
+            message = (
+                f"Hồ sơ {dossier.code} chưa đủ thông tin, đã quá hạn kiểm tra "
+                f"({dossier.completeness_due:%d/%m/%Y}). Cần gọi công dân bổ sung hoặc yêu cầu "
+                "bổ sung giấy tờ."
+            )
+            self._alert_supervisors(
+                session, dossier, now, "incomplete_overdue", message,
+                "Chua du thong tin, qua han kiem tra ho so.",
+            )  # fmt: skip
+            report.alerts += 1
+        return report
 
     def scan_reminders(self, session: Session, now: dt.datetime, limit: int = 200) -> ScanReport:
         """One reminder for a result waiting for collection N working days (opt-out respected)."""
@@ -325,31 +368,20 @@ def run_rules(
     scans = (
         rules.scan_overdue,
         rules.scan_at_risk,
+        rules.scan_incomplete,
         rules.scan_events,
         rules.scan_reminders,
         rules.scan_held_calls,
     )
+    fields = ("events", "notices", "apologies", "reminders", "proposals", "calls", "held", "alerts")
     for scan in scans:
         for _ in range(max_batches):
             with sessions() as session, session.begin():
                 report = scan(session, now, batch)
-            for field in (
-                "events",
-                "notices",
-                "apologies",
-                "reminders",
-                "proposals",
-                "calls",
-                "held",
-            ):
+            for field in fields:
                 setattr(total, field, getattr(total, field) + getattr(report, field))
-            done = (
-                report.events,
-                report.apologies,
-                report.reminders,
-                report.proposals,
-                report.held,
-            )
-            if max(done) < batch:
+            busy = (report.events, report.apologies, report.reminders, report.proposals,
+                    report.held, report.alerts)  # fmt: skip
+            if max(busy) < batch:
                 break
     return total

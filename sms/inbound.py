@@ -126,8 +126,9 @@ def _answer(session, intent: Intent, phone: str, calendar, now):
         if dossier is None or phone not in (dossier.notify_phone, dossier.caller_phone):
             # Someone else's code gets no personal data back, not even whether it exists.
             return "not_found", {}, None
-        values = {"code": dossier.code, "status": dossier.status.label,
-                  "due": dossier.effective_due_date}  # fmt: skip
+        # An incomplete dossier has no due date yet: it is sent once the dossier is complete.
+        due = dossier.effective_due_date or "sau khi du ho so"
+        values = {"code": dossier.code, "status": dossier.status.label, "due": due}
         return "status_reply", values, dossier
     if intent.name == "rating":
         dossier = _latest_surveyed_dossier(session, phone)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 URGENT_KINDS = frozenset(
     {
         "receipt",
+        "receipt_incomplete",
         "status_reply",
         "not_found",
         "help",

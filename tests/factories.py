@@ -40,6 +40,18 @@ NOTICE_VALUES: Mapping[str, object] = {
 }
 
 
+# What a complete dossier's required fields hold when a test does not care (config.toml).
+REQUIRED_ANSWERS: Mapping[str, str] = {
+    "owner_name": "Nguyễn Văn Mười",
+    "date_of_birth": "1975-09-05",
+    "citizen_id": "051075000123",
+    "address": "Thôn An Vĩnh, xã Lý Sơn",
+    "vessel_number": "QNg-96169-TS",
+    "safety_certificate_number": "123/2026/QNg-ĐKTC",
+    "main_gear": "Lưới vây",
+}
+
+
 def create_draft(
     session: Session,
     runtime: Runtime,
@@ -79,17 +91,28 @@ def create_dossier(
     citizen_id: str | None = None,
     address: str | None = None,
     vessel: str | None = None,
+    complete: bool = True,
 ) -> Dossier:
     """A submitted phone-in dossier (code, due date), moved on to `status` by staff through the
     lifecycle's shortest path (every step an event, as on the staff page).
 
     Given any of `owner_name`, `citizen_id`, `address`, the dossier gets an applicant row with
     them and they go into its form too; `vessel` is the 5 digits of a Quảng Ngãi vessel number.
+    `complete` (the default): every other required field is filled before submission, so the
+    due date counts from the reception; `complete=False` leaves them empty, as a call does for
+    what a keypad cannot enter (no due date until staff complete it).
     """
     now = now or runtime.clock.now()
     draft = create_draft(session, runtime, procedure=procedure, now=now, phone=phone)
     draft.variant = variant
     draft.delivery = delivery
+    if complete:
+        given = {"owner_name": owner_name, "citizen_id": citizen_id, "address": address}
+        draft.form = {
+            **REQUIRED_ANSWERS,
+            **{key: value for key, value in given.items() if value is not None},
+            **(draft.form or {}),
+        }
     dossier = submit(
         session,
         draft,

@@ -9,6 +9,7 @@ instead of overwritten.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from admin.text_limits import DOCUMENT_MAX_CHARS, SEARCH_MAX_CHARS, too_long
 from intake import dossier_queries
 from intake.apologies import proposals_of
 from intake.audit import record
+from intake.completeness import due_date_reason, missing_items, start_clock_if_complete
 from intake.dossier_commands import apply_answers, form_values
 from intake.dossier_queries import QueueFilters, StaffSearch, parse_staff_search
 from intake.errors import DomainError, InvalidInput
@@ -31,6 +33,7 @@ from intake.results import record_dispatch, set_new_date
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
+from intake.vessel_length import vessel_band
 from ivr import queries as ivr_queries
 from ivr.call_orders import order_call_back
 from ivr.models import Recording
@@ -125,7 +128,8 @@ def queue():
     next_after = ""
     if more and rows:
         last = rows[-1]
-        next_after = str(last.id) if wanted.drafts else f"{last.due_date.isoformat()}:{last.id}"
+        due = last.due_date.isoformat() if last.due_date else "none"
+        next_after = str(last.id) if wanted.drafts else f"{due}:{last.id}"
     args = {k: v for k, v in request.args.items() if k != "after"}
     status = reader.flash_problems()
     return render_template(
@@ -142,6 +146,20 @@ def queue():
         search_error=search_error,
         search_max=SEARCH_MAX_CHARS,
     ), 400 if search_error else status
+
+
+@blueprint.get("/incomplete")
+@login_required
+def incomplete():
+    """The work list: received dossiers the call left incomplete, the nearest completeness
+    deadline first, each with what is missing (staff call the citizen back, or request papers)."""
+    rt = runtime()
+    today = rt.calendar().local(now()).date()
+    with rt.sessions() as session:
+        rows = dossier_queries.incomplete_work_list(session, limit=PAGE * 4)
+        vessels = dossier_queries.vessels_of(session, rows)
+    items = [(d, missing_items(rt.settings, d, vessels.get(d.vessel_id))) for d in rows]
+    return render_template("admin/incomplete.html", items=items, today=today)
 
 
 # ---- one dossier -----------------------------------------------------------------------------
@@ -195,6 +213,8 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
     procedure = rt.settings.procedures[dossier.procedure]
     fields = fields_for(rt.settings, dossier.procedure, dossier.variant)
     answers = form_values(dossier)
+    if vessel is not None and vessel.length_m is not None:
+        answers["vessel_length_m"] = f"{vessel.length_m:g}"  # lives on the vessel
     values = {f.key: display_value(f, answers.get(f.key)) for f in fields}
     if submitted:
         values.update(submitted)
@@ -202,6 +222,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
     for recording in recordings:
         by_field.setdefault(RECORDING_FIELD.get(recording.purpose, ""), []).append(recording)
     missing = missing_required(rt.settings, dossier.procedure, dossier.variant, answers)
+    incomplete = missing_items(rt.settings, dossier, vessel) if dossier.completed_at is None else []
     status = 400 if errors else 200
     return render_template(
         "admin/dossier.html",
@@ -217,6 +238,9 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         next_statuses=sorted(TRANSITIONS[dossier.status] - {S.RECEIVED}),
         labels=ACTION_LABELS,
         missing=missing,
+        incomplete=incomplete,
+        due_reason=due_date_reason(rt.settings, rt.calendar(), dossier),
+        length_band=vessel_band(vessel),
         supplement=supplement,
         ami=bool(rt.settings.ami_url),
         call_orders=call_orders,
@@ -250,8 +274,9 @@ def _expect_version(dossier: Dossier) -> None:
         )
 
 
-def _run(dossier_id: int, change, success: str):
-    """Apply `change(session, dossier)` in one transaction; domain errors become a message."""
+def _run(dossier_id: int, change, success: str | Callable[[], str]):
+    """Apply `change(session, dossier)` in one transaction; domain errors become a message
+    (`success` may be a function, asked once the transaction is committed)."""
     from intake.dossiers import flush_edits
 
     rt = runtime()
@@ -263,7 +288,7 @@ def _run(dossier_id: int, change, success: str):
             change(session, dossier)
             _audit(session, dossier, "dossier.changed", {"what": request.endpoint.split(".")[-1]})
             flush_edits(session)
-        flash(success, "success")
+        flash(success() if callable(success) else success, "success")
     except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
@@ -306,10 +331,24 @@ def save_form(dossier_id: int):
         flash("Có trường chưa hợp lệ; xem thông báo cạnh từng trường.", "error")
         return show(dossier_id, errors=errors, submitted=raw)
 
+    completed: list[dt.date] = []
+
     def change(session: Session, dossier: Dossier) -> None:
         apply_answers(session, dossier, clean, now=now())
+        if start_clock_if_complete(
+            session, dossier, settings=rt.settings, calendar=rt.calendar(), actor=actor(), now=now()
+        ):
+            completed.append(dossier.due_date)
 
-    return _run(dossier_id, change, "Đã lưu thông tin hồ sơ.")
+    def saved() -> str:  # read after the commit: a refused save starts no clock
+        if not completed:
+            return "Đã lưu thông tin hồ sơ."
+        return (
+            f"Đã lưu thông tin hồ sơ. Hồ sơ đã đủ thông tin: hạn trả kết quả "
+            f"{completed[0]:%d/%m/%Y} (tin nhắn báo hạn sẽ được gửi)."
+        )
+
+    return _run(dossier_id, change, saved)
 
 
 @blueprint.post("/<int:dossier_id>/status")

@@ -61,6 +61,8 @@ class Dossier(Base):
         Index("ix_dossier_caller_phone_status", "caller_phone", "status"),
         # The API's "what changed since" pages, by keyset on (updated_at, id).
         Index("ix_dossier_updated_at_id", "updated_at", "id"),
+        # The work list of received dossiers still incomplete, by completeness deadline.
+        Index("ix_dossier_completeness_due_id", "completeness_due", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,7 +83,16 @@ class Dossier(Base):
     # The only number we have cannot receive SMS (a landline): staff phone the citizen instead.
     needs_phone_call: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[dt.datetime | None]
-    # The legal due date (local calendar day); moved by supplement waits, never by apologies.
+    # When the dossier became complete (every required answer given): the legal time limit
+    # counts from here (docs/domain.md, "When the time limit starts"). Empty while incomplete.
+    completed_at: Mapped[dt.datetime | None]
+    # An incomplete dossier must be completed (or the papers requested) by this local day:
+    # `completeness_check_days` working days after reception.
+    completeness_due: Mapped[dt.date | None]
+    # When supervisors were alerted that it passed that day (once per dossier).
+    completeness_alerted_at: Mapped[dt.datetime | None]
+    # The legal due date (local calendar day), set when the dossier is complete; moved by
+    # supplement waits, never by apologies.
     due_date: Mapped[dt.date | None]
     # The new return date promised in an apology letter (set at most once without override).
     new_due_date: Mapped[dt.date | None]

@@ -22,7 +22,11 @@ class Vessel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     province_code: Mapped[str | None] = mapped_column(String(8))
     digits: Mapped[str] = mapped_column(String(5), index=True)
+    # The exact length in metres, when staff know it (it wins over the band).
     length_m: Mapped[float | None]
+    # The band a caller chose on the keypad (intake.vessel_length.LengthBand); ask
+    # `intake.vessel_length.vessel_band` for the vessel's band, never this column alone.
+    length_band: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     @property

@@ -24,9 +24,13 @@ def operator(client, runtime):
     return client
 
 
-def _phone_dossier(runtime, *, vessel="90617", phone="+84912345678", citizen="012345678901"):
+def _phone_dossier(
+    runtime, *, vessel="90617", phone="+84912345678", citizen="012345678901", complete=False
+):
+    """A dossier as a call leaves it: received, with what a keypad cannot give still empty
+    (`complete=True`: staff filled it in at once, so its due date counts from the reception)."""
     with runtime.sessions() as session, session.begin():
-        dossier = create_dossier(session, runtime, phone=phone)
+        dossier = create_dossier(session, runtime, phone=phone, complete=complete)
         vessel_row = Vessel(province_code="QNg", digits=vessel)
         session.add(vessel_row)
         session.flush()
@@ -320,8 +324,17 @@ def test_recordings_are_for_logged_in_staff_and_each_playback_is_audited(app, ru
         ).all() == ["recording.viewed"]
 
 
-def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
+def test_the_receipt_slip_of_an_incomplete_dossier_promises_the_date_once_complete(
+    operator, runtime
+):
     dossier_id, code = _phone_dossier(runtime)
+    receipt = operator.get(f"/admin/dossiers/{dossier_id}/slip/receipt").get_data(as_text=True)
+    assert code in receipt
+    assert "sẽ được nhắn tin khi hồ sơ đủ thông tin" in receipt and "ngày None" not in receipt
+
+
+def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
+    dossier_id, code = _phone_dossier(runtime, complete=True)
     receipt = operator.get(f"/admin/dossiers/{dossier_id}/slip/receipt").get_data(as_text=True)
     for text in (
         code,
@@ -356,3 +369,37 @@ def test_the_printable_slips_carry_the_legal_fields(operator, runtime, clock):
         code,
     ):
         assert text in apology, text
+
+
+def test_staff_enter_the_exact_length_and_a_too_short_band_no_longer_blocks(operator, runtime):
+    """A safety certificate whose caller said "under 12 m": incomplete until staff give the
+    length from the registration; 12,4 m reaches the 12 m minimum and the clock starts."""
+    with runtime.sessions() as session, session.begin():
+        dossier = create_dossier(session, runtime, procedure="vessel_safety", complete=False,
+                                 owner_name="Nguyễn Văn Ba", vessel="90617")  # fmt: skip
+        session.get(Vessel, dossier.vessel_id).length_band = "under_12"
+        dossier_id = dossier.id
+    url, version = _claimed(operator, runtime, dossier_id)
+    page = operator.get(url).get_data(as_text=True)
+    assert "Chiều dài tàu: thủ tục áp dụng cho tàu từ 12 m (đã khai: dưới 12 m)" in page
+    form = {"csrf_token": token(operator, url), "version": version}
+    bad = operator.post(f"{url}/form", data={**form, "vessel_length_m": "1e1"})
+    assert bad.status_code == 400 and "Chiều dài viết bằng số mét" in bad.get_data(as_text=True)
+    operator.post(f"{url}/form", data={**form, "vessel_length_m": "12,4"})
+    with runtime.sessions() as session:
+        dossier = session.get(Dossier, dossier_id)
+        assert session.get(Vessel, dossier.vessel_id).length_m == 12.4
+    # Completed Tue 01/12/2026 09:00 (the test clock), 5 working days: Wed 2 ... Tue 8.
+    assert dossier.due_date == dt.date(2026, 12, 8)
+    page = operator.get(url).get_data(as_text=True)
+    assert 'id="f-vessel_length_m" name="vessel_length_m" value="12.4"' in page
+    assert '<span id="due-date">08/12/2026</span>' in page
+
+
+def test_the_queue_pages_on_to_the_dossiers_without_a_due_date(operator, runtime):
+    first, _ = _phone_dossier(runtime, vessel="11111")
+    second, code = _phone_dossier(runtime, vessel="22222", phone="+84987654321")
+    response = operator.get(f"/admin/dossiers?after=none:{first}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and code in page
+    assert f'/admin/dossiers/{first}"' not in page and f'/admin/dossiers/{second}"' in page

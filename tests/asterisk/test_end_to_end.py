@@ -152,7 +152,8 @@ def _wait(read, seconds: float = 20.0):
 def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack, caplog):
     asterisk, runtime, work = stack
 
-    # 1. The first call: procedure, variant, vessel, citizen id; then the line drops.
+    # 1. The first call: procedure, variant, vessel and its length, citizen id, date of birth;
+    # then the line drops.
     with Ami(asterisk.ami_secret) as ami, _phone(asterisk, work, "first") as phone:
         ivr = IvrListener(ami)
         phone.dial()
@@ -160,8 +161,11 @@ def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack, caplog):
         press(phone, ivr, "licence_variant", "1")
         press(phone, ivr, "vessel_digits", "90617#")
         press(phone, ivr, "vessel_is", "1")
+        press(phone, ivr, "length_band", "2")
         press(phone, ivr, "citizen_id", "012345678901#")
         press(phone, ivr, "citizen_id_is", "1")
+        press(phone, ivr, "birth_date", "05091975#")
+        press(phone, ivr, "birth_date_is", "1")
         ivr.recording()  # the IVR asks for the owner's name ... and the caller hangs up
         phone.hangup()
         ami.wait_event("Hangup", timeout=15)
@@ -206,7 +210,7 @@ def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack, caplog):
         press(phone, ivr, "delivery", "1")
         press(phone, ivr, "phone_own", "1")
         press(phone, ivr, "summary_intro", "2")  # change one answer
-        press(phone, ivr, "edit_intro", "6")  # the delivery
+        press(phone, ivr, "edit_intro", "8")  # the delivery
         press(phone, ivr, "delivery", "2")  # collect at the centre after all
         press(phone, ivr, "summary_intro", "1")
         press(phone, ivr, "submitted", "*")  # the code once more, then silence
@@ -228,6 +232,8 @@ def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack, caplog):
         assert dossier.status is DossierStatus.RECEIVED
         assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
         assert dossier.form["citizen_id"] == "012345678901"
+        assert dossier.form["date_of_birth"] == "1975-09-05"
+        assert session.get(Vessel, dossier.vessel_id).length_band == "12_to_15"
         assert (dossier.delivery, dossier.notify_phone) == (Delivery.COLLECT, "+84912345678")
         recordings = session.scalars(select(Recording).order_by(Recording.id)).all()
         calls = session.scalars(select(IvrCall).order_by(IvrCall.id)).all()

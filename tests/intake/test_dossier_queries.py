@@ -298,3 +298,23 @@ def test_an_open_dossier_for_the_same_vessel_and_procedure_is_found_and_nothing_
     assert {returned.id, other_boat.id}.isdisjoint({in_process.id, safety.id})
     draft.vessel_id = None
     assert queries.open_dossier_like(session, draft) is None
+
+
+def test_the_queue_pages_past_dossiers_with_no_due_date_yet_and_lists_them_last(session):
+    """Incomplete dossiers have no due date until complete: they come after the dated ones
+    and a keyset cursor walks through both (a `none:<id>` cursor past the dated rows)."""
+    dated = [add_dossier(session, S.RECEIVED, due=TODAY + dt.timedelta(days=n)) for n in (3, 1)]
+    undated = [add_dossier(session, S.RECEIVED) for _ in range(3)]
+    for row in undated:
+        row.due_date = None
+    session.commit()
+    seen, after = [], None
+    while True:
+        page = queries.queue_page(session, queries.QueueFilters(), today=TODAY, soon=SOON,
+                                  after=after, limit=2)  # fmt: skip
+        if not page:
+            break
+        seen += [row.id for row in page]
+        last = page[-1]
+        after = (last.due_date, last.id)
+    assert seen == [dated[1].id, dated[0].id, *[row.id for row in undated]]

@@ -13,8 +13,10 @@ from intake.models import Dossier
 from intake.statuses import DossierStatus
 from tests.conftest import ROOT
 
-# Enter at a recording: a generated clip; "3" goes on after it; the last Enter lets the end go by.
-WHOLE_CALL = "1\n1\n90617#\n1\n012345678901#\n1\n\n3\n\n3\n1\n1\n1\n\n"
+# Licence, new; vessel 90617, confirmed; 12 to under 15 m; citizen id, confirmed; born
+# 05/09/1975, confirmed; name and address (Enter records a generated clip, "3" goes on after it);
+# by post; this phone; send; the last Enter lets the end go by.
+WHOLE_CALL = "1\n1\n90617#\n1\n2\n012345678901#\n1\n05091975#\n1\n\n3\n\n3\n1\n1\n1\n\n"
 
 
 def _call(tmp_path, keys: str, caller: str = "0912345678", *options: str):
@@ -37,9 +39,13 @@ def test_a_whole_call_in_the_terminal_files_a_dossier_and_shows_the_sms(tmp_path
     result = _call(tmp_path, WHOLE_CALL)
     assert result.returncode == 0, result.stderr
     assert "Số đăng ký tàu là Quảng Ngãi chín không sáu một bảy" in result.stdout
-    assert "Đã tiếp nhận hồ sơ" in result.stdout
+    assert "Tàu dưới 12 mét bấm 1" in result.stdout
+    assert "Ngày sinh là ngày năm tháng chín năm một nghìn chín trăm bảy mươi lăm" in result.stdout
+    assert "Đã nhận hồ sơ" in result.stdout
+    assert "Hồ sơ còn thiếu số giấy an toàn kỹ thuật, nghề khai thác chính" in result.stdout
     [dossier] = _dossiers(tmp_path)
     assert dossier.status is DossierStatus.RECEIVED
+    assert dossier.form["date_of_birth"] == "1975-09-05" and dossier.due_date is None
     assert (
         f"[SMS TTHCC QNGAI -> +84912345678] TTHCC Quang Ngai: Da tiep nhan ho so {dossier.code}"
         in (result.stdout)
@@ -49,7 +55,7 @@ def test_a_whole_call_in_the_terminal_files_a_dossier_and_shows_the_sms(tmp_path
 
 
 def test_ctrl_d_mid_call_keeps_the_draft_for_the_next_call(tmp_path):
-    first = _call(tmp_path, "1\n2\n3\n90617#\n1\n")  # hangs up at the citizen id question
+    first = _call(tmp_path, "1\n2\n3\n90617#\n1\n2\n")  # hangs up at the citizen id question
     assert first.returncode == 0, first.stderr
     [draft] = _dossiers(tmp_path)
     assert draft.status is DossierStatus.DRAFT and draft.form["ivr"]["vessel"] == "QNg:90617"
@@ -58,19 +64,19 @@ def test_ctrl_d_mid_call_keeps_the_draft_for_the_next_call(tmp_path):
         "hồ sơ đang khai dở: cấp lại giấy phép khai thác thủy sản cho tàu số Quảng Ngãi "
         "chín không sáu một bảy tê ét." in second.stdout
     )
-    assert "12 số căn cước của chủ tàu" in second.stdout
+    assert "12 số căn cước chủ tàu" in second.stdout
 
 
 def test_the_new_paths_in_the_terminal(tmp_path):
     """0# to a person nobody takes and back; a recording heard back; one answer changed at the
     summary; the code heard again with *."""
     keys = [
-        "1", "1", "90617#", "1",
+        "1", "1", "90617#", "1", "2",
         "0#", "k", "2",  # at the citizen id: a person, nobody answers, back to the question
-        "012345678901#", "1",
+        "012345678901#", "1", "05091975#", "1",
         "", "1", "3",  # the name recorded, heard back, go on
         "", "3", "1", "1",
-        "2", "3", "098765432109#", "1",  # at the summary: change the citizen id
+        "2", "4", "098765432109#", "1",  # at the summary: change the citizen id
         "1", "*", "",  # send; hear the code again; silence
     ]  # fmt: skip
     # A Tuesday at 10:00: the operator desk is staffed.
@@ -78,7 +84,7 @@ def test_the_new_paths_in_the_terminal(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Tổng đài viên chưa nghe máy." in out
-    assert out.count("Vui lòng bấm 12 số căn cước") == 3  # asked, back after the transfer, changed
+    assert out.count("Ông bà bấm 12 số căn cước") == 3  # asked, back after the transfer, changed
     assert "(đoạn ghi âm của ông bà: " in out and "Ông bà vừa nói:" in out
     assert "Sửa thông tin nào? Cấp mới hay cấp lại, bấm 1." in out
     assert "Đường dây nóng: không hai năm năm, ba tám hai, hai hai hai hai" in out
@@ -95,6 +101,6 @@ def test_a_status_answer_returns_to_the_menu_and_a_second_application_is_not_fil
     again = _call(tmp_path, "3\n#\n" + WHOLE_CALL)
     assert again.returncode == 0, again.stderr
     after_status = again.stdout.split("hiện mới được tiếp nhận", 1)[1]
-    assert "Tra cứu hồ sơ, bấm 3" in after_status  # the main menu again
+    assert "Tra hồ sơ bấm 3" in after_status  # the main menu again
     assert "Tàu này đã có một hồ sơ cùng thủ tục đang được giải quyết" in after_status
     assert [d.status for d in _dossiers(tmp_path)].count(DossierStatus.RECEIVED) == 1

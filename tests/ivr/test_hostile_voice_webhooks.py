@@ -80,7 +80,7 @@ def test_a_recording_webhook_with_a_broken_field_gets_400_and_stores_nothing(
     assert response.status_code == 400
     assert _count(session, Recording) == 0
     # The call is where it was: the next good webhook carries on.
-    assert caller.press("1") is not None and "Cấp mới giấy phép" in caller.heard()
+    assert caller.press("1") is not None and "Cấp mới bấm 1" in caller.heard()
 
 
 @on_postgresql
@@ -109,7 +109,7 @@ def test_digits_that_are_not_ascii_get_400_and_are_never_stored(new_caller, sess
     caller.dial_in()
     caller.press("1")
     caller.press("1")  # a new licence: the vessel number comes next
-    assert "5 chữ số" in caller.heard()
+    assert "5 số đăng ký tàu" in caller.heard()
     response = caller.post(caller.twiml.find("Gather").get("action"), {"Digits": typed})
     assert response.status_code == 400
     session.expire_all()

@@ -24,7 +24,7 @@ SUMMARY = {
 def test_the_call_names_the_papers_to_hand_in_after_the_due_date(base_settings):
     said = text_of(NODES["submitted"].prompt(SUBMITTED), prompt_catalogue(base_settings))
     assert (
-        "Ông bà chuẩn bị giấy tờ để nộp khi nhận kết quả hoặc gửi qua bưu điện: bản chụp giấy "
+        "Giấy tờ nộp khi nhận kết quả hoặc gửi bưu điện: bản chụp giấy "
         "đăng ký tàu, giấy an toàn kỹ thuật, bằng thuyền trưởng, máy trưởng "
         "Ông bà sẽ nhận tin nhắn xác nhận."
     ) in said
@@ -44,7 +44,7 @@ def test_the_safety_certificate_says_the_inspection_price_is_paid_at_the_inspect
 ):
     said = text_of(NODES["summary"].prompt(SUMMARY), prompt_catalogue(base_settings))
     assert (
-        "Không thu lệ phí khi nộp hồ sơ. Ông bà trả giá dịch vụ kiểm tra an toàn kỹ thuật cho cơ "
-        "quan đăng kiểm khi tàu được kiểm tra; giá tùy cỡ tàu và công suất máy."
+        "Không thu lệ phí khi nộp. Ông bà trả giá kiểm tra an toàn kỹ thuật cho đăng kiểm khi tàu "
+        "được kiểm tra, tùy cỡ tàu và công suất máy."
     ) in said
-    assert "Không thu lệ phí khi nộp hồ sơ. Gửi hồ sơ" not in said
+    assert "Không thu lệ phí khi nộp. Gửi hồ sơ" not in said

@@ -14,15 +14,17 @@ from intake.statuses import DossierStatus
 # (a vessel number typed but not yet confirmed is asked again), except a recording: saved as soon
 # as it is made, before the offer to hear it back (SAVED_AFTER: the step that saves it).
 UNITS = [
-    ("procedure", [("press", "1")], "Cấp, cấp lại giấy phép khai thác"),
-    ("variant", [("press", "1")], "Cấp mới giấy phép, bấm 1"),
-    ("vessel", [("press", "90617#"), ("press", "1")], "5 chữ số trong số đăng ký tàu"),
+    ("procedure", [("press", "1")], "Giấy phép khai thác thủy sản bấm 1"),
+    ("variant", [("press", "1")], "Cấp mới bấm 1"),
+    ("vessel", [("press", "90617#"), ("press", "1")], "5 số đăng ký tàu"),
+    ("length_band", [("press", "2")], "Tàu dưới 12 mét"),
     ("citizen_id", [("press", "012345678901#"), ("press", "1")], "12 số căn cước"),
+    ("date_of_birth", [("press", "05091975#"), ("press", "1")], "năm sinh chủ tàu"),
     ("owner_name", [("speak", 4), ("press", "3")], "họ tên chủ tàu"),
-    ("address", [("speak", 5), ("press", "3")], "địa chỉ nhà"),
-    ("delivery", [("press", "1")], "về nhà qua bưu điện, bấm 1"),
-    ("phone", [("press", "1")], "số máy đang gọi là"),
-    ("summary", [("press", "1")], "Gửi hồ sơ, bấm 1"),
+    ("address", [("speak", 5), ("press", "3")], "địa chỉ chủ tàu"),
+    ("delivery", [("press", "1")], "qua bưu điện bấm 1"),
+    ("phone", [("press", "1")], "số đang gọi"),
+    ("summary", [("press", "1")], "Gửi hồ sơ bấm 1"),
 ]
 SAVED_AFTER = {"owner_name": 0, "address": 0}
 # Every step but the last, which submits the dossier and leaves nothing to resume.
@@ -67,12 +69,13 @@ def test_hang_up_after_any_step_then_resume_without_repeating(
     everything = " ".join(heard)
     for name, _, question in UNITS[1:completed_units]:
         assert question not in everything, f"{name} was asked again"
-    assert "Đã tiếp nhận hồ sơ" in second.heard()
+    assert "Đã nhận hồ sơ" in second.heard()
     second.silence()
     assert second.hung_up
     dossiers = session.scalars(select(Dossier).where(Dossier.status != DossierStatus.DRAFT)).all()
     assert len(dossiers) == 1
     assert dossiers[0].form["citizen_id"] == "012345678901"
+    assert dossiers[0].form["date_of_birth"] == "1975-09-05"
 
 
 def test_an_old_draft_is_not_offered_after_the_resume_window(new_caller, clock):
@@ -96,7 +99,7 @@ def test_starting_again_discards_the_old_draft(new_caller, session):
     second = new_caller()
     second.dial_in()
     second.press("2")
-    assert "Tra cứu hồ sơ, bấm 3" in second.heard()
+    assert "Tra hồ sơ bấm 3" in second.heard()
     second.hang_up()
     third = new_caller()
     third.dial_in()

@@ -20,7 +20,10 @@ LICENCE_NEW = [
     ("press", "1"),
     ("press", "90617#"),
     ("press", "1"),
+    ("press", "2"),  # the vessel's length: 12 m to under 15 m
     ("press", "012345678901#"),
+    ("press", "1"),
+    ("press", "05091975#"),  # the owner's date of birth, 5 September 1975
     ("press", "1"),
     ("speak", 4),
     ("press", "3"),  # go on, without hearing it back
@@ -30,6 +33,9 @@ LICENCE_NEW = [
     ("press", "1"),
     ("press", "1"),
 ]
+UP_TO_DELIVERY = LICENCE_NEW[:14]  # the delivery answered too
+# The safety certificate asks the length but not the date of birth (config.toml).
+SAFETY_AFTER_MENU = LICENCE_NEW[2:7] + LICENCE_NEW[9:]
 
 
 def walk(caller, steps):
@@ -53,22 +59,30 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     caller = new_caller()
     caller.dial_in()
     assert "Cuộc gọi được ghi âm" in caller.heard()
-    assert "Tra cứu hồ sơ, bấm 3" in caller.heard()
+    assert "Tra hồ sơ bấm 3" in caller.heard()
     walk(caller, LICENCE_NEW)
-    assert "Mã hồ sơ của ông bà là hai sáu một hai không một, tám không không không" in (
-        caller.heard()
+    assert "mã hồ sơ là hai sáu một hai không một, tám không không không" in (caller.heard())
+    # The keypad cannot give the safety certificate's number or the gear: the caller hears what
+    # is missing, that staff will call, and that the due date comes by SMS, no date yet; then
+    # the papers to bring, then what happens next: the SMS and the hotline.
+    assert (
+        "Hồ sơ còn thiếu số giấy an toàn kỹ thuật, nghề khai thác chính, "
+        "cán bộ sẽ gọi lại để bổ sung. Hạn trả sẽ nhắn tin khi đủ hồ sơ. Giấy tờ" in caller.heard()
     )
-    # The due date, then the papers to bring, then what happens next: the SMS and the hotline.
-    assert "Hạn trả kết quả là ngày chín tháng mười hai Ông bà chuẩn bị giấy tờ" in caller.heard()
+    assert "Hạn trả kết quả là" not in caller.heard()
     assert "bằng thuyền trưởng" in caller.heard()
     assert "Ông bà sẽ nhận tin nhắn xác nhận. Đường dây nóng" in caller.heard()
     caller.silence()
-    assert caller.hung_up and caller.heard() == "Cảm ơn ông bà đã gọi. Xin chào."
+    assert caller.hung_up and caller.heard() == "Cảm ơn ông bà, xin chào."
 
     dossier = only_dossier(session)
     assert dossier.status is DossierStatus.RECEIVED
     assert (dossier.procedure, dossier.variant) == ("fishing_licence", "new")
-    assert dossier.code.endswith("-261201-8000") and dossier.due_date == dt.date(2026, 12, 9)
+    assert dossier.code.endswith("-261201-8000") and dossier.due_date is None
+    # Received Tue 01/12/2026 09:00; 2 working days to complete it: Wed 2, Thu 3.
+    assert dossier.completeness_due == dt.date(2026, 12, 3)
+    assert dossier.form["date_of_birth"] == "1975-09-05"
+    assert session.get(Vessel, dossier.vessel_id).length_band == "12_to_15"
     assert session.get(Vessel, dossier.vessel_id).registration_number == "QNg-90617-TS"
     assert dossier.form["citizen_id"] == "012345678901"
     assert (dossier.delivery, dossier.notify_phone) == (Delivery.POST, "+84912345678")
@@ -81,8 +95,14 @@ def test_a_new_licence_by_phone_becomes_a_dossier_with_one_receipt(
     run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
     run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
     receipt = session.scalars(select(Notice)).one()
-    assert (receipt.kind, receipt.phone, receipt.urgent) == ("receipt", "+84912345678", True)
+    assert (receipt.kind, receipt.phone, receipt.urgent) == (
+        "receipt_incomplete",
+        "+84912345678",
+        True,
+    )
     assert dossier.code in receipt.text
+    assert "Con thieu: So giay chung nhan an toan ky thuat, Nghe khai thac chinh." in receipt.text
+    assert "Can bo se goi lai" in receipt.text and "hen tra KQ se nhan tin" in receipt.text
 
 
 def test_the_summary_reads_back_procedure_vessel_delivery_and_fee(new_caller):
@@ -100,20 +120,22 @@ def test_a_reissue_asks_the_reason_and_uses_three_working_days(new_caller, sessi
     caller.dial_in()
     caller.press("1")
     caller.press("2")
-    assert "Lý do cấp lại: bị mất, bấm 1" in caller.heard()
+    assert "Bị mất bấm 1" in caller.heard()
     caller.press("1")
     walk(caller, LICENCE_NEW[2:])
     dossier = only_dossier(session)
     assert (dossier.variant, dossier.form["reissue_reason"]) == ("reissue", "lost")
-    assert dossier.due_date == dt.date(2026, 12, 4)
+    # The call cannot give the certificate number and the gear: no due date until staff
+    # complete it (tests/intake/test_completeness.py has the three-working-day case).
+    assert dossier.due_date is None
 
 
 def test_a_safety_certificate_skips_the_licence_questions(new_caller, session):
     caller = new_caller()
     caller.dial_in()
     caller.press("2")
-    assert "5 chữ số trong số đăng ký tàu" in caller.heard()
-    walk(caller, LICENCE_NEW[2:])
+    assert "5 số đăng ký tàu" in caller.heard()
+    walk(caller, SAFETY_AFTER_MENU)
     dossier = only_dossier(session)
     assert (dossier.procedure, dossier.due_date) == ("vessel_safety", dt.date(2026, 12, 8))
     assert "Không thu lệ phí" in caller.history[-2].find("Gather").find("Say").text
@@ -126,17 +148,19 @@ def test_a_vessel_of_another_province_is_recorded_for_staff(new_caller, session)
     caller.press("3")
     assert "nói tên tỉnh" in caller.heard()
     caller.speak(2)
+    caller.press("3")  # go on without hearing it back
+    assert "Tàu dưới 12 mét bấm 1" in caller.heard()
     caller.press("3")
     assert "căn cước" in caller.heard()
     vessel = session.scalars(select(Vessel)).one()
-    assert (vessel.province_code, vessel.digits) == (None, "96129")
+    assert (vessel.province_code, vessel.digits, vessel.length_band) == (None, "96129", "15_up")
     assert session.scalars(select(Recording)).one().purpose == "vessel_province_recording"
 
 
 def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, session):
     caller = new_caller(caller="anonymous")
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:11])
+    walk(caller, UP_TO_DELIVERY)
     assert "10 số điện thoại di động" in caller.heard()
     caller.press("0255382222#")  # a landline-like number: refused with an explanation
     assert "không phải số di động" in caller.heard()
@@ -150,8 +174,8 @@ def test_a_hidden_caller_is_asked_for_a_mobile_and_hears_it_back(new_caller, ses
 def test_a_caller_on_a_borrowed_phone_can_give_another_number(new_caller, session):
     caller = new_caller()
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:11])
-    assert "số máy đang gọi là không chín một hai, ba bốn năm, sáu bảy tám" in caller.heard()
+    walk(caller, UP_TO_DELIVERY)
+    assert "số đang gọi: không chín một hai, ba bốn năm, sáu bảy tám" in caller.heard()
     caller.press("2")
     caller.press("0987654321#")
     caller.press("1")
@@ -165,7 +189,7 @@ def test_wrong_keys_get_an_explanation_and_star_repeats(new_caller):
     caller.press("7")
     assert caller.heard().startswith("Phím vừa bấm không có trong lựa chọn.")
     caller.press("*")
-    assert caller.heard().startswith("Cấp, cấp lại giấy phép")
+    assert caller.heard().startswith("Giấy phép khai thác thủy sản bấm 1")
     caller.press("1")
     caller.press("1")
     caller.press("9061#")
@@ -187,7 +211,7 @@ def test_three_failures_end_the_call_politely_with_a_callback(new_caller, sessio
 def test_a_silent_recording_asks_again(new_caller):
     caller = new_caller()
     caller.dial_in()
-    walk(caller, LICENCE_NEW[:6])
+    walk(caller, LICENCE_NEW[:9])
     caller.say_nothing()
     assert caller.heard().startswith("Tổng đài chưa nghe được câu trả lời.")
     assert caller.twiml.find("Record") is not None
@@ -208,9 +232,9 @@ def test_the_status_of_my_latest_dossier_by_pressing_hash_then_the_main_menu_aga
         "Hồ sơ số hai sáu một hai không một, tám không không không, hiện mới được tiếp nhận"
         in heard
     )
-    assert not caller.hung_up and "cần gì thêm, xin chọn tiếp. Cấp, cấp lại" in heard
+    assert not caller.hung_up and "cần gì thêm, xin chọn tiếp. Giấy phép khai thác" in heard
     caller.press("1")  # and now an application, in the same call
-    assert "Cấp mới giấy phép, bấm 1" in caller.heard()
+    assert "Cấp mới bấm 1" in caller.heard()
 
 
 @pytest.mark.parametrize("query", ["2612018000#", "90617#"])
@@ -287,7 +311,7 @@ def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
         caller.press("1")  # a new licence, saved on the draft
     finally:
         event.remove(voice_runtime.engine, "before_cursor_execute", seen)
-    assert "5 chữ số trong số đăng ký tàu" in caller.heard()  # on to the vessel question
+    assert "5 số đăng ký tàu" in caller.heard()  # on to the vessel question
     assert [s.split(" WHERE ")[0].split(" SET ")[0] for s in statements[1:]] == [
         "UPDATE dossier",
         "UPDATE ivr_call",
@@ -308,7 +332,7 @@ def test_a_step_right_after_a_database_restart_is_answered_and_saved(
     caller.press("1")
     assert kill_connections(voice_runtime.engine.url) >= 1
     caller.press("2")  # a re-issue
-    assert "Lý do cấp lại: bị mất, bấm 1" in caller.heard()
+    assert "Bị mất bấm 1" in caller.heard()
     with voice_runtime.sessions() as session:
         assert only_dossier(session).variant == "reissue"
 
@@ -337,7 +361,7 @@ def test_behind_a_proxy_signatures_are_checked_against_the_public_url(voice_runt
     caller = TwilioCaller(client, base=public)
     caller.dial_in()
     caller.press("1")
-    assert "Cấp mới giấy phép" in caller.heard()
+    assert "Cấp mới bấm 1" in caller.heard()
     inside = TwilioCaller(client)  # signed for http://localhost: not what Twilio would sign
     assert inside.post("/twilio/voice", {}).status_code == 403
 

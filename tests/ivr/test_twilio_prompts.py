@@ -20,7 +20,7 @@ def test_a_recorded_prompt_is_played_and_an_espeak_one_is_said(new_caller, voice
     twiml = caller.dial_in()
     assert [p.text for p in twiml.iter("Play")] == ["http://localhost/prompts/greeting.mp3"]
     says = [s.text for s in twiml.iter("Say")]
-    assert any("Cấp, cấp lại giấy phép" in text for text in says)
+    assert any("Giấy phép khai thác thủy sản bấm 1" in text for text in says)
     assert all(s.get("voice") == "Google.vi-VN-Standard-A" for s in twiml.iter("Say"))
 
 

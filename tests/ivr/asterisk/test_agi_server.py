@@ -24,9 +24,11 @@ from tests.ivr.asterisk.fake_asterisk import (
     keys,
 )
 
-# The caller goes on (3) after each recording, and lets the end of the call go by (silence).
-LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), "3", Speak(4), "3", "1", "1",
-           "1", SILENCE]  # fmt: skip
+# Licence, new; vessel 90617, 12 to under 15 m; citizen id; born 05/09/1975; name, address
+# (going on, 3, after each recording); by post; this phone; send; the end of the call goes by
+# (silence).
+LICENCE = ["1", "1", "90617#", "1", "2", "012345678901#", "1", "05091975#", "1", Speak(3), "3",
+           Speak(4), "3", "1", "1", "1", SILENCE]  # fmt: skip
 
 
 def call(port, agi_runtime, *script, **options) -> FakeAsterisk:
@@ -51,7 +53,12 @@ def test_a_whole_licence_application_over_fastagi(agi_port, agi_runtime, session
     assert session.scalars(select(Notice)).all() == []  # the receipt is the notice rules'
     rt = agi_runtime
     run_rules(rt.sessions, rt.settings, rt.calendar(), rt.clock.now())
-    assert session.scalars(select(Notice)).one().kind == "receipt"
+    # The keypad cannot give the certificate number or the gear: the receipt says what is missing.
+    assert session.scalars(select(Notice)).one().kind == "receipt_incomplete"
+    assert dossier.form["date_of_birth"] == "1975-09-05" and dossier.due_date is None
+    assert session.get(Vessel, dossier.vessel_id).length_band == "12_to_15"
+    assert "tongdai/missing_safety_certificate_number" in fake.played
+    assert "tongdai/due_when_complete" in fake.played and "tongdai/due_is" not in fake.played
     call_row = session.scalars(select(IvrCall)).one()
     assert (call_row.provider, call_row.provider_call_id) == ("asterisk", "1764100000.1")
 
@@ -75,6 +82,17 @@ def test_numbers_are_read_back_with_our_vietnamese_digit_audio(agi_port, agi_run
     assert readback[:7] == ["tongdai/vessel_is", "tongdai/province_QNg", "tongdai/word_chin",
                             "tongdai/word_khong", "tongdai/word_sau", "tongdai/word_mot",
                             "tongdai/word_bay"]  # fmt: skip
+    assert not any(cmd.startswith("SAY") for cmd, _ in fake.transcript)
+
+
+def test_the_date_of_birth_is_read_back_as_a_date_with_our_word_audio(agi_port, agi_runtime):
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1", "2", "012345678901#", "1",
+                "05091975#")  # fmt: skip
+    assert "tongdai/length_band" in fake.played and "tongdai/birth_date" in fake.played
+    readback = fake.played[fake.played.index("tongdai/birth_date_is") :]
+    # "ngày năm tháng chín năm một nghìn chín trăm bảy mươi lăm", word by word, then the menu.
+    assert readback[1:4] == ["tongdai/word_ngay", "tongdai/word_nam", "tongdai/word_thang"]
+    assert readback[-1] == "tongdai/confirm"
     assert not any(cmd.startswith("SAY") for cmd, _ in fake.transcript)
 
 
@@ -125,7 +143,8 @@ def test_a_database_restart_mid_call_does_not_drop_the_call(
 
 
 def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, session):
-    call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1")
+    call(agi_port, agi_runtime, "1", "1", "90617#", "1", "2", "012345678901#", "1", "05091975#",
+         "1")  # fmt: skip
     fake = call(agi_port, agi_runtime, "1", Speak(3), "3", Speak(3), "3", "1", "1", "1", SILENCE,
                 uniqueid="1764100000.2")  # fmt: skip
     assert "tongdai/resume_offer" in fake.played
@@ -135,8 +154,8 @@ def test_a_second_call_resumes_where_the_first_dropped(agi_port, agi_runtime, se
 
 
 def test_silence_and_a_mute_recording_are_asked_again(agi_port, agi_runtime, session):
-    fake = call(agi_port, agi_runtime, SILENCE, "1", "1", "90617#", "1", "012345678901#", "1",
-                MUTE, Speak(2))  # fmt: skip
+    fake = call(agi_port, agi_runtime, SILENCE, "1", "1", "90617#", "1", "2", "012345678901#",
+                "1", "05091975#", "1", MUTE, Speak(2))  # fmt: skip
     # The "1" comes during the explanation of the silence: taken at once, no second menu.
     assert fake.played[:4] == ["tongdai/greeting", "tongdai/main_menu", "tongdai/no_input",
                                "tongdai/licence_variant"]  # fmt: skip
@@ -167,14 +186,14 @@ def test_a_transfer_nobody_answers_goes_back_to_the_question(agi_port, agi_runti
     again = call(agi_port, agi_runtime, "2", "90617#", "1", request=failed)
     # "2" during the first words: back to the vessel number, where the caller asked for a person
     assert again.played[:2] == ["tongdai/operator_no_answer", "tongdai/vessel_digits"]
-    assert "tongdai/citizen_id" in again.played
+    assert "tongdai/length_band" in again.played  # the vessel confirmed, on to its length
     draft = session.scalars(select(Dossier)).one()
     assert (draft.variant, draft.form["ivr"]["vessel"]) == ("new", "QNg:90617")
 
 
 def test_a_recording_is_played_back_from_asterisks_own_file(agi_port, agi_runtime, session):
-    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1", "012345678901#", "1", Speak(3),
-                "1")  # fmt: skip
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1", "2", "012345678901#", "1",
+                "05091975#", "1", Speak(3), "1")  # fmt: skip
     recording = session.scalars(select(Recording)).one()
     assert recording.provider_ref.endswith(".wav")
     at = fake.played.index("tongdai/review_playback")

@@ -16,8 +16,9 @@ from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
 from tests.ivr.asterisk.replay import replay
 
-# When the calls were recorded (14:2x in Quảng Ngãi): the dossier code and due date read back
-# depend on the day.
+# When the calls were recorded (14:2x in Quảng Ngãi, Thu 26/11/2026, tests/asterisk's clock): the
+# dossier code read back depends on the day. The licence asks the vessel's length and the owner's
+# date of birth, and the call ends with what is missing and the papers to hand in.
 RECORDED_AT = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
 
 
@@ -59,6 +60,11 @@ def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
         assert session.scalars(select(CallbackRequest)).all() == []  # the caller went back
         purposes = [r.purpose for r in session.scalars(select(Recording).order_by(Recording.id))]
     assert dossier.status is DossierStatus.RECEIVED
-    assert dossier.code.endswith("-261126-0001") and dossier.due_date == dt.date(2026, 12, 4)
+    # The keypad could not give the certificate number and the gear: no due date yet (the call
+    # said what is missing). Received Thu 26/11 before the 15:00 cut-off: 2 working days to
+    # complete it: Fri 27, Mon 30.
+    assert dossier.code.endswith("-261126-0001") and dossier.due_date is None
+    assert dossier.completeness_due == dt.date(2026, 11, 30)
+    assert dossier.form["date_of_birth"] == "1975-09-05"
     assert dossier.delivery is Delivery.COLLECT  # changed at the summary
     assert purposes == ["owner_name_recording", "address_recording"]
