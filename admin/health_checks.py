@@ -89,11 +89,6 @@ def _smpp_binds(beats, now: dt.datetime) -> dict[str, object]:
     return {"ok": bound > 0, "bound_processes": bound, "processes": processes}
 
 
-# The portal sync is degraded once a record has waited this long (a portal outage, a stopped
-# scheduler); records the portal refused wait for staff and are counted apart.
-ONESTOP_LATE_AFTER = dt.timedelta(hours=1)
-
-
 def check_onestop(runtime: Runtime, now: dt.datetime) -> dict[str, object]:
     """The portal sync's backlog and its oldest waiting record."""
     if not runtime.settings.onestop.enabled:
@@ -103,9 +98,9 @@ def check_onestop(runtime: Runtime, now: dt.datetime) -> dict[str, object]:
     with runtime.sessions() as session:
         waiting = backlog(session)
         last = latest_reconciliation(session)
-    age = (now - waiting.oldest) if waiting.oldest else None
+    age = waiting.waited(now)
     return {
-        "ok": age is None or age < ONESTOP_LATE_AFTER,
+        "ok": not waiting.is_late(now),
         "backlog": waiting.waiting,
         "oldest_pending": waiting.oldest.isoformat() if waiting.oldest else None,
         "oldest_pending_seconds": round(age.total_seconds()) if age else 0,

@@ -20,11 +20,24 @@ def _not_held_back():
     return ~exists().where(stopped.dossier_id == SyncItem.dossier_id, stopped.status.in_(STOPPED))
 
 
+# The portal sync is behind once a record has waited this long (a portal outage, a stopped
+# scheduler): /healthz reports it degraded and the supervisors are alerted. Records the portal
+# refused wait for staff and are counted apart.
+LATE_AFTER = dt.timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Backlog:
     waiting: int  # pending, sending or in doubt, not held back by a refusal
     oldest: dt.datetime | None  # when the oldest of them was queued
     stopped_dossiers: int  # dossiers with a refused or failed record, waiting for staff
+
+    def waited(self, now: dt.datetime) -> dt.timedelta | None:
+        return now - self.oldest if self.oldest else None
+
+    def is_late(self, now: dt.datetime) -> bool:
+        waited = self.waited(now)
+        return waited is not None and waited >= LATE_AFTER
 
 
 def backlog(session: Session) -> Backlog:

@@ -7,7 +7,10 @@ Problems looked at, each tick of the leader's rules:
   unknown in the last 24 hours;
 - `sms_backlog`: `alert_sms_backlog` or more SMS due and not yet sent;
 - `notice_calls_failed`: notice calls that ended today without reaching the citizen (staff have
-  a call-back task for each).
+  a call-back task for each);
+- `onestop_refused` and `onestop_behind` (when the portal sync is on): dossiers whose records the
+  portal refused (or that failed past the retry horizon), waiting for staff; a record waiting
+  longer than `onestop.queries.LATE_AFTER` (the same rule /healthz reports).
 And, looked at by the standby replicas (the leader cannot see its own absence):
 - `scheduler_no_leader`: the leader's heartbeat is older than LEADER_SILENT_SECONDS (it holds
   the lock but is stuck; a leader that died loses its lock and a standby takes over). With a
@@ -24,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.calendar import WorkingCalendar
+from onestop.queries import backlog as onestop_backlog
 from plumbing.heartbeat import Heartbeat
 from plumbing.mailer import Mail, Mailer, MailError
 from plumbing.settings import Settings
@@ -84,6 +88,29 @@ def find_problems(session: Session, settings: Settings, now: dt.datetime) -> lis
             f"{gave_up} cuộc gọi báo tin hôm nay không gặp được công dân sau mọi lần gọi; "
             "đã tạo yêu cầu gọi lại cho cán bộ.",
             f"{gave_up} cuoc goi bao tin khong duoc",
+        ))  # fmt: skip
+    if settings.onestop.enabled:
+        problems += _onestop_problems(session, now)
+    return problems
+
+
+def _onestop_problems(session: Session, now: dt.datetime) -> list[Problem]:
+    waiting = onestop_backlog(session)
+    problems = []
+    if waiting.stopped_dossiers:
+        problems.append(Problem(
+            "onestop_refused",
+            f"{waiting.stopped_dossiers} hồ sơ bị Cổng Dịch vụ công quốc gia từ chối hoặc gửi "
+            "không thành công; xem lý do trên trang hồ sơ rồi bấm «Đồng bộ lại».",
+            f"{waiting.stopped_dossiers} ho so bi Cong DVCQG tu choi",
+        ))  # fmt: skip
+    if waiting.is_late(now):
+        minutes = int(waiting.waited(now).total_seconds() // 60)  # type: ignore[union-attr]
+        problems.append(Problem(
+            "onestop_behind",
+            f"Đồng bộ Cổng Dịch vụ công quốc gia chậm: {waiting.waiting} bản ghi đang chờ, lâu "
+            f"nhất {minutes} phút. Vui lòng kiểm tra trang Sức khỏe hệ thống.",
+            f"Dong bo Cong DVCQG cham {minutes} phut",
         ))  # fmt: skip
     return problems
 

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from ivr.notice_calls import place_due, record_outcome
+from onestop.models import SyncItem, SyncKind, SyncStatus
 from plumbing.heartbeat import beat
 from plumbing.mailer import RecordingMailer, SmtpMailer
 from scheduler.alerts import raise_alerts
@@ -20,7 +21,7 @@ from sms.dispatch import dispatch_due
 from sms.gateways.base import PermanentSendError
 from sms.models import Notice, NoticeCall, NoticeCallOutcome
 from tests.conftest import free_port
-from tests.factories import create_notice
+from tests.factories import create_dossier, create_notice
 from tests.fakes import RecordingGateway
 
 SUPERVISOR = "giamsat@tthcc.example"
@@ -136,3 +137,40 @@ def test_a_standby_alerts_a_silent_leader_once_and_only_the_leader_looks_at_noti
     # Not the SMS path: the supervisor gets an SMS too.
     [sms] = session.scalars(select(Notice).where(Notice.kind == "supervisor_alert")).all()
     assert "Bo lap lich dung 6 phut" in sms.text
+
+
+def _sync_item(session, dossier_id: int, status, created_at: dt.datetime) -> None:
+    session.add(SyncItem(dossier_id=dossier_id, kind=SyncKind.SNAPSHOT, status=status,
+                         next_attempt_at=created_at, created_at=created_at,
+                         updated_at=created_at, error="MaHoSo không hợp lệ"))  # fmt: skip
+
+
+def test_a_portal_that_refuses_or_falls_behind_is_alerted_once_each(session, supervised):
+    runtime = supervised
+    runtime.settings = runtime.settings.model_copy(update={
+        "onestop": runtime.settings.onestop.model_copy(update={"enabled": True}),
+    })  # fmt: skip
+    mailer = RecordingMailer()
+    now = runtime.clock.now()
+    with runtime.sessions() as s, s.begin():
+        refused, waiting = (create_dossier(s, runtime).id for _ in range(2))
+        _sync_item(s, refused, SyncStatus.REFUSED, now)
+        _sync_item(s, waiting, SyncStatus.PENDING, now - dt.timedelta(minutes=59))
+    [problem] = _alerts(runtime, mailer)  # waiting 59 minutes is not yet behind
+    assert problem.kind == "onestop_refused" and problem.message.startswith("1 hồ sơ bị Cổng")
+    runtime.clock.advance(dt.timedelta(minutes=2))
+    [problem] = _alerts(runtime, mailer)  # refused: already alerted today
+    assert problem.kind == "onestop_behind" and "lâu nhất 61 phút" in problem.message
+    assert _alerts(runtime, mailer) == []
+    # Not the SMS path: the supervisors get an SMS too.
+    texts = [
+        n.text for n in session.scalars(select(Notice).where(Notice.kind == "supervisor_alert"))
+    ]
+    assert len(texts) == 2 and any("tu choi" in t for t in texts)
+
+
+def test_a_portal_sync_that_is_off_is_never_alerted(session, supervised):
+    now = supervised.clock.now()
+    with supervised.sessions() as s, s.begin():
+        _sync_item(s, create_dossier(s, supervised).id, SyncStatus.REFUSED, now)
+    assert _alerts(supervised, RecordingMailer()) == []
