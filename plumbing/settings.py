@@ -445,6 +445,9 @@ class FormField(_Frozen):
     variants: tuple[str, ...] = ()
 
 
+AUTHORITY_KEYS = frozenset({"under_12", "12_to_15", "15_up", "unknown"})
+
+
 class Procedure(_Frozen):
     name: str = Field(min_length=1)
     short_name: str = Field(min_length=1)
@@ -457,11 +460,25 @@ class Procedure(_Frozen):
     variants: dict[str, Variant]
     fields: tuple[FormField, ...] = ()
     phone_questions: tuple[PhoneQuestion, ...] = ()
+    # Who decides, by the vessel's length band (intake/routing.py): the band's name, or
+    # "unknown" while neither the caller's band nor the exact length is known.
+    authorities: dict[str, str] = {}
 
     def documents_for(self, variant: str | None) -> tuple[str, ...]:
         """The documents list of `variant` (a re-issue has its own), else the procedure's."""
         chosen = self.variants.get(variant or "")
         return chosen.documents if chosen is not None and chosen.documents else self.documents
+
+    @model_validator(mode="after")
+    def _authorities_cover_every_band(self) -> Procedure:
+        # The bands of intake.vessel_length.LengthBand (a test keeps the two in step).
+        keys = set(self.authorities)
+        if keys and keys != AUTHORITY_KEYS:
+            raise ValueError(
+                f"authorities needs exactly {sorted(AUTHORITY_KEYS)}: a vessel of any length, "
+                "or of no known length, must have someone to decide"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fields_name_known_variants(self) -> Procedure:

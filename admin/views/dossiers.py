@@ -30,6 +30,7 @@ from intake.lifecycle import TRANSITIONS, Actor
 from intake.lifecycle import move as move_dossier
 from intake.models import Applicant, AppointmentStatus, Dossier, ProposalStatus, Role, Vessel
 from intake.results import record_dispatch, set_new_date
+from intake.routing import processing_authority
 from intake.status_lookup import block_in_force, lift_block
 from intake.statuses import Channel
 from intake.statuses import DossierStatus as S
@@ -234,6 +235,7 @@ def show(dossier_id: int, errors: dict[str, str] | None = None, submitted=None):
         errors=errors or {},
         recordings_by_field=by_field,
         procedure=procedure,
+        route=processing_authority(procedure, vessel),
         timeline=timeline,
         next_statuses=sorted(TRANSITIONS[dossier.status] - {S.RECEIVED}),
         labels=ACTION_LABELS,
@@ -535,6 +537,7 @@ def slip(dossier_id: int, kind: str):
         d=dossier,
         vessel=vessel,
         procedure=procedure,
+        route=processing_authority(procedure, vessel),
         supplement=supplement,
         officer=g.user,
         variant=procedure.variants.get(dossier.variant or "new"),

@@ -403,3 +403,18 @@ def test_the_queue_pages_on_to_the_dossiers_without_a_due_date(operator, runtime
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and code in page
     assert f'/admin/dossiers/{first}"' not in page and f'/admin/dossiers/{second}"' in page
+
+
+def test_the_page_and_the_receipt_slip_name_the_authority_that_decides(operator, runtime):
+    dossier_id, _ = _phone_dossier(runtime)
+    page = operator.get(f"/admin/dossiers/{dossier_id}").get_data(as_text=True)
+    # The caller gave no length: the province's sub-department, to be confirmed.
+    assert '<span id="authority">Chi cục Thủy sản tỉnh Quảng Ngãi</span>' in page
+    assert "chưa rõ chiều dài tàu" in page
+    with runtime.sessions() as session, session.begin():
+        dossier = session.get(Dossier, dossier_id)
+        session.get(Vessel, dossier.vessel_id).length_band = "under_12"
+    page = operator.get(f"/admin/dossiers/{dossier_id}").get_data(as_text=True)
+    assert '<span id="authority">Ủy ban nhân dân xã, phường, đặc khu nơi tàu đăng ký</span>' in page
+    slip = operator.get(f"/admin/dossiers/{dossier_id}/slip/receipt").get_data(as_text=True)
+    assert "Cơ quan giải quyết: Ủy ban nhân dân xã, phường, đặc khu nơi tàu đăng ký." in slip
