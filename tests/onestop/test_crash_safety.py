@@ -17,12 +17,8 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -41,10 +37,10 @@ from onestop.queries import backlog
 from onestop.records import dossier_record, load_facts
 from plumbing.db import make_engine, make_session_factory
 from tests.factories import create_dossier
+from tests.fleet import Fleet
 from tests.onestop.conftest import start_double, stop_double
 from tests.onestop.portal_book import CATALOGUE, REFUSE_MARK
 
-ROOT = Path(__file__).resolve().parents[2]
 SEED_VARIABLE = "TONGDAI_FAULT_SEED"
 # 300 in the suite; bench/onestop_crash.py runs the same test with 1,000.
 DOSSIERS = int(os.environ.get("TONGDAI_CRASH_DOSSIERS") or 300)
@@ -73,60 +69,6 @@ WAYS = [
 ]
 STAFF = Actor.staff("lan", Role.OPERATOR)
 OUTSTANDING = (SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.UNKNOWN)
-
-
-@dataclass
-class Fleet:
-    database_url: str
-    portal_url: str
-    seed: int
-    logs: Path
-    alive: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    born: dict[int, float] = field(default_factory=dict)
-    started: int = 0
-    killed_by_test: set[int] = field(default_factory=set)
-    self_killed: int = 0
-    crashed: list[int] = field(default_factory=list)
-
-    def start(self) -> None:
-        index = self.started
-        self.started += 1
-        with (self.logs / f"worker-{index:03d}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tests.onestop.sync_worker", "--db", self.database_url,
-                 "--portal", self.portal_url, "--seed", f"{self.seed}:{index}",
-                 "--kill-probability", str(KILL_PROBABILITY), "--limit", "100"],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        self.alive.append(process)
-        self.born[process.pid] = time.monotonic()
-
-    def reap(self) -> None:
-        for process in [p for p in self.alive if p.poll() is not None]:
-            self.alive.remove(process)
-            if process.pid in self.killed_by_test:
-                continue
-            if process.returncode == -signal.SIGKILL:
-                self.self_killed += 1
-            elif process.returncode != 0:
-                self.crashed.append(process.returncode)
-
-    def kill_one(self, draws: random.Random) -> None:
-        warm = [p for p in self.alive if time.monotonic() - self.born[p.pid] >= WARM_SECONDS]
-        if warm:
-            victim = draws.choice(warm)
-            self.killed_by_test.add(victim.pid)
-            victim.kill()
-
-    def stop(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        for process in self.alive:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.reap()
 
 
 def _runtime(url: str, base_settings) -> Runtime:
@@ -178,7 +120,12 @@ def test_killed_workers_and_a_faulty_portal_deliver_each_dossier_once_in_order(
     sync.install(runtime.settings)
     double = start_double(seed=str(seed), session_seconds=3.0)
     double.faults(**FAULTS)
-    fleet = Fleet(pg_only_url, double.url, seed, tmp_path)
+    fleet = Fleet(
+        "tests.onestop.sync_worker",
+        ["--db", pg_only_url, "--portal", double.url,
+         "--kill-probability", str(KILL_PROBABILITY), "--limit", "100"],
+        seed, tmp_path, warm_seconds=WARM_SECONDS,
+    )  # fmt: skip
     draws = random.Random(f"{seed}:test")
     started = time.monotonic()
     try:
@@ -205,7 +152,7 @@ def test_killed_workers_and_a_faulty_portal_deliver_each_dossier_once_in_order(
             if not any(pending.values()) and _outstanding(runtime) == 0:
                 break
             time.sleep(0.05)
-        fleet.stop(15.0)
+        fleet.wait_all(15.0)
         portal = double.state()
     finally:
         for process in fleet.alive:

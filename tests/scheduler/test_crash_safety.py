@@ -17,12 +17,10 @@ import datetime as dt
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -30,6 +28,7 @@ from sqlalchemy import func, select
 from plumbing.db import make_engine, make_session_factory
 from sms.models import Notice, NoticeStatus
 from sms.outbox import enqueue
+from tests.fleet import Fleet
 from tests.scheduler.fault_gateway import read_acceptances
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,82 +46,6 @@ WARM_SECONDS = 1.0
 DEADLINE_SECONDS = 120.0
 OUTSTANDING = (NoticeStatus.PENDING, NoticeStatus.SENDING, NoticeStatus.UNKNOWN)
 DONE = (NoticeStatus.SENT, NoticeStatus.DELIVERED)
-
-
-@dataclass
-class Fleet:
-    """The dispatcher processes: started, replaced when dead, some killed from outside."""
-
-    database_url: str
-    gateway_url: str
-    seed: int
-    logs: Path
-    alive: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    born: dict[int, float] = field(default_factory=dict)  # pid -> time.monotonic() at start
-    started: int = 0
-    killed_by_test: set[int] = field(default_factory=set)
-    self_killed: int = 0
-    exited: int = 0
-    crashed: list[int] = field(default_factory=list)  # exit codes other than 0 and SIGKILL
-
-    def start(self) -> None:
-        index = self.started
-        self.started += 1
-        with (self.logs / f"worker-{index:03d}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.scheduler.dispatcher_worker",
-                    "--db",
-                    self.database_url,
-                    "--gateway",
-                    self.gateway_url,
-                    "--seed",
-                    f"{self.seed}:{index}",
-                    "--kill-probability",
-                    str(KILL_PROBABILITY),
-                    "--batch",
-                    str(BATCH),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.alive.append(process)
-        self.born[process.pid] = time.monotonic()
-
-    def reap(self) -> int:
-        """Forget dead processes; how many died."""
-        dead = [process for process in self.alive if process.poll() is not None]
-        for process in dead:
-            self.alive.remove(process)
-            if process.pid in self.killed_by_test:
-                continue
-            if process.returncode == -signal.SIGKILL:
-                self.self_killed += 1
-            elif process.returncode == 0:
-                self.exited += 1
-            else:
-                self.crashed.append(process.returncode)
-        return len(dead)
-
-    def kill_one(self, draws: random.Random) -> None:
-        warm = [p for p in self.alive if time.monotonic() - self.born[p.pid] >= WARM_SECONDS]
-        if warm:
-            victim = draws.choice(warm)
-            self.killed_by_test.add(victim.pid)
-            victim.kill()
-
-    def wait_all(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        for process in self.alive:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.reap()
 
 
 def start_provider(seed: int, acceptances: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
@@ -186,7 +109,12 @@ def test_killed_dispatchers_and_a_faulty_provider_send_every_notice_exactly_once
     ids = queue_notices(sessions, base_settings)
     acceptances = tmp_path / "accepted.jsonl"
     provider, gateway_url = start_provider(seed, acceptances, tmp_path / "provider.log")
-    fleet = Fleet(pg_only_url, gateway_url, seed, tmp_path)
+    fleet = Fleet(
+        "tests.scheduler.dispatcher_worker",
+        ["--db", pg_only_url, "--gateway", gateway_url,
+         "--kill-probability", str(KILL_PROBABILITY), "--batch", str(BATCH)],
+        seed, tmp_path, warm_seconds=WARM_SECONDS,
+    )  # fmt: skip
     outside = random.Random(f"{seed}:outside")
     started = time.monotonic()
     try:
