@@ -3,11 +3,13 @@ SMS outbox's dispatchers and the portal sync's workers are tested the same way."
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,3 +79,30 @@ class Fleet:
                 process.kill()
                 process.wait()
         self.reap()
+
+
+def work_until_idle(
+    step: Callable[[], bool],
+    outstanding: Callable[[], int],
+    *,
+    max_seconds: float,
+    idle_exit: float,
+    pause: float,
+    log: logging.Logger,
+) -> None:
+    """A worker's loop: `step()` (True when it did something) until nothing is outstanding for
+    `idle_exit` seconds, or `max_seconds` have passed."""
+    deadline = time.monotonic() + max_seconds
+    idle_since: float | None = None
+    while time.monotonic() < deadline:
+        if step():
+            idle_since = None
+            continue
+        if outstanding() == 0:
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= idle_exit:
+                log.info("nothing left to do: exiting")
+                return
+        else:
+            idle_since = None
+        time.sleep(pause)

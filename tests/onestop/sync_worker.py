@@ -17,7 +17,6 @@ import logging
 import os
 import random
 import signal
-import time
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +27,7 @@ from onestop.queries import backlog
 from onestop.sync import sync_due
 from plumbing.db import make_engine, make_session_factory
 from plumbing.settings import Settings, load_settings
+from tests.fleet import work_until_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL_TIMEOUT_SECONDS = 0.5
@@ -91,23 +91,15 @@ def main(argv: list[str] | None = None) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     log.info("started: seed %s", args.seed)
-    deadline = time.monotonic() + args.max_seconds
-    idle_since: float | None = None
-    while time.monotonic() < deadline:
+
+    def step() -> bool:
         report = sync_due(
             sessions, portal, settings, clock, limit=args.limit, checkpoint=checkpoint
         )
-        if report.claimed or report.settled:
-            idle_since = None
-            continue
-        if outstanding(sessions) == 0:
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since >= args.idle_exit:
-                log.info("nothing left to sync: exiting")
-                break
-        else:
-            idle_since = None
-        time.sleep(0.05)
+        return bool(report.claimed or report.settled)
+
+    work_until_idle(step, lambda: outstanding(sessions), max_seconds=args.max_seconds,
+                    idle_exit=args.idle_exit, pause=0.05, log=log)  # fmt: skip
     engine.dispose()
 
 

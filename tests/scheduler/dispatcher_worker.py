@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import signal
-import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -29,6 +28,7 @@ from plumbing.db import make_engine, make_session_factory
 from plumbing.settings import Settings, load_settings
 from sms.dispatch import dispatch_due
 from sms.models import Notice, NoticeStatus
+from tests.fleet import work_until_idle
 from tests.scheduler.fault_gateway import HttpGateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,23 +92,15 @@ def main(argv: list[str] | None = None) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     log.info("started: seed %s, batch %d", args.seed, batch)
-    deadline = time.monotonic() + args.max_seconds
-    idle_since: float | None = None
-    while time.monotonic() < deadline:
+
+    def step() -> bool:
         report = dispatch_due(
             sessions, gateway, settings, clock, limit=batch, checkpoint=checkpoint
         )
-        if report.claimed or report.settled:
-            idle_since = None
-            continue
-        if outstanding(sessions) == 0:
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since >= args.idle_exit:
-                log.info("nothing left to send: exiting")
-                break
-        else:
-            idle_since = None
-        time.sleep(0.02)
+        return bool(report.claimed or report.settled)
+
+    work_until_idle(step, lambda: outstanding(sessions), max_seconds=args.max_seconds,
+                    idle_exit=args.idle_exit, pause=0.02, log=log)  # fmt: skip
     engine.dispose()
 
 
