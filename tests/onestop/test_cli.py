@@ -27,9 +27,10 @@ def tongdai(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 @pytest.fixture
 def env(tmp_path, double, db_url):
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    head, _, tail = text.partition("[onestop]")
+    # The table itself, not a comment that names it.
+    head, _, tail = text.partition("\n[onestop]\n")
     config = tmp_path / "config.toml"
-    config.write_text(head + "[onestop]" + tail.replace("enabled = false", "enabled = true", 1))
+    config.write_text(head + "\n[onestop]\n" + tail.replace("enabled = false", "enabled = true", 1))
     return {
         "TONGDAI_DATA_DIR": str(tmp_path),
         "TONGDAI_CONFIG": str(config),
