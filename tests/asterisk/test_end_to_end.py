@@ -102,6 +102,31 @@ def speak(phone: Baresip, ivr: IvrListener, seconds: float = 4.5) -> None:
     phone.send_key("#")
 
 
+def answer_up_to_the_owners_name(phone: Baresip, ivr, vessel: str, citizen_id: str) -> None:
+    """A new licence's keypad answers, up to the question that records the owner's name."""
+    press(phone, ivr, "main_menu", "1")
+    press(phone, ivr, "licence_variant", "1")
+    press(phone, ivr, "vessel_digits", f"{vessel}#")
+    press(phone, ivr, "vessel_is", "1")
+    press(phone, ivr, "length_band", "2")
+    press(phone, ivr, "citizen_id", f"{citizen_id}#")
+    press(phone, ivr, "citizen_id_is", "1")
+    press(phone, ivr, "birth_date", "05091975#")
+    press(phone, ivr, "birth_date_is", "1")
+
+
+def answer_from_the_owners_name(phone: Baresip, ivr) -> None:
+    """The rest of a new licence: name and address spoken (not heard back), delivery by post,
+    SMS to the calling phone, the summary confirmed."""
+    speak(phone, ivr)  # owner's name
+    press(phone, ivr, "review_choice", "3")
+    speak(phone, ivr)  # address
+    press(phone, ivr, "review_choice", "3")
+    press(phone, ivr, "delivery", "1")
+    press(phone, ivr, "phone_own", "1")
+    press(phone, ivr, "summary_intro", "1")
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, pg_url, base_settings):
     root = asterisk_root()
@@ -157,15 +182,7 @@ def test_a_licence_by_phone_through_asterisk_with_a_dropped_call(stack, caplog):
     with Ami(asterisk.ami_secret) as ami, _phone(asterisk, work, "first") as phone:
         ivr = IvrListener(ami)
         phone.dial()
-        press(phone, ivr, "main_menu", "1")
-        press(phone, ivr, "licence_variant", "1")
-        press(phone, ivr, "vessel_digits", "90617#")
-        press(phone, ivr, "vessel_is", "1")
-        press(phone, ivr, "length_band", "2")
-        press(phone, ivr, "citizen_id", "012345678901#")
-        press(phone, ivr, "citizen_id_is", "1")
-        press(phone, ivr, "birth_date", "05091975#")
-        press(phone, ivr, "birth_date_is", "1")
+        answer_up_to_the_owners_name(phone, ivr, "90617", "012345678901")
         ivr.recording()  # the IVR asks for the owner's name ... and the caller hangs up
         phone.hangup()
         ami.wait_event("Hangup", timeout=15)

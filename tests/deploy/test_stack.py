@@ -16,7 +16,11 @@ import urllib.request
 import pytest
 
 from tests.asterisk.harness import Ami, Baresip, caller_audio
-from tests.asterisk.test_end_to_end import IvrListener, press, speak
+from tests.asterisk.test_end_to_end import (
+    IvrListener,
+    answer_from_the_owners_name,
+    answer_up_to_the_owners_name,
+)
 from tests.deploy.stack import AMI_PORT, REPO, SIP_PORT, TEST_ADDRESS, Stack, wait_for
 
 CALLER = "0912345678"
@@ -76,17 +80,8 @@ def licence_call(stack: Stack, phone: Baresip) -> None:
     with Ami(stack.env["TONGDAI_AMI_SECRET"], host=TEST_ADDRESS, port=AMI_PORT) as ami:
         ivr = IvrListener(ami)
         phone.dial(f"sip:1900@{TEST_ADDRESS}:{SIP_PORT}")
-        press(phone, ivr, "main_menu", "1")
-        press(phone, ivr, "licence_variant", "1")
-        press(phone, ivr, "vessel_digits", "90617#")
-        press(phone, ivr, "vessel_is", "1")
-        press(phone, ivr, "citizen_id", "012345678901#")
-        press(phone, ivr, "citizen_id_is", "1")
-        speak(phone, ivr)  # owner's name
-        speak(phone, ivr)  # address
-        press(phone, ivr, "delivery", "1")
-        press(phone, ivr, "phone_own", "1")
-        press(phone, ivr, "summary_intro", "1")
+        answer_up_to_the_owners_name(phone, ivr, "90617", "012345678901")
+        answer_from_the_owners_name(phone, ivr)
         ami.wait_event("Hangup", timeout=120)
 
 

@@ -9,7 +9,12 @@ import threading
 import time
 
 from tests.asterisk.harness import Ami
-from tests.asterisk.test_end_to_end import IvrListener, press, speak
+from tests.asterisk.test_end_to_end import (
+    IvrListener,
+    answer_from_the_owners_name,
+    answer_up_to_the_owners_name,
+    press,
+)
 from tests.deploy.stack import AMI_PORT, SIP_PORT, TEST_ADDRESS, Stack
 from tests.deploy.test_stack import _phone, subprocess_docker
 
@@ -61,17 +66,8 @@ class Other(threading.Thread):
                         if channel != self.not_channel:
                             break
                     ivr = ChannelListener(ami, channel)
-                    press(phone, ivr, "main_menu", "1")
-                    press(phone, ivr, "licence_variant", "1")
-                    press(phone, ivr, "vessel_digits", "90619#")
-                    press(phone, ivr, "vessel_is", "1")
-                    press(phone, ivr, "citizen_id", "011111111111#")
-                    press(phone, ivr, "citizen_id_is", "1")
-                    speak(phone, ivr)
-                    speak(phone, ivr)
-                    press(phone, ivr, "delivery", "1")
-                    press(phone, ivr, "phone_own", "1")
-                    press(phone, ivr, "summary_intro", "1")
+                    answer_up_to_the_owners_name(phone, ivr, "90619", "011111111111")
+                    answer_from_the_owners_name(phone, ivr)
                     ami.wait_event("Hangup", timeout=120, Channel=channel)
         except BaseException as exc:  # reported by the test's thread
             self.error = exc
@@ -120,12 +116,7 @@ def test_calls_spread_over_the_fastagi_replicas_and_a_dead_one_loses_only_its_ca
             other = Other(stack, tmp_path, not_channel=channel)
             other.start()
             ivr = ChannelListener(ami, channel)
-            press(phone, ivr, "main_menu", "1")
-            press(phone, ivr, "licence_variant", "1")
-            press(phone, ivr, "vessel_digits", "90618#")
-            press(phone, ivr, "vessel_is", "1")
-            press(phone, ivr, "citizen_id", "098765432109#")
-            press(phone, ivr, "citizen_id_is", "1")
+            answer_up_to_the_owners_name(phone, ivr, "90618", "098765432109")
             ivr.recording()
             (holder,) = [name for name in names if MASKED[SECOND_CALLER] in _log(name)]
             subprocess_docker("kill", holder)
@@ -152,11 +143,7 @@ def test_calls_spread_over_the_fastagi_replicas_and_a_dead_one_loses_only_its_ca
             ivr = IvrListener(ami)
             phone.dial(f"sip:1900@{TEST_ADDRESS}:{SIP_PORT}")
             press(phone, ivr, "resume_offer", "1")
-            speak(phone, ivr)
-            speak(phone, ivr)
-            press(phone, ivr, "delivery", "1")
-            press(phone, ivr, "phone_own", "1")
-            press(phone, ivr, "summary_intro", "1")
+            answer_from_the_owners_name(phone, ivr)
             ami.wait_event("Hangup", timeout=120)
     assert stack.psql("SELECT status FROM dossier WHERE form->>'citizen_id' = '098765432109'") == [
         ["received"]
