@@ -43,6 +43,9 @@ def _recordings(stack: Stack) -> dict[str, str]:
     return {line.split()[1]: line.split()[0] for line in out.splitlines()}
 
 
+RECEIPT = "receipt_incomplete"  # docs/notices.md
+
+
 def _notices(stack: Stack, kind: str) -> list[list[str]]:
     return stack.psql(f"SELECT id, status, phone FROM notice WHERE kind = '{kind}' ORDER BY id")
 
@@ -96,10 +99,11 @@ def test_a_real_sip_call_into_the_containerised_asterisk_files_a_licence_applica
     code, status, citizen_id = dossiers[0]
     assert (status, citizen_id) == ("received", "012345678901")
     recordings = wait_for("two recordings", lambda: len(r := _recordings(stack)) == 2 and r, 30)
-    # The receipt SMS: queued by the scheduler leader's rules, sent once by a dispatcher.
+    # The receipt SMS: queued by the scheduler leader's rules, sent once by a dispatcher. A
+    # licence by phone lacks what a keypad cannot give, so it is the receipt that says so.
     receipts = wait_for(
         "the receipt SMS",
-        lambda: (n := _notices(stack, "receipt")) and n[0][1] in ("sent", "delivered") and n,
+        lambda: (n := _notices(stack, RECEIPT)) and n[0][1] in ("sent", "delivered") and n,
         90,
     )
     assert [(row[1], row[2]) for row in receipts] == [("sent", "+84912345678")]
@@ -147,7 +151,7 @@ def test_the_dossier_recordings_and_outbox_survive_restart_and_down_up(stack):
     time.sleep(5)  # a second dispatcher would have sent it again by now
     log = _sms_log(stack)
     assert log.count(text) == 1, log
-    assert len(_notices(stack, "receipt")) == 1
+    assert len(_notices(stack, RECEIPT)) == 1
     assert log.count(code) == 1, log  # the receipt, sent before the restarts, not resent
     status, health = stack.health()
     assert status == 200 and health["status"] == "ok", health
