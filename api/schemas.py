@@ -97,7 +97,9 @@ class DossierQuery(_In):
         default=None,  # type: ignore[assignment]
         description="`next_cursor` of the previous page",
     )
-    external_code: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+    external_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=40, pattern=PRINTABLE)
+    ] = Field(
         default=None,  # type: ignore[assignment]
         description="The code the province's one-stop system gave (then no paging)",
     )

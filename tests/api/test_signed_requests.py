@@ -166,3 +166,13 @@ def test_a_client_id_of_another_form_is_refused_before_any_query(client, runtime
     headers = {**system.headers("GET", target), "X-Tongdai-Client": "tdc_\x01' OR 1=1"}
 
     assert client.get(target, headers=headers).status_code == 401
+
+
+def test_a_nul_in_the_external_code_is_a_400_naming_it_not_a_500(client, runtime, code):
+    """PostgreSQL cannot compare text with a NUL: found by schemathesis (a 500 on PostgreSQL)."""
+    system = make_system(client, runtime, scope=ApiScope.READ)
+
+    reply = system.get("/api/v1/dossiers?external_code=%00%C2%A4")
+
+    assert reply.status_code == 400
+    assert "external_code" in str(reply.json)
