@@ -175,3 +175,24 @@ def test_a_long_message_missing_a_part_is_handled_as_it_is_after_the_expiry(
     for part in again:
         assert deliveries(part, None)
     assert [m.body for m in _inbound(session)][1] == "Cảm ơn trung tâm. " * 5
+
+
+class StandingBy(NoLookupGateway):
+    """A process without a bind slot: another holds the account's binds."""
+
+    def may_send(self) -> bool:
+        return False
+
+
+def test_a_dispatcher_standing_by_leaves_the_outbox_to_the_process_holding_the_binds(
+    runtime, session, clock
+):
+    notice = create_notice(session, runtime, kind="receipt", phone="0912000042")
+    session.commit()
+    report = dispatch_due(runtime.sessions, StandingBy(), runtime.settings, clock)
+    assert report.claimed == 0
+    session.expire_all()
+    assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 0)
+    assert dispatch_due(runtime.sessions, NoLookupGateway(), runtime.settings, clock).sent == [
+        notice.id
+    ]

@@ -300,3 +300,33 @@ def test_an_smsc_refusing_the_bind_as_over_its_limit_is_a_state_of_its_own(carri
         assert gateway.health()["state"] == "refused" and gateway.binds[0].binds == 0
     finally:
         gateway.close()
+
+
+def test_a_standing_by_process_shows_on_healthz_and_the_staff_page(carrier, inbox, runtime):
+    from intake.models import Role
+    from scheduler.process import gateway_tick
+    from tests.admin.staff import log_in, make_user
+    from tongdai.app import create_app
+
+    runtime.settings = runtime.settings.model_copy(
+        update={"sms_gateway": "smpp", "smpp_password": "secret", "health_token": "t0ken"}
+    )
+    settings = SmppSettings(port=carrier.port, system_id="tongdai", reconnect_max_seconds=0.5)
+    holder = SmppGateway(settings, "secret", on_delivery=inbox, slots=Places(free=True)).start()
+    waiting = SmppGateway(settings, "secret", on_delivery=inbox, slots=Places(free=False)).start()
+    try:
+        assert holder.wait_bound(5)
+        assert _wait(lambda: waiting.health()["state"] == "standby")
+        gateway_tick(runtime, holder, "sched-a:1")
+        gateway_tick(runtime, waiting, "sched-b:2")
+    finally:
+        holder.close()
+        waiting.close()
+    client = create_app(runtime).test_client()
+    smpp = client.get("/healthz", headers={"X-Health-Token": "t0ken"}).get_json()["smpp"]
+    assert (smpp["ok"], smpp["bound_processes"], smpp["standby_processes"]) == (True, 1, 1)
+    make_user(runtime, "lan", Role.SUPERVISOR)
+    log_in(client, "lan")
+    page = client.get("/admin/health").get_data(as_text=True)
+    assert "sched-a:1: đã kết nối" in page
+    assert "sched-b:2: chờ (tiến trình khác đang giữ kết nối" in page
