@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import func, select
 
@@ -196,3 +197,30 @@ def test_a_dispatcher_standing_by_leaves_the_outbox_to_the_process_holding_the_b
     assert dispatch_due(runtime.sessions, NoLookupGateway(), runtime.settings, clock).sent == [
         notice.id
     ]
+
+
+def test_the_parts_of_a_message_arriving_at_once_on_two_binds_make_one_message(smpp_runtime):
+    # PostgreSQL: two processes' binds may each get one part at the same moment.
+    deliveries = [SmppDeliveries(smpp_runtime), SmppDeliveries(smpp_runtime)]
+    texts = [f"{n:02d} {COMMENT}" for n in range(15)]  # the same words twice are one
+    results: list[bool] = []
+
+    def deliver(barrier: threading.Barrier, index: int, part: MobileOriginated) -> None:
+        barrier.wait()
+        results.append(deliveries[index](part, None))
+
+    for reference, text in enumerate(texts):
+        first, *rest = _parts(text, reference=reference)
+        assert deliveries[0](first, None)
+        # The other two at the same moment: each must see the other's part.
+        barrier = threading.Barrier(len(rest))
+        threads = [threading.Thread(target=deliver, args=(barrier, i, p))
+                   for i, p in enumerate(rest)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [True] * 2 * len(texts)
+    with smpp_runtime.sessions() as session:
+        bodies = session.scalars(select(InboundMessage.body).order_by(InboundMessage.id)).all()
+    assert bodies == texts
