@@ -3,10 +3,13 @@
 The library is `smpplib` (README, "SMPP"): it encodes and decodes the PDUs and owns the
 socket; what it leaves to us, and this module does, is the bind's life and the outbox's rules:
 
-- Each process that builds the gateway (each `tongdai scheduler`, or `tongdai run`) holds its
-  own bind: one transceiver, or a transmitter and a receiver (`bind = "pair"`). A thread per
-  bind connects, binds, reads every PDU, answers `enquire_link`, sends its own when the line is
-  quiet, and on any loss reconnects with a fresh bind after a capped, jittered backoff.
+- A process that builds the gateway (a `tongdai scheduler`, or `tongdai run`) binds while it
+  holds one of the account's bind slots (`slots`: `max_binds` shared through the database;
+  the others stand by): one transceiver, or a transmitter and a receiver (`bind = "pair"`).
+  A thread per bind connects, binds, reads every PDU, answers `enquire_link`, sends its own
+  when the line is quiet, and on any loss reconnects with a fresh bind after a capped, jittered
+  backoff (the longest when the SMSC says the account's binds are used up: state `refused`).
+- `query` (query_sm) asks about a message the SMSC accepted (sms/receipt_queries.py).
 - `send` is called by one dispatcher thread at a time today, and waits for each part's
   `submit_sm_resp`; it is thread-safe, and up to `window` submits per bind may be outstanding
   when several threads send (bench/smpp.py measures windows 1 and 10 that way).
