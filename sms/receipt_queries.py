@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 class QueryGateway(Protocol):
     name: str
     rate_per_second: float
+    query_refused: str | None
 
     def may_send(self) -> bool: ...
 
@@ -55,8 +56,8 @@ def query_overdue(
 ) -> int:
     """One round of questions (module docstring); returns how many notices it settled."""
     smpp = settings.sms.smpp
-    if not smpp.query_sm or not gateway.may_send():
-        return 0
+    if not smpp.query_sm or not gateway.may_send() or gateway.query_refused:
+        return 0  # off, standing by, or the SMSC refused query_sm (logged when it did)
     now = clock.now()
     quiet = dt.timedelta(minutes=smpp.query_sm_after_minutes)
     forgotten = now - dt.timedelta(hours=smpp.validity_hours + 24)

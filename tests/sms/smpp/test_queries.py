@@ -118,3 +118,14 @@ def test_with_query_sm_off_no_question_is_ever_sent(runtime, clock, gateway, car
     assert _notice(runtime, ids["0912000035"]).status is NoticeStatus.SENT
     with runtime.sessions() as session:
         assert session.scalars(select(Notice.status)).all() == [NoticeStatus.SENT]
+
+
+def test_an_smsc_that_refused_query_sm_is_not_asked_again(runtime, clock, gateway, carrier):
+    _with_queries(runtime)
+    ids = _sent(runtime, gateway, carrier, {"0912000036": "noreceipt:DELIVRD"})
+    clock.advance(dt.timedelta(minutes=61))
+    gateway.query_refused = "the SMSC refused query_sm: 0x03"
+    assert query_overdue(runtime.sessions, gateway, runtime.settings, clock) == 0
+    assert carrier.queries == []
+    # Not even stamped as asked: nothing was.
+    assert _notice(runtime, ids["0912000036"]).updated_at < clock.now()
