@@ -85,8 +85,12 @@ def _smpp_binds(beats, now: dt.datetime) -> dict[str, object]:
         for name, row in sorted(beats.items())
         if name.startswith("smpp:") and now - row.beat_at < STALE_AFTER
     ]
-    bound = sum(1 for process in processes if process["state"] == "bound")
-    return {"ok": bound > 0, "bound_processes": bound, "processes": processes}
+    states = [process["state"] for process in processes]
+    bound = states.count("bound")
+    # standby: no bind slot (another process holds the account's binds, docs/smpp.md);
+    # refused: the SMSC answered the bind "already bound" / "bind failed" (its limit reached).
+    return {"ok": bound > 0, "bound_processes": bound, "standby_processes": states.count("standby"),
+            "refused_processes": states.count("refused"), "processes": processes}  # fmt: skip
 
 
 def check_onestop(runtime: Runtime, now: dt.datetime) -> dict[str, object]:

@@ -70,3 +70,30 @@ class Leadership:
                 self._connection.close()
             finally:
                 self._connection = None
+
+
+class Slots:
+    """One of `count` places among replicas (advisory locks `first_id` .. `first_id + count - 1`),
+    for a job several replicas may do at once but not all: the SMPP binds an account allows.
+    `hold` keeps the place this process has, or takes the first free one; None when all are
+    taken. On SQLite (one process) the only process holds place 0."""
+
+    def __init__(self, engine: Engine, first_id: int, count: int, name: str) -> None:
+        self.places = [Leadership(engine, first_id + n, name) for n in range(count)]
+        self.held: int | None = None
+
+    def hold(self) -> int | None:
+        if self.held is not None:
+            if self.places[self.held].is_leader():
+                return self.held
+            self.held = None
+        for number, place in enumerate(self.places):
+            if place.is_leader():
+                self.held = number
+                return number
+        return None
+
+    def release(self) -> None:
+        if self.held is not None:
+            self.places[self.held].release()
+            self.held = None

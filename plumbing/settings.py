@@ -166,9 +166,34 @@ class SmppSettings(_Frozen):
     registered_delivery: Literal[1, 2] = 1
     # query_sm for a known id whose receipt never came. Off: Jasmin refuses it and drops the bind.
     query_sm: bool = False
+    # A notice `sent` this long without a receipt is asked about (and again this long after each
+    # answer that settles nothing), at most `query_sm_per_tick` notices per minute and process.
+    query_sm_after_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    query_sm_per_tick: int = Field(default=5, ge=1, le=100)
+    # Binds the account allows (the SMSC refuses more). Each process holding binds takes one
+    # (transceiver) or two (pair); the others stand by (docs/smpp.md, "Who holds the binds").
+    max_binds: int = Field(default=1, ge=1, le=64)
+    # The parts of a citizen's long SMS are kept this long for the rest; then what came is
+    # handled as it is.
+    concat_expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
     enquire_link_seconds: float = Field(default=30.0, gt=0, le=600)
     response_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     reconnect_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    @property
+    def binds_per_process(self) -> int:
+        return 1 if self.bind == "transceiver" else 2
+
+    @property
+    def bind_holders(self) -> int:
+        """How many processes may hold binds at once under `max_binds`."""
+        return self.max_binds // self.binds_per_process
+
+    @model_validator(mode="after")
+    def _room_for_one_process(self) -> SmppSettings:
+        if self.bind_holders < 1:
+            raise ValueError(f"bind = {self.bind!r} needs max_binds >= {self.binds_per_process}")
+        return self
 
 
 class SmsSettings(_Frozen):

@@ -31,6 +31,8 @@ from scheduler.retention import run_retention
 from scheduler.rules import run_rules
 from sms.dispatch import dispatch_due
 from sms.gateways.base import SmsGateway
+from sms.receipt_queries import query_overdue
+from sms.smpp_deliveries import SmppDeliveries
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,23 @@ def gateway_tick(runtime: Runtime, gateway: SmsGateway, holder: str) -> None:
             beat(session, name, holder, state, runtime.clock.now())
     except Exception:
         log.exception("scheduler: gateway heartbeat failed")
+
+
+SMPP_UPKEEP_SECONDS = 60.0
+
+
+def smpp_upkeep_tick(runtime: Runtime, gateway: SmsGateway) -> None:
+    """In a process holding SMPP binds: long citizens' messages whose parts stopped coming are
+    handled as they are, and (query_sm on) notices whose receipt never came are asked about."""
+    if not getattr(gateway, "may_send", lambda: False)():
+        return
+    try:
+        deliveries = getattr(gateway, "on_delivery", None)
+        if isinstance(deliveries, SmppDeliveries):
+            deliveries.expire_parts()
+        query_overdue(runtime.sessions, gateway, runtime.settings, runtime.clock)  # type: ignore[arg-type]
+    except Exception:  # a bad tick must not kill the scheduler; the next one retries
+        log.exception("smpp: upkeep failed")
 
 
 def leader_tick(runtime: Runtime, leadership: Leadership, alive_file: Path | None = None) -> None:
@@ -235,6 +254,7 @@ def build_scheduler(
         gateway.start()  # type: ignore[attr-defined]
         every(gateway_tick, "gateway", (runtime, gateway, leadership.holder),
               seconds=GATEWAY_BEAT_SECONDS)  # fmt: skip
+        every(smpp_upkeep_tick, "smpp", (runtime, gateway), seconds=SMPP_UPKEEP_SECONDS)
     if settings.onestop.enabled:
         portal = portal or HttpPortal.from_settings(settings)
         # In every replica, like the SMS dispatcher: row locks share the work.

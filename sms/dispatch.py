@@ -101,6 +101,10 @@ def dispatch_due(
 ) -> DispatchReport:
     """Settle what crashed dispatchers left, then send what is due."""
     report = DispatchReport()
+    if not getattr(gateway, "may_send", lambda: True)():
+        # A process standing by for the one holding the account's SMPP binds leaves the outbox
+        # to it: claimed here, a notice could only wait for a bind this process will not get.
+        return report
     report.settled = settle_unknown(sessions, gateway, settings, clock)
     # An account's own rate (SMPP's rate_per_second) wins over the scheduler's default.
     rate = getattr(gateway, "rate_per_second", settings.scheduler.rate_per_second)

@@ -167,6 +167,13 @@ def checks() -> list[Check]:
     return result
 
 
+SMPP_STATES = {
+    "bound": "đã kết nối",
+    "standby": "chờ (tiến trình khác đang giữ kết nối, theo số kết nối nhà mạng cho phép)",
+    "refused": "nhà mạng từ chối kết nối (đã đủ số kết nối cho phép)",
+}
+
+
 def _smpp_check(smpp: dict) -> Check:
     name = "Kết nối SMPP (nhà mạng)"
     processes = smpp["processes"]
@@ -174,9 +181,10 @@ def _smpp_check(smpp: dict) -> Check:
         return Check(name, "bad", "Chưa có tiến trình lập lịch nào báo trạng thái kết nối SMPP.")
     lines = []
     for process in processes:
-        state = "đã kết nối" if process["state"] == "bound" else "mất kết nối"
+        state = SMPP_STATES.get(process["state"], "mất kết nối")
         errors = [b["error"] for b in process["binds"] or [] if b.get("error")]
-        reason = f" ({errors[0]})" if errors and process["state"] != "bound" else ""
+        shown = errors and process["state"] not in ("bound", "standby")
+        reason = f" ({errors[0]})" if shown else ""
         lines.append(f"{process['holder']}: {state}{reason}")
     return Check(name, "ok" if smpp["ok"] else "bad", "; ".join(lines))
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from plumbing.leader import Slots
 from plumbing.settings import Settings, SettingsError
 from sms.gateways.base import SmsGateway
 
 if TYPE_CHECKING:
     from intake.runtime import Runtime
+
+# The advisory locks of the SMPP bind slots: SMPP_BIND_LOCKS + 0 .. + max_binds - 1 (the
+# scheduler's leader is 8664324, the AGI call log 8664325).
+SMPP_BIND_LOCKS = 86643270
 
 
 def gateway_from_settings(settings: Settings, runtime: Runtime | None = None) -> SmsGateway:
@@ -37,9 +42,10 @@ def gateway_from_settings(settings: Settings, runtime: Runtime | None = None) ->
 
         if not settings.smpp_password:
             raise SettingsError("TONGDAI_SMS_GATEWAY=smpp needs TONGDAI_SMPP_PASSWORD")
-        if settings.sms.smpp.query_sm:
-            # Not built yet (docs/smpp.md, "What is not there"): refused rather than ignored.
-            raise SettingsError("[sms.smpp] query_sm = true is not supported yet; set it false")
-        deliveries = SmppDeliveries(runtime) if runtime is not None else None
-        return SmppGateway(settings.sms.smpp, settings.smpp_password, on_delivery=deliveries)
+        if runtime is None:
+            return SmppGateway(settings.sms.smpp, settings.smpp_password)
+        # Only the processes holding one of the account's bind slots bind (docs/smpp.md).
+        slots = Slots(runtime.engine, SMPP_BIND_LOCKS, settings.sms.smpp.bind_holders, "smpp")
+        return SmppGateway(settings.sms.smpp, settings.smpp_password,
+                           on_delivery=SmppDeliveries(runtime), slots=slots)  # fmt: skip
     raise SettingsError(f"unknown SMS gateway {settings.sms_gateway!r}")

@@ -3,10 +3,13 @@
 The library is `smpplib` (README, "SMPP"): it encodes and decodes the PDUs and owns the
 socket; what it leaves to us, and this module does, is the bind's life and the outbox's rules:
 
-- Each process that builds the gateway (each `tongdai scheduler`, or `tongdai run`) holds its
-  own bind: one transceiver, or a transmitter and a receiver (`bind = "pair"`). A thread per
-  bind connects, binds, reads every PDU, answers `enquire_link`, sends its own when the line is
-  quiet, and on any loss reconnects with a fresh bind after a capped, jittered backoff.
+- A process that builds the gateway (a `tongdai scheduler`, or `tongdai run`) binds while it
+  holds one of the account's bind slots (`slots`: `max_binds` shared through the database;
+  the others stand by): one transceiver, or a transmitter and a receiver (`bind = "pair"`).
+  A thread per bind connects, binds, reads every PDU, answers `enquire_link`, sends its own
+  when the line is quiet, and on any loss reconnects with a fresh bind after a capped, jittered
+  backoff (the longest when the SMSC says the account's binds are used up: state `refused`).
+- `query` (query_sm) asks about a message the SMSC accepted (sms/receipt_queries.py).
 - `send` is called by one dispatcher thread at a time today, and waits for each part's
   `submit_sm_resp`; it is thread-safe, and up to `window` submits per bind may be outstanding
   when several threads send (bench/smpp.py measures windows 1 and 10 that way).
@@ -29,9 +32,11 @@ import itertools
 import logging
 import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import smpplib.client
 import smpplib.consts
@@ -55,6 +60,7 @@ from sms.gateways.smpp_codec import (
     international,
     is_permanent,
     parse_deliver,
+    receipt_from_state,
     status_name,
     submit_parts,
     validity_period,
@@ -70,8 +76,24 @@ RECENT_IDS = 10_000
 # A later part throttled after earlier parts went: wait and try it again, this many times.
 PART_RETRIES = 5
 
+# The SMSC's answers to a bind that mean "this account has its binds already": wait longer.
+BIND_REFUSALS = {0x05: "ESME_RALYBND already bound", 0x0D: "ESME_RBINDFAIL bind failed"}
+# query_sm answers meaning the SMSC does not do query_sm at all: stop asking.
+QUERY_UNSUPPORTED = {0x03: "ESME_RINVCMDID invalid command"}
+# How often a process holding a bind slot checks it still does, and one standing by retries.
+SLOT_CHECK_SECONDS = 5.0
+
 # on_delivery(receipt or message, the notice a receipt's id was sent for if known) -> stored?
 DeliveryHandler = Callable[[Receipt | MobileOriginated, int | None], bool]
+
+
+class BindSlots(Protocol):
+    """Which processes may bind (plumbing.leader.Slots): `hold` returns the slot this process
+    holds, taking a free one if it can, or None; `release` gives it up."""
+
+    def hold(self) -> int | None: ...
+
+    def release(self) -> None: ...
 
 
 class _Lost(Exception):
@@ -87,6 +109,7 @@ class _Waiter:
     event: threading.Event
     status: int | None = None
     message_id: str = ""
+    answer: Any = None  # the response PDU
 
 
 class _Bind:
@@ -129,10 +152,32 @@ class _Bind:
     def _run(self) -> None:
         failures = 0
         while not self.gateway.closed.is_set():
+            if not self.gateway._may_bind():
+                # Another process holds the account's binds: stand by, ask again later.
+                self._set_state("standby", self.gateway.standby_reason())
+                self.gateway.closed.wait(SLOT_CHECK_SECONDS)
+                continue
             self._set_state("connecting")
             try:
                 self._connect_and_bind()
-            except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
+            except smpplib.exceptions.PDUError as e:
+                status = e.args[1] if len(e.args) > 1 else None
+                if status in BIND_REFUSALS:
+                    # The SMSC counts this account's binds as used up (ours from before a crash
+                    # that it has not noticed yet, or another process's): a quick retry only
+                    # adds to them. Wait the longest backoff.
+                    self._drop(None)
+                    reason = (
+                        f"bind refused by the SMSC: {BIND_REFUSALS[status]} (0x{status:02X}"
+                        f"); the account's bind limit (max_binds) may be reached"
+                    )
+                    self._set_state("refused", reason)
+                    log.error("smpp: %s %s", self.mode, reason)
+                    failures = max(failures + 1, 10)
+                else:
+                    self._drop(f"bind failed: {e}")
+                    failures += 1
+            except (OSError, smpplib.exceptions.ConnectionError) as e:
                 self._drop(f"bind failed: {e}")
                 failures += 1
             except Exception as e:  # whatever goes wrong, the thread lives and binds again
@@ -171,7 +216,8 @@ class _Bind:
             system_type=settings.system_type,
             interface_version=0x34,
         )
-        client._socket.settimeout(settings.enquire_link_seconds)
+        # Woken at least this often: for keep-alive, and to check the bind slot is still ours.
+        client._socket.settimeout(min(settings.enquire_link_seconds, SLOT_CHECK_SECONDS))
         self.binds += 1
         self._set_state("bound")
         self.last_error = None
@@ -181,25 +227,37 @@ class _Bind:
     def _read_until_lost(self) -> None:
         client = self._client
         assert client is not None
-        quiet = False  # one enquire_link unanswered so far
+        every = self.gateway.settings.enquire_link_seconds
+        heard = time.monotonic()
+        asked: float | None = None  # when our enquire_link went, while unanswered
         while not self.gateway.closed.is_set():
+            if not self.gateway._may_bind():
+                # The slot went (the database connection that held it broke, and another process
+                # may hold it now): leave the account's bind to it.
+                self.unbind()
+                self._drop(None)
+                self._set_state("standby", self.gateway.standby_reason())
+                log.warning("smpp: %s bind given up: this process lost its bind slot", self.mode)
+                return
             try:
                 pdu = client.read_pdu()
             except TimeoutError:
-                if quiet:
+                now = time.monotonic()
+                if asked is not None and now - asked >= every:
                     self._drop("no answer to enquire_link")
                     return
-                quiet = True
-                try:
-                    self._send_pdu(smpplib.smpp.make_pdu("enquire_link", client=client))
-                except (OSError, smpplib.exceptions.ConnectionError) as e:
-                    self._drop(f"enquire_link failed: {e}")
-                    return
+                if asked is None and now - heard >= every:
+                    try:
+                        self._send_pdu(smpplib.smpp.make_pdu("enquire_link", client=client))
+                    except (OSError, smpplib.exceptions.ConnectionError) as e:
+                        self._drop(f"enquire_link failed: {e}")
+                        return
+                    asked = now
                 continue
             except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
                 self._drop(f"connection lost: {e or type(e).__name__}")
                 return
-            quiet = False
+            heard, asked = time.monotonic(), None
             try:
                 if not self._handle(client, pdu):
                     return
@@ -214,6 +272,7 @@ class _Bind:
             waiter = self._waiting.pop(pdu.sequence, None)
             if waiter is not None:
                 waiter.status = int(pdu.status)
+                waiter.answer = pdu
                 raw_id = getattr(pdu, "message_id", None) or b""
                 waiter.message_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
                 waiter.event.set()
@@ -276,6 +335,12 @@ class _Bind:
 
     def submit(self, fields: dict[str, object], timeout: float) -> tuple[int, str]:
         """Write one submit_sm and wait for its response: (command_status, message_id)."""
+        waiter = self.request("submit_sm", fields, timeout)
+        assert waiter.status is not None
+        return waiter.status, waiter.message_id
+
+    def request(self, command: str, fields: dict[str, object], timeout: float) -> _Waiter:
+        """Write one request (submit_sm, query_sm) within the window and wait for its answer."""
         if not self._window.acquire(timeout=timeout):
             raise _NotWritten("window full")
         try:
@@ -284,7 +349,7 @@ class _Bind:
                 client = self._client
                 if client is None or not self._bound.is_set():
                     raise _NotWritten(self.last_error or "not bound")
-                pdu = smpplib.smpp.make_pdu("submit_sm", client=client, **fields)
+                pdu = smpplib.smpp.make_pdu(command, client=client, **fields)
                 self._waiting[pdu.sequence] = waiter
                 self.peak_outstanding = max(self.peak_outstanding, len(self._waiting))
                 try:
@@ -296,10 +361,10 @@ class _Bind:
             if not waiter.event.wait(timeout):
                 with self._write:
                     self._waiting.pop(pdu.sequence, None)
-                raise _Lost(f"no submit_sm_resp within {timeout:g} s")
+                raise _Lost(f"no {command}_resp within {timeout:g} s")
             if waiter.status is None:
-                raise _Lost(f"bind lost before the submit_sm_resp ({self.last_error})")
-            return waiter.status, waiter.message_id
+                raise _Lost(f"bind lost before the {command}_resp ({self.last_error})")
+            return waiter
         finally:
             self._window.release()
 
@@ -315,9 +380,18 @@ class SmppGateway:
         password: str,
         *,
         on_delivery: DeliveryHandler | None = None,
+        slots: BindSlots | None = None,
     ) -> None:
         self.settings = settings
         self.password = password
+        # Shared with the other processes through the database: only a holder binds. None: this
+        # process is the only one (tests, benchmarks, a single `tongdai run`).
+        self.slots = slots
+        self._slot: int | None = None
+        self._slot_checked = -SLOT_CHECK_SECONDS
+        self._slot_lock = threading.Lock()
+        # Why query_sm is off in this process although configured on (the SMSC refused it).
+        self.query_refused: str | None = None
         self.rate_per_second = settings.rate_per_second
         # The dispatcher runs this many senders (sms/dispatch.py): the bind's window.
         self.window = settings.window
@@ -344,6 +418,45 @@ class SmppGateway:
         for bind in self.binds:
             if bind._thread.is_alive():
                 bind._thread.join(timeout)
+        if self.slots is not None:
+            with self._slot_lock:
+                self.slots.release()
+                self._slot = None
+
+    # ---- which process binds -------------------------------------------------------------------
+
+    def _may_bind(self) -> bool:
+        """True while this process holds a bind slot (asked again every SLOT_CHECK_SECONDS)."""
+        if self.slots is None:
+            return True
+        with self._slot_lock:
+            now = time.monotonic()
+            if now - self._slot_checked < SLOT_CHECK_SECONDS:
+                return self._slot is not None
+            self._slot_checked = now
+            had = self._slot
+            try:
+                self._slot = self.slots.hold()
+            except Exception:  # the database cannot say: a slot it cannot prove is not ours
+                log.exception("smpp: cannot check the bind slot")
+                self._slot = None
+            if self._slot != had:
+                if self._slot is None:
+                    log.warning("smpp: no bind slot: %s", self.standby_reason())
+                else:
+                    log.info("smpp: holding bind slot %d of %d", self._slot + 1,
+                             self.settings.bind_holders)  # fmt: skip
+            return self._slot is not None
+
+    def standby_reason(self) -> str:
+        settings = self.settings
+        return (f"standing by: max_binds = {settings.max_binds} lets {settings.bind_holders} "
+                f"process(es) hold {settings.bind} binds, and others hold them")  # fmt: skip
+
+    def may_send(self) -> bool:
+        """False while this process stands by for another that holds the account's binds: its
+        dispatcher leaves the outbox to them (sms/dispatch.py)."""
+        return self._may_bind()
 
     def wait_bound(self, timeout: float) -> bool:
         return all(bind.wait_bound(timeout) for bind in self.binds)
@@ -360,8 +473,22 @@ class SmppGateway:
             }
             for bind in self.binds
         ]
-        up = all(bind.state == "bound" for bind in self.binds)
-        return {"state": "bound" if up else "down", "binds": binds}
+        states = {bind.state for bind in self.binds}
+        if states == {"bound"}:
+            state = "bound"
+        elif "standby" in states:
+            state = "standby"
+        elif "refused" in states:
+            state = "refused"
+        else:
+            state = "down"
+        report: dict[str, object] = {"state": state, "binds": binds}
+        if self.slots is not None:
+            report["slot"] = None if self._slot is None else self._slot + 1
+            report["max_binds"] = self.settings.max_binds
+        if self.settings.query_sm:
+            report["query_sm"] = self.query_refused or "on"
+        return report
 
     # ---- sending -------------------------------------------------------------------------------
 
@@ -437,6 +564,48 @@ class SmppGateway:
             return status, message_id
         return status, message_id
 
+    def query(self, message_id: str, *, reply: bool = False) -> Receipt | None:
+        """query_sm for a message the SMSC accepted: its state as a receipt would tell it, or
+        None when the SMSC does not know the id. Raises TransientSendError when it cannot be
+        asked now, and turns query_sm off in this process (logged, on /healthz) when the SMSC
+        refuses the command itself or drops the bind on it."""
+        settings = self.settings
+        if self.query_refused is not None:
+            raise TransientSendError(f"query_sm is off: {self.query_refused}", "query-off")
+        link = next(bind for bind in self.binds if bind.transmits)
+        if not link.wait_bound(settings.response_timeout_seconds):
+            raise TransientSendError(f"SMPP not bound: {link.last_error or link.state}", "unbound")
+        source = (
+            (settings.reply_source_addr, settings.reply_source_ton, settings.reply_source_npi)
+            if reply
+            else (settings.source_addr, settings.source_ton, settings.source_npi)
+        )
+        fields = {"message_id": message_id, "source_addr": source[0],
+                  "source_addr_ton": source[1], "source_addr_npi": source[2]}  # fmt: skip
+        try:
+            waiter = link.request("query_sm", fields, settings.response_timeout_seconds)
+        except _NotWritten as e:
+            raise TransientSendError(f"SMPP not bound: {e}", "unbound") from e
+        except _Lost as e:
+            # An SMSC that does not do query_sm may drop the bind on it (Jasmin does).
+            self._refuse_queries(f"no answer to query_sm: {e}")
+            raise TransientSendError(str(e), "no-response") from e
+        status = waiter.status or 0
+        if status in QUERY_UNSUPPORTED or waiter.answer.command == "generic_nack":
+            self._refuse_queries(f"the SMSC refused query_sm: 0x{status:02X}")
+            raise TransientSendError(f"query_sm refused: 0x{status:02X}", f"0x{status:02X}")
+        if status != 0:
+            log.info("smpp: query_sm %s: the SMSC does not know it (%s)", message_id,
+                     status_name(status))  # fmt: skip
+            return None
+        answer = waiter.answer
+        return receipt_from_state(message_id, answer.message_state, answer.error_code)
+
+    def _refuse_queries(self, reason: str) -> None:
+        if self.query_refused is None:
+            self.query_refused = reason
+            log.error("smpp: query_sm turned off in this process: %s", reason)
+
     def _refusal(self, message: OutgoingSms, status: int, number: int, total: int, accepted):
         text = f"SMSC refused part {number}/{total}: {status_name(status)}"
         code = f"0x{status:02X}"
@@ -474,6 +643,11 @@ class SmppGateway:
             message_payload=getattr(pdu, "message_payload", None),
             receipted_message_id=getattr(pdu, "receipted_message_id", None),
             message_state=getattr(pdu, "message_state", None),
+            sar=(
+                getattr(pdu, "sar_msg_ref_num", None),
+                getattr(pdu, "sar_total_segments", None),
+                getattr(pdu, "sar_segment_seqnum", None),
+            ),
         )
         if delivery is None:
             log.warning("smpp: unreadable receipt %r ignored", pdu.short_message)

@@ -105,6 +105,9 @@ class MobileOriginated:
     source: str  # as sent: usually international digits without "+"
     destination: str
     text: str
+    # One part of a concatenated message: (reference, total, number), from the user data header
+    # (IEI 0x00 or 0x08) or the SAR TLVs; None for a whole message.
+    concat: tuple[int, int, int] | None = None
 
 
 def encode_text(text: str, gsm7_data_coding: int) -> tuple[bytes, int]:
@@ -183,6 +186,16 @@ def is_permanent(status: int) -> bool:
     return status in PERMANENT_STATUSES
 
 
+def receipt_from_state(message_id: str, state: object, error: object = None) -> Receipt:
+    """A query_sm_resp's message_state (and error_code) read as a receipt would be."""
+    number = int(state) if state is not None else 7  # type: ignore[call-overload]
+    return Receipt(
+        message_id,
+        _STATE_BY_NUMBER.get(number, "UNKNOWN"),
+        None if error is None else f"{int(error):03d}",
+    )  # type: ignore[call-overload]
+
+
 def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("latin-1")
@@ -195,6 +208,41 @@ def strip_udh(short_message: bytes, esm_class: int) -> bytes:
     return short_message
 
 
+def udh_concat(short_message: bytes, esm_class: int) -> tuple[int, int, int] | None:
+    """(reference, total, number) from a user data header's concatenation element: IEI 0x00
+    (8-bit reference) or 0x08 (16-bit reference); None when there is none or it is malformed."""
+    if not esm_class & ESM_UDHI or not short_message:
+        return None
+    header = short_message[1 : 1 + short_message[0]]
+    at = 0
+    while at + 2 <= len(header):
+        iei, length = header[at], header[at + 1]
+        value = header[at + 2 : at + 2 + length]
+        if len(value) < length:
+            return None
+        if iei == 0x00 and length == 3:
+            return value[0], value[1], value[2]
+        if iei == 0x08 and length == 4:
+            return (value[0] << 8) | value[1], value[2], value[3]
+        at += 2 + length
+    return None
+
+
+def _concat(
+    short_message: bytes, esm_class: int, sar: tuple[object, object, object] | None
+) -> tuple[int, int, int] | None:
+    found = udh_concat(short_message, esm_class)
+    if found is None and sar is not None and all(value is not None for value in sar):
+        found = (int(sar[0]), int(sar[1]), int(sar[2]))  # type: ignore[arg-type]
+    if found is None:
+        return None
+    reference, total, number = found
+    # A "series" of one, or a part number outside it, is read as a whole message.
+    if total < 2 or not 1 <= number <= total:
+        return None
+    return found
+
+
 def parse_deliver(
     *,
     esm_class: int,
@@ -205,11 +253,13 @@ def parse_deliver(
     message_payload: bytes | None = None,
     receipted_message_id: object = None,
     message_state: int | None = None,
+    sar: tuple[object, object, object] | None = None,
 ) -> Receipt | MobileOriginated | None:
     """A deliver_sm as a receipt (esm_class says so) or a citizen's message. The receipt's id
     and state come from the TLVs when present, else from the text form
     `id:… sub:… dlvrd:… submit date:… done date:… stat:… err:…`. None: a receipt we cannot
-    read (logged by the caller)."""
+    read (logged by the caller). A citizen's message that is one part of a long one says so
+    (`concat`, from its user data header or the SAR TLVs `sar`: reference, total, number)."""
     octets = short_message or message_payload or b""
     if esm_class & ESM_TYPE_MASK == ESM_RECEIPT:
         body = _text(octets)
@@ -224,4 +274,5 @@ def parse_deliver(
             return None
         return Receipt(message_id, stat, error)
     text = decode_text(strip_udh(octets, esm_class), data_coding)
-    return MobileOriginated(_text(source_addr), _text(destination_addr), text)
+    concat = _concat(octets, esm_class, sar)
+    return MobileOriginated(_text(source_addr), _text(destination_addr), text, concat)

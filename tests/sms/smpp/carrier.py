@@ -7,8 +7,13 @@ mobile-originated messages to whoever is bound as a receiver, and logs every sub
 (in memory and, when given a path, as JSON lines, so a test can read it after a crash).
 
 Outcomes per destination (digits as received): `deliver` (DELIVRD), `undeliver` (UNDELIV
-receipt), `refuse:<status>` (submit_sm_resp with that command_status, no message id), `silent`
-(no response at all), `drop` (close the connection after reading the submit_sm).
+receipt), `noreceipt:<STAT>` (accepted, its receipt lost: only `query_sm` tells STAT),
+`refuse:<status>` (submit_sm_resp with that command_status, no message id), `silent` (no
+response at all), `drop` (close the connection after reading the submit_sm).
+
+`query_sm` is answered with the message's final state (every question is logged in `queries`).
+A citizen's long message is sent in parts (`send_mo_parts`), with a user data header (8- or
+16-bit reference) or the SAR TLVs, in any order, parts repeated.
 """
 
 from __future__ import annotations
@@ -158,15 +163,27 @@ class _Session:
                 carrier.system_id,
                 carrier.password,
             )
+            status = 0 if ok else 0x0E
+            if ok and carrier.bind_status:  # e.g. 0x0D: this account's binds are all in use
+                ok, status = False, carrier.bind_status
             self.mode = command if ok else None
-            self._answer(pdu, f"{command}_resp", 0 if ok else 0x0E, system_id="CARRIER")
+            self._answer(pdu, f"{command}_resp", status, system_id="CARRIER")
             carrier._log("bind", mode=command, ok=ok)
             if ok and self.receives:
                 carrier._release_held()
             return ok
         if command == "submit_sm":
             return self._submit(pdu)
-        if command == "enquire_link":
+        if command == "query_sm":
+            message_id = _field(pdu, "message_id")
+            state = carrier._query(message_id)
+            if state is None:
+                self._answer(pdu, "query_sm_resp", 0x67, message_id=message_id, final_date="",
+                             message_state=0, error_code=0)  # fmt: skip
+            else:
+                self._answer(pdu, "query_sm_resp", message_id=message_id, final_date="",
+                             message_state=state, error_code=0 if state == 2 else 1)  # fmt: skip
+        elif command == "enquire_link":
             carrier.enquire_links += 1
             self._answer(pdu, "enquire_link_resp")
         elif command == "unbind":
@@ -208,6 +225,12 @@ class _Session:
         )
         carrier._took(submitted)
         self._answer(pdu, "submit_sm_resp", message_id=submitted.message_id)
+        if outcome.startswith("noreceipt:"):
+            carrier.states[submitted.message_id] = STATES[outcome.split(":", 1)[1]]
+            return True  # the receipt is lost on the way
+        carrier.states[submitted.message_id] = STATES[
+            "UNDELIV" if outcome == "undeliver" else "DELIVRD"
+        ]
         # Any receipt request gets the final receipt, whatever it says (a simplification: 2 asks
         # for failures only in SMPP 3.4, but Jasmin asks upstream with what its client sent).
         if submitted.registered_delivery & 0x03:
@@ -216,6 +239,10 @@ class _Session:
             timer.daemon = True
             timer.start()
         return True
+
+
+# message_state values (SMPP 3.4 5.2.28).
+STATES = {"ENROUTE": 1, "DELIVRD": 2, "EXPIRED": 3, "UNDELIV": 5, "REJECTD": 8}
 
 
 class CarrierSimulator:
@@ -238,6 +265,9 @@ class CarrierSimulator:
         self.submitted: list[Submitted] = []
         self.mo_acks: dict[int, int] = {}
         self.enquire_links = 0
+        self.bind_status = 0  # set: every bind is refused with this command_status
+        self.states: dict[str, int] = {}  # message id -> its final message_state
+        self.queries: list[str] = []  # the message ids asked about with query_sm
         self._held: list[tuple[Submitted, str]] = []
         self._sessions: list[_Session] = []
         self._lock = threading.Condition()
@@ -316,6 +346,71 @@ class CarrierSimulator:
         self._log("mo", source=source, destination=destination, text=text)
         return pdu.sequence
 
+    def send_mo_parts(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        *,
+        reference: int,
+        concatenation: str = "udh",
+        order: list[int] | None = None,
+        size: int = 67,
+    ) -> list[int]:
+        """A citizen's long message in UCS-2 parts of `size` characters, sent in `order` (part
+        numbers, repeats allowed; default 1..n): `udh` (IEI 0x00, 8-bit reference), `udh16`
+        (IEI 0x08) or `sar` (TLVs). Returns the deliver_sm sequences."""
+        chunks = [text[at : at + size] for at in range(0, len(text), size)]
+        total = len(chunks)
+        sequences = []
+        for number in order or list(range(1, total + 1)):
+            octets = chunks[number - 1].encode("utf-16-be")
+            fields: dict[str, object] = {"esm_class": 0}
+            if concatenation == "udh":
+                octets = bytes((5, 0x00, 3, reference & 0xFF, total, number)) + octets
+                fields["esm_class"] = 0x40
+            elif concatenation == "udh16":
+                octets = bytes((6, 0x08, 4, reference >> 8 & 0xFF, reference & 0xFF, total,
+                                number)) + octets  # fmt: skip
+                fields["esm_class"] = 0x40
+            else:
+                fields.update(sar_msg_ref_num=reference, sar_total_segments=total,
+                              sar_segment_seqnum=number)  # fmt: skip
+            sequences.append(self._deliver_mo(source, destination, octets, 8, **fields))
+            self._log("mo-part", source=source, destination=destination, number=number,
+                      total=total)  # fmt: skip
+        return sequences
+
+    def _deliver_mo(self, source, destination, octets: bytes, coding: int, **fields) -> int:
+        with self._lock:
+            sessions = [s for s in self._sessions if s.receives]
+        if not sessions:
+            raise RuntimeError("nobody is bound as a receiver")
+        session = sessions[0]
+        values: dict[str, object] = {
+            "service_type": "",
+            "source_addr_ton": 1,
+            "source_addr_npi": 1,
+            "source_addr": source,
+            "dest_addr_ton": 0,
+            "dest_addr_npi": 0,
+            "destination_addr": destination,
+            "esm_class": 0,
+            "protocol_id": 0,
+            "priority_flag": 0,
+            "schedule_delivery_time": "",
+            "validity_period": "",
+            "registered_delivery": 0,
+            "replace_if_present_flag": 0,
+            "data_coding": coding,
+            "sm_default_msg_id": 0,
+            "short_message": octets,
+            **fields,
+        }
+        pdu = smpplib.smpp.make_pdu("deliver_sm", client=session.sequence, **values)
+        session.send(pdu)
+        return pdu.sequence
+
     def wait(self, predicate, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -383,6 +478,13 @@ class CarrierSimulator:
             held, self._held = self._held, []
         for submitted, stat in held:
             self._receipt(submitted, stat)
+
+    def _query(self, message_id: str) -> int | None:
+        with self._lock:
+            self.queries.append(message_id)
+            self._lock.notify_all()
+        self._log("query_sm", message_id=message_id)
+        return self.states.get(message_id)
 
     def _acked(self, sequence: int, status: int) -> None:
         with self._lock:

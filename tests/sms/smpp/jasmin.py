@@ -394,8 +394,16 @@ log_file = {log}/deliversm-thrower.log
             "persist",
         )
 
-    def add_user(self, username: str, password: str, *, throughput: float | None = None) -> None:
-        """An ESME account of the group the routes serve, persisted with the rest."""
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        throughput: float | None = None,
+        max_bindings: int | None = None,
+    ) -> None:
+        """An ESME account of the group the routes serve, persisted with the rest.
+        `max_bindings`: the binds Jasmin allows it at once (more are answered ESME_RBINDFAIL)."""
         self.jcli(
             "user -a",
             f"uid {username}",
@@ -403,6 +411,7 @@ log_file = {log}/deliversm-thrower.log
             f"username {username}",
             f"password {password}",
             *([f"mt_messaging_cred quota smpps_throughput {throughput}"] if throughput else []),
+            *([f"smpps_cred quota max_bindings {max_bindings}"] if max_bindings else []),
             "ok",
             "persist",
         )

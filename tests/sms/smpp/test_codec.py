@@ -14,6 +14,7 @@ from sms.gateways.smpp_codec import (
     Receipt,
     is_permanent,
     parse_deliver,
+    receipt_from_state,
     submit_parts,
     validity_period,
 )
@@ -136,3 +137,32 @@ def test_a_redelivered_message_has_the_same_key_and_a_later_one_a_new_key():
     other = MobileOriginated("84912345679", "8079", "TT 2612010001")
     assert inbound_key(message, at) != inbound_key(other, at)
     assert len(inbound_key(message, at)) <= 64
+
+
+def _mo(short_message, esm_class=0, sar=None):
+    return parse_deliver(esm_class=esm_class, source_addr=b"84912345678", destination_addr=b"8079",
+                         short_message=short_message, data_coding=UCS2, sar=sar)  # fmt: skip
+
+
+def test_a_part_of_a_long_citizens_message_says_which_part_it_is():
+    body = "Cán bộ".encode("utf-16-be")
+    eight_bit = _mo(bytes((5, 0x00, 3, 0xA7, 3, 2)) + body, ESM_UDHI)
+    assert eight_bit == MobileOriginated("84912345678", "8079", "Cán bộ", (0xA7, 3, 2))
+    sixteen_bit = _mo(bytes((6, 0x08, 4, 0x12, 0x34, 2, 1)) + body, ESM_UDHI)
+    assert sixteen_bit.concat == (0x1234, 2, 1) and sixteen_bit.text == "Cán bộ"
+    # Another element first (a port address), then the concatenation.
+    ported = _mo(bytes((11, 0x05, 4, 0, 0, 0, 0, 0x00, 3, 9, 2, 2)) + body, ESM_UDHI)
+    assert ported.concat == (9, 2, 2) and ported.text == "Cán bộ"
+    assert _mo(body, 0, sar=(700, 4, 3)).concat == (700, 4, 3)
+    # Whole messages: no header, no SAR, or a "series" of one.
+    assert _mo(body).concat is None
+    assert _mo(body, 0, sar=(None, None, None)).concat is None
+    assert _mo(bytes((5, 0x00, 3, 1, 1, 1)) + body, ESM_UDHI).concat is None
+    assert _mo(bytes((5, 0x00, 3, 1, 2, 3)) + body, ESM_UDHI).concat is None  # part 3 of 2
+
+
+def test_a_query_sm_answer_reads_like_a_receipt():
+    assert receipt_from_state("77", 2, 0) == Receipt("77", "DELIVRD", "000")
+    assert receipt_from_state("77", 5, 1).provider_status == "undelivered"
+    assert receipt_from_state("77", 1, 0).provider_status == "sent"
+    assert receipt_from_state("77", 99).provider_status is None

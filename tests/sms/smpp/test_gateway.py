@@ -175,7 +175,7 @@ def test_a_quiet_line_is_kept_alive_with_enquire_link(carrier, inbox):
 
 
 def test_pair_mode_holds_a_transmitter_and_a_receiver(carrier, inbox):
-    gateway = _gateway(carrier, inbox, bind="pair")
+    gateway = _gateway(carrier, inbox, bind="pair", max_binds=2)
     try:
         assert gateway.wait_bound(5)
         assert [b["mode"] for b in gateway.health()["binds"]] == ["transmitter", "receiver"]
@@ -234,6 +234,99 @@ def test_the_smpp_gateway_is_chosen_by_the_environment_and_needs_its_password(tm
     assert gateway.settings == settings.sms.smpp and gateway.settings.source_addr == "TTHCC QNGAI"
     config = (ROOT / "config.toml").read_text().replace("query_sm = false", "query_sm = true")
     (tmp_path / "config.toml").write_text(config)
-    with pytest.raises(SettingsError, match="query_sm"):
-        gateway_from_settings(load_settings(tmp_path / "config.toml", env={**env,
-                                            "TONGDAI_SMPP_PASSWORD": "pw"}))  # fmt: skip
+    queries = load_settings(tmp_path / "config.toml", env={**env, "TONGDAI_SMPP_PASSWORD": "pw"})
+    assert gateway_from_settings(queries).settings.query_sm is True
+    # A pair of binds does not fit an account that allows one.
+    (tmp_path / "config.toml").write_text(config.replace('bind = "transceiver"', 'bind = "pair"'))
+    with pytest.raises(SettingsError, match="max_binds"):
+        load_settings(tmp_path / "config.toml", env={**env, "TONGDAI_SMPP_PASSWORD": "pw"})
+
+
+def test_query_sm_asks_the_smsc_what_became_of_a_message(gateway, carrier):
+    carrier.outcomes["84900000011"] = "noreceipt:DELIVRD"
+    carrier.outcomes["84900000012"] = "noreceipt:UNDELIV"
+    delivered = gateway.send(OutgoingSms(21, "+84900000011", "x", "S")).provider_id
+    undelivered = gateway.send(OutgoingSms(22, "+84900000012", "y", "S", reply=True)).provider_id
+    assert gateway.query(delivered) == Receipt(delivered, "DELIVRD", "000")
+    assert gateway.query(undelivered, reply=True).provider_status == "undelivered"
+    assert gateway.query("123") is None  # the SMSC does not know it
+    assert carrier.queries == [delivered, undelivered, "123"]
+
+
+class Places:
+    """Bind slots handed out by the test (plumbing.leader.Slots does it through PostgreSQL)."""
+
+    def __init__(self, free: bool) -> None:
+        self.free = free
+        self.released = 0
+
+    def hold(self):
+        return 0 if self.free else None
+
+    def release(self):
+        self.released += 1
+
+
+def test_a_process_without_a_bind_slot_stands_by_and_binds_when_one_frees(carrier, inbox):
+    places = Places(free=False)
+    settings = SmppSettings(port=carrier.port, system_id="tongdai", response_timeout_seconds=0.5,
+                            reconnect_max_seconds=0.5)  # fmt: skip
+    gateway = SmppGateway(settings, "secret", on_delivery=inbox, slots=places).start()
+    try:
+        assert _wait(lambda: gateway.health()["state"] == "standby")
+        assert not gateway.may_send() and carrier.bound() == 0
+        assert "max_binds = 1" in gateway.health()["binds"][0]["error"]
+        places.free = True
+        assert gateway.wait_bound(10) and gateway.may_send()
+        assert gateway.health()["slot"] == 1 and carrier.bound() == 1
+        # The slot lost (its database connection broke, another process took it): unbind.
+        places.free = False
+        assert _wait(lambda: gateway.health()["state"] == "standby", 10)
+        assert _wait(lambda: carrier.bound() == 0)
+    finally:
+        gateway.close()
+    assert places.released == 1
+
+
+def test_an_smsc_refusing_the_bind_as_over_its_limit_is_a_state_of_its_own(carrier, inbox):
+    carrier.bind_status = 0x0D  # ESME_RBINDFAIL, Jasmin's answer past a user's max_bindings
+    gateway = _gateway(carrier, inbox, reconnect_max_seconds=30)
+    try:
+        assert _wait(lambda: gateway.health()["state"] == "refused")
+        error = gateway.health()["binds"][0]["error"]
+        assert "ESME_RBINDFAIL" in error and "max_binds" in error
+        carrier.bind_status = 0
+        time.sleep(1.0)  # no quick second try: the backoff is the longest one
+        assert gateway.health()["state"] == "refused" and gateway.binds[0].binds == 0
+    finally:
+        gateway.close()
+
+
+def test_a_standing_by_process_shows_on_healthz_and_the_staff_page(carrier, inbox, runtime):
+    from intake.models import Role
+    from scheduler.process import gateway_tick
+    from tests.admin.staff import log_in, make_user
+    from tongdai.app import create_app
+
+    runtime.settings = runtime.settings.model_copy(
+        update={"sms_gateway": "smpp", "smpp_password": "secret", "health_token": "t0ken"}
+    )
+    settings = SmppSettings(port=carrier.port, system_id="tongdai", reconnect_max_seconds=0.5)
+    holder = SmppGateway(settings, "secret", on_delivery=inbox, slots=Places(free=True)).start()
+    waiting = SmppGateway(settings, "secret", on_delivery=inbox, slots=Places(free=False)).start()
+    try:
+        assert holder.wait_bound(5)
+        assert _wait(lambda: waiting.health()["state"] == "standby")
+        gateway_tick(runtime, holder, "sched-a:1")
+        gateway_tick(runtime, waiting, "sched-b:2")
+    finally:
+        holder.close()
+        waiting.close()
+    client = create_app(runtime).test_client()
+    smpp = client.get("/healthz", headers={"X-Health-Token": "t0ken"}).get_json()["smpp"]
+    assert (smpp["ok"], smpp["bound_processes"], smpp["standby_processes"]) == (True, 1, 1)
+    make_user(runtime, "lan", Role.SUPERVISOR)
+    log_in(client, "lan")
+    page = client.get("/admin/health").get_data(as_text=True)
+    assert "sched-a:1: đã kết nối" in page
+    assert "sched-b:2: chờ (tiến trình khác đang giữ kết nối" in page

@@ -8,15 +8,23 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
+from plumbing.leader import Slots
 from sms.dispatch import dispatch_due
 from sms.encoding import prepare
+from sms.gateways.base import TransientSendError
+from sms.gateways.factory import SMPP_BIND_LOCKS
+from sms.gateways.smpp import SmppGateway
+from sms.gateways.smpp_codec import MobileOriginated
 from sms.models import InboundMessage, Notice, NoticeStatus
 from sms.outbox import enqueue_written
+from sms.smpp_deliveries import SmppDeliveries
 from sms.templates import short_code
 from tests.factories import create_dossier, create_notice
 from tests.sms.smpp.conftest import wait_until
+from tests.sms.smpp.jasmin import PASSWORD
 
 PHONE = "0912345678"
 INTERNATIONAL = "84912345678"
@@ -231,3 +239,101 @@ def test_a_window_of_ten_keeps_several_submits_outstanding(stack, smpp_runtime, 
     assert gateway.binds[0].peak_outstanding > 1
     accepted = stack.jasmin.accepted()
     assert all(len(accepted[f"849123000{n:02d}"]) == 1 for n in range(30))
+
+
+COMMENT = (
+    "Cán bộ tiếp nhận hồ sơ tàu cá rất nhiệt tình, hướng dẫn rõ ràng từng bước. Tuy nhiên "
+    "thời gian chờ ở quầy còn lâu, mong trung tâm bố trí thêm người vào buổi sáng thứ Hai."
+)
+
+
+class Recording(SmppDeliveries):
+    """Stores as usual, and keeps what the bind received, as received."""
+
+    def __init__(self, runtime) -> None:
+        super().__init__(runtime)
+        self.seen: list[object] = []
+
+    def __call__(self, delivery, notice_id):
+        self.seen.append(delivery)
+        return super().__call__(delivery, notice_id)
+
+
+@pytest.mark.parametrize(
+    ("concatenation", "reference", "sender"),
+    [("udh", 0x31, "84912000051"), ("sar", 0x1234, "84912000052")],
+)
+def test_a_long_vietnamese_message_from_a_phone_arrives_whole_through_jasmin(
+    stack, smpp_runtime, concatenation, reference, sender
+):
+    recording = Recording(smpp_runtime)
+    gateway = SmppGateway(stack.smpp_settings(), PASSWORD, on_delivery=recording).start()
+    try:
+        assert gateway.wait_bound(10)
+        # Out of order, the first part twice (as a carrier retrying it would).
+        stack.carrier.send_mo_parts(sender, "8079", COMMENT, reference=reference,
+                                    concatenation=concatenation, order=[3, 1, 1, 2])  # fmt: skip
+        assert wait_until(lambda: _inbound(smpp_runtime, "+" + sender))
+        assert wait_until(lambda: len(recording.seen) >= 4)
+        time.sleep(1.0)  # anything Jasmin still had to send
+    finally:
+        gateway.close()
+    (message,) = _inbound(smpp_runtime, "+" + sender)
+    assert message.body == COMMENT and message.provider == "smpp"
+    # Jasmin passed the parts through one by one, with their UDH or SAR TLVs (it reassembles
+    # long messages only for HTTP connectors): the reassembly is ours.
+    parts = [d for d in recording.seen if isinstance(d, MobileOriginated)]
+    assert len(parts) == 4 and {p.concat[2] for p in parts} == {1, 2, 3}
+    assert {p.concat[:2] for p in parts} == {(reference, 3)}
+
+
+def test_jasmins_bind_limit_and_ours(stack, smpp_runtime):
+    stack.jasmin.add_user("tdone", "one-pw1", max_bindings=1)
+    settings = stack.smpp_settings(system_id="tdone", reconnect_max_seconds=1.0, max_binds=1)
+    made: list[SmppGateway] = []
+
+    def gateway(slots=None) -> SmppGateway:
+        made.append(SmppGateway(settings, "one-pw1", slots=slots).start())
+        return made[-1]
+
+    try:
+        # Two processes that do not share the limit: Jasmin refuses the second bind.
+        first = gateway()
+        assert first.wait_bound(10)
+        second = gateway()
+        assert wait_until(lambda: second.health()["state"] == "refused"), second.health()
+        assert "ESME_RBINDFAIL" in second.health()["binds"][0]["error"]
+        second.close()
+        first.close()
+        # Sharing it through the database: one binds, the other stands by, and takes over
+        # when the first goes.
+        holders = [gateway(Slots(smpp_runtime.engine, SMPP_BIND_LOCKS, 1, "smpp"))
+                   for _ in range(2)]  # fmt: skip
+        assert wait_until(
+            lambda: sorted(h.health()["state"] for h in holders) == ["bound", "standby"], 20
+        ), [h.health() for h in holders]
+        bound, standby = sorted(holders, key=lambda h: h.health()["state"])
+        assert not standby.may_send() and standby.binds[0].binds == 0
+        bound.close()
+        assert wait_until(lambda: standby.health()["state"] == "bound", 30), standby.health()
+        assert standby.may_send()
+    finally:
+        for made_gateway in made:
+            made_gateway.close()
+
+
+def test_jasmin_does_not_answer_query_sm_and_the_gateway_stops_asking(
+    stack, smpp_runtime, make_gateway
+):
+    gateway = make_gateway(query_sm=True)
+    notice_id = _notice(smpp_runtime, kind="receipt", phone="0912000053")
+    assert _dispatch(smpp_runtime, gateway).sent == [notice_id]
+    with smpp_runtime.sessions() as session:
+        message_id = session.get(Notice, notice_id).provider_id
+    with pytest.raises(TransientSendError):
+        gateway.query(message_id)
+    assert gateway.query_refused and gateway.health()["query_sm"] == gateway.query_refused
+    print(f"Jasmin and query_sm: {gateway.query_refused}; binds so far {gateway.binds[0].binds}")
+    assert gateway.wait_bound(15)  # bound again if Jasmin dropped the line
+    with pytest.raises(TransientSendError, match="query_sm is off"):
+        gateway.query(message_id)
