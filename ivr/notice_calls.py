@@ -29,12 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.calendar import WorkingCalendar
 from intake.models import Dossier
+from intake.office_hours import Windows, is_open, next_open_time
 from intake.phone import mask_phone, parse_phone
 from ivr.models import CallbackRequest, IvrCall
 from ivr.notice_voice import notice_parts
 from plumbing import queue
 from plumbing.queue import Claimed, WorkQueue
-from plumbing.settings import Settings, parse_clock, parse_hours
+from plumbing.settings import Settings, parse_hours
 from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus, RateLimit
 from sms.models.notice_call import ON_THE_LINE, REACHED
 
@@ -81,28 +82,19 @@ class NoticeCallReport:
 # ---- when --------------------------------------------------------------------------------------
 
 
+def calling_windows(settings: Settings) -> Windows:
+    return parse_hours(settings.notice_calls.hours)
+
+
 def in_calling_hours(settings: Settings, calendar: WorkingCalendar, at: dt.datetime) -> bool:
-    return next_calling_time(settings, calendar, at) == at
+    return is_open(calendar, calling_windows(settings), at)
 
 
 def next_calling_time(
     settings: Settings, calendar: WorkingCalendar, at: dt.datetime
 ) -> dt.datetime:
     """`at` if it is inside the calling hours of a working day, else the next such start."""
-    zone = settings.zone
-    local = at.astimezone(zone)
-    windows = parse_hours(settings.notice_calls.hours)
-    day = local.date()
-    for _ in range(366):
-        if calendar.is_working_day(day):
-            for start, end in windows:
-                opens = dt.datetime.combine(day, start, tzinfo=zone)
-                closes = dt.datetime.combine(day, end, tzinfo=zone)
-                if local < closes:
-                    return at if local >= opens else opens.astimezone(dt.UTC)
-        day += dt.timedelta(days=1)
-        local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    raise ValueError("no working day within a year: check the calendar")
+    return next_open_time(calendar, calling_windows(settings), at)
 
 
 def retry_time(
@@ -352,15 +344,6 @@ ORIGINATE_OUTCOMES = {
     "5": NoticeCallOutcome.BUSY,
 }
 CALLBACK_REQUEST_REASON = "notice_call_request"
-
-
-def office_open(settings: Settings, calendar: WorkingCalendar, at: dt.datetime) -> bool:
-    """Staff answer the phone: a working day, between `[ivr] office_open` and `office_close`."""
-    local = at.astimezone(settings.zone)
-    ivr = settings.ivr
-    return calendar.is_working_day(local.date()) and (
-        parse_clock(ivr.office_open) <= local.time() < parse_clock(ivr.office_close)
-    )
 
 
 def notice_script(session: Session, settings: Settings, call_id: int) -> tuple[Any, ...] | None:
