@@ -11,6 +11,8 @@ for staff that carries the history.
   `keep_free_lines` of the `trunk_lines` stay free for incoming callers. The count and the claim
   happen under one lock (the `notice_calls` row of the rate-limit table), so two processes cannot
   both take the last line.
+- A due call whose notice is no longer worth saying (the dossier moved on, the SMS arrived
+  after all: intake/notice_worth.py) is cancelled in the claim's transaction, not placed.
 - A call found dialing or calling after `call_timeout_seconds` lost its outcome (a process died,
   an event was missed): it counts as a failed attempt and is retried on a later day, since a
   second ringing days later is what the citizen would get anyway.
@@ -36,8 +38,10 @@ from ivr.notice_voice import notice_parts
 from plumbing import queue
 from plumbing.queue import Claimed, WorkQueue
 from plumbing.settings import Settings, parse_hours
-from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus, RateLimit
+from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus
 from sms.models.notice_call import ON_THE_LINE, REACHED
+from sms.models.rate_limit import lock_row
+from sms.notice_calls import cancel_outdated
 
 log = logging.getLogger(__name__)
 NOTICE_CALLS = WorkQueue(
@@ -132,16 +136,21 @@ def claimable(
     settings: Settings, calendar: WorkingCalendar
 ) -> Callable[[Session, dt.datetime], int]:
     """The claim's limit: nothing outside the calling hours, else the free lines, counted under
-    a lock so that two processes cannot both take the last one."""
+    a lock so that two processes cannot both take the last one. Due calls whose notice is no
+    longer worth saying are cancelled first, in the same transaction as the claim."""
 
     def limit(session: Session, now: dt.datetime) -> int:
         if not in_calling_hours(settings, calendar, now):
             return 0
-        if session.get(RateLimit, LINES_LOCK, with_for_update=True) is None:
-            session.add(RateLimit(gateway=LINES_LOCK, next_free_at=now))
-            session.flush()
-            session.get(RateLimit, LINES_LOCK, with_for_update=True)
-        return lines_free(session, settings, now)
+        lock_row(session, LINES_LOCK, now)
+        free = lines_free(session, settings, now)
+        if free:
+            # In the claim's own transaction: a call whose dossier moved on is not placed.
+            cancel_outdated(
+                session, now, NoticeCall.status == NoticeCallStatus.PENDING,
+                NoticeCall.next_attempt_at <= now,
+            )  # fmt: skip
+        return free
 
     return limit
 
