@@ -52,6 +52,17 @@ class Exchange:
             agi.stop()
 
 
+def asterisk_and_baresip() -> Path:
+    """The Asterisk chroot's root, once it and baresip are known to be there (else a skip, or a
+    failure under TONGDAI_REQUIRE_SERVICES=1)."""
+    root = asterisk_root()
+    if root is None:
+        missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
+    if shutil.which("baresip") is None:
+        missing_service("baresip")
+    return root
+
+
 @contextlib.contextmanager
 def exchange(
     tmp_path: Path, pg_url: str, phones: Mapping[str, Mapping[str, Any]]
@@ -59,11 +70,7 @@ def exchange(
     """Asterisk and the `phones` (name -> Baresip options: `user`, the test endpoint that is
     also the number PJSIP/<number>@<endpoint> rings, and `caller_id`, `answer_mode`), each
     registered before the test goes on."""
-    root = asterisk_root()
-    if root is None:
-        missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
-    if shutil.which("baresip") is None:
-        missing_service("baresip")
+    root = asterisk_and_baresip()
     _empty_tables(pg_url)
     agi_port = free_port()
     asterisk = AsteriskProcess(root, tmp_path / "asterisk", agi_port=agi_port)
