@@ -28,11 +28,11 @@ class LeaderWatchdog:
         runtime: Runtime,
         mailer: Mailer | None = None,
         *,
-        interval: float = WATCH_SECONDS,
+        interval: float | None = None,
     ) -> None:
         self.runtime = runtime
         self.mailer = mailer
-        self.interval = interval
+        self.interval = WATCH_SECONDS if interval is None else interval
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-watchdog", daemon=True)
 
@@ -54,11 +54,12 @@ class LeaderWatchdog:
             self._thread.join(timeout=self.interval + 15)
 
     def _run(self) -> None:
+        # The first look only after an interval: a scheduler started with this process (or
+        # restarted with it after a night off) beats within seconds, and must not be reported
+        # silent for the night its old heartbeat shows.
         while not self._stopping.wait(self.interval):
             try:
-                raised = self.check()
+                for problem in self.check():
+                    log.warning("alert %s: %s", problem.kind, problem.message)
             except Exception:  # the database may be down: the next look tries again
                 log.exception("watchdog: look at the scheduler leader failed")
-                continue
-            for problem in raised:
-                log.warning("alert %s: %s", problem.kind, problem.message)
