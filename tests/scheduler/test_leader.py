@@ -28,7 +28,7 @@ from plumbing.heartbeat import Heartbeat
 from scheduler.leader import LEADER_LOCK
 from sms.models import Notice, NoticeStatus
 from tests.factories import create_dossier
-from tests.scheduler.processes import Schedulers, wait_for
+from tests.scheduler.processes import STARTUP_SECONDS, Schedulers, wait_for
 
 HOST = socket.gethostname()
 STAFF = Actor.staff("lan", Role.OPERATOR)
@@ -77,7 +77,7 @@ def test_one_scheduler_leads_and_the_standby_takes_over_when_it_is_killed(
             return list(session.scalars(select(Notice.dedupe_key)))
 
     first, second = schedulers.start(), schedulers.start()
-    holder, _ = wait_for("a leader's heartbeat", leader, 20.0)
+    holder, _ = wait_for("a leader's heartbeat", leader, STARTUP_SECONDS)
     assert holder in {f"{HOST}:{first}", f"{HOST}:{second}"}
     leading = int(holder.rsplit(":", 1)[1])
     standby = second if leading == first else first
