@@ -32,6 +32,7 @@ from intake.dossiers import start_draft, submit
 from intake.errors import InvalidInput
 from intake.lifecycle import Actor
 from intake.models import Dossier, Vessel
+from intake.office_hours import office_open
 from intake.phone import LineKind, mask_phone, national_display, parse_phone
 from intake.runtime import Runtime
 from intake.status_lookup import (
@@ -45,7 +46,6 @@ from ivr import engine
 from ivr.engine import Ask, Discard, Event, Failed, Outcome, Save
 from ivr.models import CallbackRequest, IvrCall, Recording
 from ivr.speech import Playback
-from plumbing.settings import parse_clock
 
 log = logging.getLogger(__name__)
 IVR = Actor.system("ivr")
@@ -456,11 +456,7 @@ class CallService:
         return Outcome("ok", self._status_data(dossier)) if dossier else Outcome("no")
 
     def _q_office_open(self, session, call, args, state) -> Outcome:
-        ivr = self.settings.ivr
-        local = self.runtime.clock.now().astimezone(self.settings.zone)
-        open_now = self.runtime.calendar().is_working_day(local.date()) and parse_clock(
-            ivr.office_open
-        ) <= local.time() < parse_clock(ivr.office_close)
+        open_now = office_open(self.settings, self.runtime.calendar(), self.runtime.clock.now())
         call.outcome = "operator"
         return Outcome("yes") if open_now else Outcome("no", {"operator_reason": "closed"})
 

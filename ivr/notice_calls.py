@@ -11,6 +11,8 @@ for staff that carries the history.
   `keep_free_lines` of the `trunk_lines` stay free for incoming callers. The count and the claim
   happen under one lock (the `notice_calls` row of the rate-limit table), so two processes cannot
   both take the last line.
+- A due call whose notice is no longer worth saying (the dossier moved on, the SMS arrived
+  after all: intake/notice_worth.py) is cancelled in the claim's transaction, not placed.
 - A call found dialing or calling after `call_timeout_seconds` lost its outcome (a process died,
   an event was missed): it counts as a failed attempt and is retried on a later day, since a
   second ringing days later is what the citizen would get anyway.
@@ -29,14 +31,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.calendar import WorkingCalendar
 from intake.models import Dossier
+from intake.office_hours import Windows, is_open, next_open_time
 from intake.phone import mask_phone, parse_phone
 from ivr.models import CallbackRequest, IvrCall
 from ivr.notice_voice import notice_parts
 from plumbing import queue
 from plumbing.queue import Claimed, WorkQueue
-from plumbing.settings import Settings, parse_clock, parse_hours
-from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus, RateLimit
+from plumbing.settings import Settings, parse_hours
+from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus
 from sms.models.notice_call import ON_THE_LINE, REACHED
+from sms.models.rate_limit import lock_row
+from sms.notice_calls import cancel_outdated
 
 log = logging.getLogger(__name__)
 NOTICE_CALLS = WorkQueue(
@@ -81,28 +86,19 @@ class NoticeCallReport:
 # ---- when --------------------------------------------------------------------------------------
 
 
+def calling_windows(settings: Settings) -> Windows:
+    return parse_hours(settings.notice_calls.hours)
+
+
 def in_calling_hours(settings: Settings, calendar: WorkingCalendar, at: dt.datetime) -> bool:
-    return next_calling_time(settings, calendar, at) == at
+    return is_open(calendar, calling_windows(settings), at)
 
 
 def next_calling_time(
     settings: Settings, calendar: WorkingCalendar, at: dt.datetime
 ) -> dt.datetime:
     """`at` if it is inside the calling hours of a working day, else the next such start."""
-    zone = settings.zone
-    local = at.astimezone(zone)
-    windows = parse_hours(settings.notice_calls.hours)
-    day = local.date()
-    for _ in range(366):
-        if calendar.is_working_day(day):
-            for start, end in windows:
-                opens = dt.datetime.combine(day, start, tzinfo=zone)
-                closes = dt.datetime.combine(day, end, tzinfo=zone)
-                if local < closes:
-                    return at if local >= opens else opens.astimezone(dt.UTC)
-        day += dt.timedelta(days=1)
-        local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    raise ValueError("no working day within a year: check the calendar")
+    return next_open_time(calendar, calling_windows(settings), at)
 
 
 def retry_time(
@@ -140,16 +136,21 @@ def claimable(
     settings: Settings, calendar: WorkingCalendar
 ) -> Callable[[Session, dt.datetime], int]:
     """The claim's limit: nothing outside the calling hours, else the free lines, counted under
-    a lock so that two processes cannot both take the last one."""
+    a lock so that two processes cannot both take the last one. Due calls whose notice is no
+    longer worth saying are cancelled first, in the same transaction as the claim."""
 
     def limit(session: Session, now: dt.datetime) -> int:
         if not in_calling_hours(settings, calendar, now):
             return 0
-        if session.get(RateLimit, LINES_LOCK, with_for_update=True) is None:
-            session.add(RateLimit(gateway=LINES_LOCK, next_free_at=now))
-            session.flush()
-            session.get(RateLimit, LINES_LOCK, with_for_update=True)
-        return lines_free(session, settings, now)
+        lock_row(session, LINES_LOCK, now)
+        free = lines_free(session, settings, now)
+        if free:
+            # In the claim's own transaction: a call whose dossier moved on is not placed.
+            cancel_outdated(
+                session, now, NoticeCall.status == NoticeCallStatus.PENDING,
+                NoticeCall.next_attempt_at <= now,
+            )  # fmt: skip
+        return free
 
     return limit
 
@@ -352,15 +353,6 @@ ORIGINATE_OUTCOMES = {
     "5": NoticeCallOutcome.BUSY,
 }
 CALLBACK_REQUEST_REASON = "notice_call_request"
-
-
-def office_open(settings: Settings, calendar: WorkingCalendar, at: dt.datetime) -> bool:
-    """Staff answer the phone: a working day, between `[ivr] office_open` and `office_close`."""
-    local = at.astimezone(settings.zone)
-    ivr = settings.ivr
-    return calendar.is_working_day(local.date()) and (
-        parse_clock(ivr.office_open) <= local.time() < parse_clock(ivr.office_close)
-    )
 
 
 def notice_script(session: Session, settings: Settings, call_id: int) -> tuple[Any, ...] | None:

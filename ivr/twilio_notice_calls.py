@@ -17,6 +17,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.twiml.voice_response import VoiceResponse
 
+from intake.office_hours import office_open
 from intake.runtime import Runtime
 from ivr import notice_flow
 from ivr.audio_lookup import web_audio_url
@@ -24,7 +25,6 @@ from ivr.notice_calls import (
     NoticeCallError,
     PlacedCall,
     notice_script,
-    office_open,
     record_outcome,
     settle_answered,
 )

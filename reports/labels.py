@@ -103,6 +103,7 @@ NOTICE_CALL_STATUSES = {
     "done": "Đã gọi được",
     "gave_up": "Không gọi được, đã chuyển cán bộ gọi lại",
     "not_needed": "Không cần gọi",
+    "cancelled": "Đã hủy",
     "unknown": "Không rõ",
 }
 NOTICE_CALL_OUTCOMES = {
@@ -124,7 +125,7 @@ def notice_call_state(call) -> str:
         return f"{label} (lần {call.attempts + 1}; lần trước: {last})"
     if status in ("done", "gave_up") and last:
         return f"{label}: {last}, {call.attempts} lần gọi"
-    if status in ("held", "pending", "not_needed") and call.result:
+    if status in ("held", "pending", "not_needed", "cancelled") and call.result:
         return f"{label}: {call.result}"
     return label
 

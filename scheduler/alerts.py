@@ -11,10 +11,14 @@ Problems looked at, each tick of the leader's rules:
 - `onestop_refused` and `onestop_behind` (when the portal sync is on): dossiers whose records the
   portal refused (or that failed past the retry horizon), waiting for staff; a record waiting
   longer than `onestop.queries.LATE_AFTER` (the same rule /healthz reports).
-And, looked at by the standby replicas (the leader cannot see its own absence):
-- `scheduler_no_leader`: the leader's heartbeat is older than LEADER_SILENT_SECONDS (it holds
-  the lock but is stuck; a leader that died loses its lock and a standby takes over). With a
-  single replica nobody is left to notice; /healthz reports it to monitoring.
+And, looked at from outside the leader (it cannot see its own absence): by the standby
+replicas, and by the watchdog of every web process (scheduler/watchdog.py), so that the silence
+of a single scheduler is reported too:
+- `scheduler_no_leader`: the leader's heartbeat is older than LEADER_SILENT_SECONDS (it died
+  with no standby to take over, or it holds the lock but is stuck).
+
+Several processes may look at once: the `staff_alerts` row of the rate-limit table is locked
+while a look decides what is new, so a problem is recorded (and mailed) once.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.calendar import WorkingCalendar
 from onestop.queries import backlog as onestop_backlog
 from plumbing.heartbeat import Heartbeat
-from plumbing.mailer import Mail, Mailer, MailError
+from plumbing.mailer import Mail, Mailer, MailError, SmtpMailer
 from plumbing.settings import Settings
 from scheduler.models import StaffAlert
 from sms.models import Notice, NoticeCall, NoticeCallStatus, NoticeStatus
+from sms.models.rate_limit import lock_row
 from sms.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ FAILING = (NoticeStatus.FAILED, NoticeStatus.UNDELIVERED, NoticeStatus.UNKNOWN)
 SMS_PATH = frozenset({"notices_failing", "sms_backlog"})
 LEADER_HEARTBEAT = "scheduler-leader"  # written by scheduler/process.py's leader_tick
 LEADER_SILENT_SECONDS = 300
+ALERTS_LOCK = "staff_alerts"  # the rate-limit row locked while alerts are decided
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ def raise_alerts(
     start = _day_start(settings, now)
     find = find_problems if leader else standby_problems
     with sessions() as session, session.begin():
+        lock_row(session, ALERTS_LOCK, now)
         alerted = set(
             session.scalars(select(StaffAlert.kind).where(StaffAlert.created_at >= start))
         )
@@ -165,6 +172,13 @@ def raise_alerts(
             except MailError as exc:  # the dashboard has it; the next problem may still go
                 log.warning("alerts: email not sent (%s)", exc)
     return new
+
+
+def mailer_from_settings(settings: Settings) -> Mailer | None:
+    """The supervisors' mail server (TONGDAI_SMTP_URL), or None: alerts stay on the dashboard."""
+    if not settings.smtp_url:
+        return None
+    return SmtpMailer.from_url(settings.smtp_url, settings.scheduler.alert_sender)
 
 
 def _day_start(settings: Settings, now: dt.datetime) -> dt.datetime:

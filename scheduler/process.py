@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,8 +25,8 @@ from onestop.portal import Portal
 from onestop.reconcile import reconcile
 from onestop.sync import sync_due
 from plumbing.heartbeat import beat
-from plumbing.mailer import Mailer, SmtpMailer
-from scheduler.alerts import LEADER_HEARTBEAT, raise_alerts
+from plumbing.mailer import Mailer
+from scheduler.alerts import LEADER_HEARTBEAT, mailer_from_settings, raise_alerts
 from scheduler.leader import Leadership
 from scheduler.retention import run_retention
 from scheduler.rules import run_rules
@@ -39,51 +40,46 @@ log = logging.getLogger(__name__)
 RECORDINGS_SECONDS = 30
 
 
-def dispatch_tick(runtime: Runtime, gateway: SmsGateway) -> None:
+def guarded_tick(name: str, work: Callable[[], str | None]) -> None:
+    """One run of a scheduler job: `work` returns what to log (None: nothing worth saying). A
+    failing run is logged and left to the next: a bad tick must not kill the scheduler."""
     try:
-        report = dispatch_due(
-            runtime.sessions,
-            gateway,
-            runtime.settings,
-            runtime.clock,
-            limit=runtime.settings.scheduler.dispatch_batch,
-        )
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("dispatcher: tick failed")
+        summary = work()
+    except Exception:
+        log.exception("%s: tick failed", name)
         return
-    if report.claimed:
-        log.info(
-            "dispatcher: %d sent, %d to retry, %d failed",
-            len(report.sent),
-            len(report.retrying),
-            len(report.failed),
+    if summary:
+        log.info("%s: %s", name, summary)
+
+
+def dispatch_tick(runtime: Runtime, gateway: SmsGateway) -> None:
+    def work() -> str | None:
+        report = dispatch_due(runtime.sessions, gateway, runtime.settings, runtime.clock,
+                              limit=runtime.settings.scheduler.dispatch_batch)  # fmt: skip
+        if not report.claimed:
+            return None
+        return (
+            f"{len(report.sent)} sent, {len(report.retrying)} to retry, {len(report.failed)} failed"
         )
+
+    guarded_tick("dispatcher", work)
 
 
 def recordings_tick(runtime: Runtime, recordings: TwilioRecordings) -> None:
-    try:
+    def work() -> str | None:
         report = fetch_pending(runtime.sessions, recordings, runtime.settings, runtime.clock)
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("recordings: tick failed")
-        return
-    if report.claimed:
-        log.info("recordings: %s", report.summary())
+        return report.summary() if report.claimed else None
+
+    guarded_tick("recordings", work)
 
 
 def onestop_tick(runtime: Runtime, portal: Portal) -> None:
-    try:
-        report = sync_due(
-            runtime.sessions,
-            portal,
-            runtime.settings,
-            runtime.clock,
-            limit=runtime.settings.scheduler.dispatch_batch,
-        )
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("onestop: tick failed")
-        return
-    if report.claimed or report.settled:
-        log.info("onestop: %s", report.summary())
+    def work() -> str | None:
+        report = sync_due(runtime.sessions, portal, runtime.settings, runtime.clock,
+                          limit=runtime.settings.scheduler.dispatch_batch)  # fmt: skip
+        return report.summary() if report.claimed or report.settled else None
+
+    guarded_tick("onestop", work)
 
 
 def reconcile_tick(runtime: Runtime, leadership: Leadership, portal: Portal) -> None:
@@ -147,27 +143,27 @@ def leader_tick(runtime: Runtime, leadership: Leadership, alive_file: Path | Non
 
 
 def rules_tick(runtime: Runtime, leadership: Leadership) -> None:
-    try:
+    def work() -> str | None:
         if not leadership.is_leader():
-            return
+            return None
         report = run_rules(
             runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now()
         )
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("rules: tick failed")
-        return
-    if report.events or report.apologies or report.reminders or report.held:
-        log.info("rules: %s", report)
+        busy = report.events or report.apologies or report.reminders or report.held
+        return str(report) if busy or report.cancelled else None
+
+    guarded_tick("rules", work)
 
 
 def notice_calls_tick(runtime: Runtime, caller: TwilioNoticeCaller) -> None:
     """Twilio as the voice front end: due notice calls placed from here (with Asterisk, the AGI
     process places them through AMI instead)."""
-    try:
+
+    def work() -> None:
         place_due(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now,
                   caller.place)  # fmt: skip
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("notice calls: tick failed")
+
+    guarded_tick("notice calls", work)
 
 
 def twilio_notice_caller(settings) -> TwilioNoticeCaller | None:
@@ -195,15 +191,15 @@ def alerts_tick(runtime: Runtime, leadership: Leadership, mailer: Mailer | None)
 def retention_tick(
     runtime: Runtime, leadership: Leadership, recordings: TwilioRecordings | None
 ) -> None:
-    try:
+    def work() -> str | None:
         if not leadership.is_leader():
-            return
-        report = run_retention(runtime.sessions, runtime.settings, runtime.clock, twilio=recordings)
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("retention: tick failed")
-        return
-    if report.changed or report.recordings_kept or report.drafts_kept:
-        log.info("retention: %s", report.summary())
+            return None
+        report = run_retention(runtime.sessions, runtime.settings, runtime.clock,
+                               twilio=recordings)  # fmt: skip
+        busy = report.changed or report.recordings_kept or report.drafts_kept
+        return report.summary() if busy else None
+
+    guarded_tick("retention", work)
 
 
 RETENTION_FIRST_DELAY = dt.timedelta(minutes=1)
@@ -237,11 +233,7 @@ def build_scheduler(
     settings = runtime.settings
     every(leader_tick, "leader", (runtime, leadership, alive_file), seconds=LEADER_CHECK_SECONDS)
     every(rules_tick, "rules", (runtime, leadership), seconds=settings.scheduler.rule_seconds)
-    mailer = (
-        SmtpMailer.from_url(settings.smtp_url, settings.scheduler.alert_sender)
-        if settings.smtp_url
-        else None
-    )
+    mailer = mailer_from_settings(settings)
     every(alerts_tick, "alerts", (runtime, leadership, mailer), seconds=ALERT_SECONDS)
     caller = twilio_notice_caller(settings)
     if caller is not None:

@@ -38,7 +38,8 @@ from intake.statuses import DossierStatus as S
 from plumbing.settings import Settings
 from scheduler.models import ScanCursor, StaffAlert
 from sms.inbound import opted_out
-from sms.notice_calls import promote_held
+from sms.models import NoticeCall
+from sms.notice_calls import cancel_outdated, promote_held
 from sms.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,15 @@ class ScanReport:
     proposals: int = 0
     calls: int = 0  # notice calls made due because their SMS did not reach the citizen
     held: int = 0  # held notice calls settled (made due, or not needed)
+    cancelled: int = 0  # notice calls dropped because their dossier moved on
     alerts: int = 0  # incomplete dossiers past their completeness deadline
 
     def __str__(self) -> str:
         return (
             f"{self.events} events, {self.notices} notices, {self.proposals} proposed "
             f"apologies, {self.apologies} automatic apologies, {self.reminders} reminders, "
-            f"{self.calls} notice calls due, {self.alerts} incomplete-dossier alerts"
+            f"{self.calls} notice calls due, {self.cancelled} cancelled, "
+            f"{self.alerts} incomplete-dossier alerts"
         )
 
 
@@ -135,6 +138,11 @@ class Rules:
             )
         }
         for event in events:
+            if event.from_status != event.to_status:
+                # What the dossier left behind is not said any more (intake/notice_worth.py).
+                report.cancelled += cancel_outdated(
+                    session, now, NoticeCall.dossier_id == event.dossier_id
+                )
             report.notices += self._on_event(session, event, dossiers[event.dossier_id], now)
         cursor.position = events[-1].id
         report.events = len(events)
@@ -373,7 +381,8 @@ def run_rules(
         rules.scan_reminders,
         rules.scan_held_calls,
     )
-    fields = ("events", "notices", "apologies", "reminders", "proposals", "calls", "held", "alerts")
+    fields = ("events", "notices", "apologies", "reminders", "proposals", "calls", "held", "alerts",
+              "cancelled")  # fmt: skip
     for scan in scans:
         for _ in range(max_batches):
             with sessions() as session, session.begin():

@@ -36,7 +36,8 @@ from plumbing import queue
 from plumbing.queue import Claimed, WorkQueue
 from plumbing.settings import Settings
 from sms.gateways.base import Accepted, LookupGateway, OutgoingSms, SendError, SmsGateway
-from sms.models import Notice, NoticeStatus, RateLimit
+from sms.models import Notice, NoticeStatus
+from sms.models.rate_limit import lock_row
 from sms.outbox import REPLY_KINDS
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,7 @@ def reserve_slots(
         return [now] * count
     step = dt.timedelta(seconds=1 / rate)
     with sessions() as session, session.begin():
-        row = session.get(RateLimit, gateway, with_for_update=True)
-        if row is None:
-            session.add(RateLimit(gateway=gateway, next_free_at=now))
-            session.flush()
-            row = session.get(RateLimit, gateway, with_for_update=True)
+        row = lock_row(session, gateway, now)
         start = max(row.next_free_at, now)
         row.next_free_at = start + step * count
     return [start + step * i for i in range(count)]

@@ -8,6 +8,11 @@ the calling hours, the line limit and the outcomes are ivr/notice_calls.py's.
   "invalid number" failure), or has no delivery receipt `no_receipt_hours` after it was sent; a
   delivered SMS, or an invalid number, makes it `not_needed`.
 - Any other kind (receipts, surveys, replies) is never called.
+- A call not yet placed is `cancelled` once its notice is no longer worth saying
+  (intake/notice_worth.py): `cancel_outdated` runs when the dossier changes status (the notice
+  rules' event scan), when the SMS's delivery receipt comes in (sms/receipts.py), and in the
+  transaction that claims due calls (ivr/notice_calls.py), so no call is placed for news the
+  dossier has left behind.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.models import Dossier
+from intake.notice_worth import reason_to_drop
 from intake.phone import PhoneNumber
 from plumbing.settings import Settings
 from sms.models import Notice, NoticeCall, NoticeCallStatus, NoticeStatus
+from sms.models.notice_call import NOT_PLACED
 
 log = logging.getLogger(__name__)
 NOT_DELIVERED = (NoticeStatus.FAILED, NoticeStatus.UNDELIVERED)
@@ -125,25 +132,40 @@ def promote_held(
             else "tin nhắn chưa có báo nhận"
         )
         promoted += 1
-    # A receipt that came late (after the call was made due): the SMS arrived after all.
-    late = session.scalars(
-        select(NoticeCall)
-        .join(Notice, Notice.id == NoticeCall.notice_id)
-        .where(
-            NoticeCall.status == NoticeCallStatus.PENDING,
-            NoticeCall.attempts == 0,
-            Notice.status == NoticeStatus.DELIVERED,
-        )
-        .limit(limit)
-        .with_for_update(of=NoticeCall, skip_locked=True)
-    )
-    for call in late:
-        call.status, call.finished_at, call.updated_at = NoticeCallStatus.NOT_NEEDED, now, now
-        call.result = "tin nhắn đến muộn, không cần gọi"
-        not_needed += 1
     if promoted:
         log.info("notice calls: %d held call(s) due, their SMS did not arrive", promoted)
     return promoted, not_needed
+
+
+def cancel_outdated(
+    session: Session, now: dt.datetime, *where: ColumnElement[bool], limit: int = 500
+) -> int:
+    """Cancel the calls not yet placed (and matching `where`) whose notice is no longer worth
+    saying: the dossier moved on, or (for a call already due) its SMS was delivered after all. A
+    held call whose SMS arrives is `promote_held`'s to settle (not needed: it never was due).
+    Rows another transaction holds are skipped: the next look settles them. Returns how many."""
+    rows = session.execute(
+        select(NoticeCall, Dossier.status, Notice.status)
+        .outerjoin(Dossier, Dossier.id == NoticeCall.dossier_id)
+        .outerjoin(Notice, Notice.id == NoticeCall.notice_id)
+        .where(NoticeCall.status.in_(NOT_PLACED), *where)
+        .order_by(NoticeCall.id)
+        .limit(limit)
+        .with_for_update(of=NoticeCall, skip_locked=True)
+    ).all()
+    cancelled = 0
+    for call, dossier_status, notice_status in rows:
+        received = (
+            call.status is NoticeCallStatus.PENDING and notice_status is NoticeStatus.DELIVERED
+        )
+        why = reason_to_drop(call.kind, dossier_status, received=received)
+        if why is None:
+            continue
+        call.status, call.result = NoticeCallStatus.CANCELLED, why
+        call.finished_at = call.updated_at = now
+        cancelled += 1
+        log.info("notice call %d cancelled: %s", call.id, why)
+    return cancelled
 
 
 def _plain(values: Mapping[str, object]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sms.models import Notice, NoticeStatus
+from sms.models import Notice, NoticeCall, NoticeStatus
+from sms.notice_calls import cancel_outdated
 
 log = logging.getLogger(__name__)
 
@@ -64,4 +65,7 @@ def apply_receipt(
             notice.settled_at = now
         if error_code:
             notice.error_code = error_code
+        if status is NoticeStatus.DELIVERED:
+            # The citizen has the news: a call made due because the receipt was late is not.
+            cancel_outdated(session, now, NoticeCall.notice_id == notice.id)
     return notice

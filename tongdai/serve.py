@@ -30,14 +30,20 @@ def web_server(app, limits: WebSettings, host: str, port: int):
 
 
 def _web_server(settings: Settings, host: str, port: int):
+    """The server, and the watchdog that alerts a silent scheduler (scheduler/watchdog.py) for
+    the caller to start and stop with it."""
     from intake.runtime import Runtime
+    from scheduler.watchdog import LeaderWatchdog
     from tongdai.app import create_app
 
-    return web_server(create_app(Runtime.from_settings(settings)), settings.web, host, port)
+    runtime = Runtime.from_settings(settings)
+    server = web_server(create_app(runtime), settings.web, host, port)
+    return server, LeaderWatchdog.from_runtime(runtime)
 
 
 def serve_web(settings: Settings, host: str, port: int) -> None:
-    server = _web_server(settings, host, port)
+    server, watchdog = _web_server(settings, host, port)
+    watchdog.start()
     log.info("web: listening on http://%s:%d", host, port)
     try:
         server.run()
@@ -45,6 +51,7 @@ def serve_web(settings: Settings, host: str, port: int) -> None:
         log.info("web: stopping")
     finally:
         server.close()
+        watchdog.stop()
 
 
 def run_all(
@@ -69,7 +76,8 @@ def run_all(
     from sms.gateways.factory import gateway_from_settings
 
     host, port = "127.0.0.1", web_port
-    server = _web_server(settings, host, port)
+    server, watchdog = _web_server(settings, host, port)
+    watchdog.start()
     runtime = Runtime.from_settings(settings)
     agi = AgiThread(runtime, host, agi_port)
     agi.start()
@@ -93,5 +101,6 @@ def run_all(
         log.info("stopping")
     finally:
         server.close()
+        watchdog.stop()
         scheduler.shutdown(wait=True)
         agi.stop()

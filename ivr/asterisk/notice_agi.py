@@ -13,10 +13,11 @@ import asyncio
 import logging
 from urllib.parse import parse_qs
 
+from intake.office_hours import office_open
 from intake.runtime import Runtime
 from ivr import notice_flow
 from ivr.asterisk.agi import AgiChannel
-from ivr.notice_calls import notice_script, office_open, settle_answered
+from ivr.notice_calls import notice_script, settle_answered
 from ivr.prompts import part_keys
 from ivr.speech import Prompt, Words
 from plumbing.db import retry_if_disconnected

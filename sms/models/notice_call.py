@@ -21,6 +21,9 @@ class NoticeCallStatus(StrEnum):
     DONE = "done"  # the citizen answered (`outcome` says whether they confirmed)
     GAVE_UP = "gave_up"  # every attempt spent: a call-back task for staff was made
     NOT_NEEDED = "not_needed"  # the SMS was delivered, or its number is invalid
+    # Dropped before it was placed: the dossier moved on, or the SMS arrived after all
+    # (intake/notice_worth.py); `result` says why.
+    CANCELLED = "cancelled"
     # Left dialing by a process that died: whether the phone rang cannot be asked afterwards.
     UNKNOWN = "unknown"
 
@@ -38,6 +41,8 @@ class NoticeCallOutcome(StrEnum):
 REACHED = frozenset({NoticeCallOutcome.CONFIRMED, NoticeCallOutcome.ANSWERED})
 # Rows that hold (or are about to hold) a line.
 ON_THE_LINE = frozenset({NoticeCallStatus.DIALING, NoticeCallStatus.CALLING})
+# Rows not yet placed: what the dossier's changes can still cancel.
+NOT_PLACED = frozenset({NoticeCallStatus.HELD, NoticeCallStatus.PENDING})
 
 
 class NoticeCall(Base):

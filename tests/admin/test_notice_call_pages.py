@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from intake.lifecycle import Actor, change_status
 from intake.models import Role
+from intake.statuses import DossierStatus as S
 from ivr.notice_calls import place_due, record_outcome
+from scheduler.rules import run_rules
 from sms.models import NoticeCall, NoticeCallOutcome
 from tests.admin.staff import log_in, make_user
 from tests.factories import create_dossier, create_notice
 
 LANDLINE = "02553822123"
+STAFF = Actor.staff("lan", Role.OPERATOR)
 
 
 @pytest.fixture
@@ -63,3 +67,20 @@ def test_the_outbox_lists_the_calls_made_instead_of_sms(client, calls_on):
     assert "Cuộc gọi báo tin gần đây" in page
     assert "0255 3822 123" in page or "02553822123" in page
     assert "Đã gọi được: nghe và xác nhận, 2 lần gọi" in page
+
+
+def test_a_call_cancelled_because_the_result_came_out_says_why_on_both_pages(client, calls_on):
+    runtime = calls_on
+    with runtime.sessions() as session, session.begin():
+        dossier = create_dossier(session, runtime, phone=LANDLINE, status=S.IN_PROCESS)
+        create_notice(session, runtime, kind="apology", phone=LANDLINE, dossier=dossier,
+                      dedupe_key="a")  # fmt: skip
+        change_status(session, dossier, S.RESULT_READY, actor=STAFF, now=runtime.clock.now(),
+                      calendar=runtime.calendar())  # fmt: skip
+        dossier_id = dossier.id
+    run_rules(runtime.sessions, runtime.settings, runtime.calendar(), runtime.clock.now())
+    operator = _operator(client, runtime)
+    page = operator.get(f"/admin/dossiers/{dossier_id}").get_data(as_text=True)
+    assert "Đã hủy: hồ sơ đã có kết quả" in page
+    page = operator.get("/admin/outbox").get_data(as_text=True)
+    assert "Đã hủy: hồ sơ đã có kết quả" in page

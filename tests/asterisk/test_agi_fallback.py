@@ -3,26 +3,21 @@ cannot be reached is skipped. Here the first listed, 127.0.0.2, has nobody liste
 
 from __future__ import annotations
 
-import shutil
-
 from sqlalchemy import func, select
 
 from intake.runtime import Runtime
 from ivr.asterisk.agi_server import AgiThread
 from ivr.models import IvrCall
 from plumbing.db import make_engine, make_session_factory
-from tests.asterisk.harness import Ami, AsteriskProcess, Baresip, asterisk_root, caller_audio
+from tests.asterisk.exchange import asterisk_and_baresip
+from tests.asterisk.harness import Ami, AsteriskProcess, Baresip, caller_audio
 from tests.asterisk.harness import free_port as free_agi_port
 from tests.asterisk.test_end_to_end import IvrListener
-from tests.conftest import _empty_tables, missing_service
+from tests.conftest import _empty_tables
 
 
 def test_a_server_that_cannot_be_reached_is_skipped(tmp_path, pg_url, base_settings):
-    root = asterisk_root()
-    if root is None:
-        missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
-    if shutil.which("baresip") is None:
-        missing_service("baresip")
+    root = asterisk_and_baresip()
     _empty_tables(pg_url)
     port = free_agi_port()
     asterisk = AsteriskProcess(root, tmp_path / "asterisk", agi_host="127.0.0.2&127.0.0.1",

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import time
 
 from intake.clock import FixedClock
-from intake.runtime import Runtime
-from ivr.asterisk.agi_server import AgiThread
-from plumbing.db import make_engine, make_session_factory
+from intake.statuses import Delivery
+from intake.statuses import DossierStatus as S
 from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus
-from tests.asterisk.harness import AsteriskProcess, Baresip, asterisk_root, free_port, silence_audio
-from tests.conftest import DEFAULT_NOW, _empty_tables, missing_service
+from tests.asterisk.exchange import exchange
+from tests.conftest import DEFAULT_NOW
 from tests.factories import create_dossier, create_notice
 
 LANDLINE = "02553822123"
@@ -34,79 +32,56 @@ def _wait_for(runtime, call_id, check, timeout=40.0) -> NoticeCall:
         time.sleep(0.2)
 
 
-def _settings(base, pg_url, tmp_path, asterisk, endpoint):
+def _settings(centre, base, pg_url, endpoint):
     calls = base.notice_calls.model_copy(update={
         "enabled": True, "dial": f"PJSIP/{{number}}@{endpoint}", "pace_seconds": 0,
         "ring_seconds": 6,
     })  # fmt: skip
-    return base.model_copy(update={
-        "database_url": pg_url, "data_dir": tmp_path / "data", "ami_url": asterisk.ami_url,
-        "notice_calls": calls,
-        "asterisk": base.asterisk.model_copy(update={"callback_poll_seconds": 0.5}),
-    })  # fmt: skip
+    asterisk = base.asterisk.model_copy(update={"callback_poll_seconds": 0.5})
+    return centre.settings(base, pg_url, notice_calls=calls, asterisk=asterisk)
+
+
+# The phone's own number is its SIP user: PJSIP/<number>@<endpoint> rings it. The citizen's
+# answers by itself (baresip's auto mode); the one at sea rings unanswered.
+PHONES = {
+    "citizen": {"user": "caller", "caller_id": LANDLINE, "answer_mode": "auto"},
+    "at-sea": {"user": "operator", "caller_id": AT_SEA},
+}
 
 
 def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
     tmp_path, pg_url, base_settings
 ):
-    root = asterisk_root()
-    if root is None:
-        missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
-    if shutil.which("baresip") is None:
-        missing_service("baresip")
-    _empty_tables(pg_url)
-    agi_port = free_port()
-    asterisk = AsteriskProcess(root, tmp_path / "asterisk", agi_port=agi_port)
-    asterisk.start()
-    engine = make_engine(pg_url)
     clock = FixedClock(DEFAULT_NOW)  # a Tuesday, 09:00: inside the calling hours
-    try:
-        settings = _settings(base_settings, pg_url, tmp_path, asterisk, "caller")
-        runtime = Runtime(settings, engine, make_session_factory(engine), clock)
-        audio = silence_audio(tmp_path / "silence.wav")
-        password = asterisk.sip_password
-        # The phone's own number is its SIP user: PJSIP/<number>@<endpoint> rings it.
-        citizen = Baresip(tmp_path / "citizen", user="caller", caller_id=LANDLINE,
-                          password=password, audio=audio, register=True,
-                          answer_mode="auto")  # fmt: skip
-        at_sea = Baresip(tmp_path / "at-sea", user="operator", caller_id=AT_SEA,
-                         password=password, audio=audio, register=True)  # fmt: skip
-        with citizen, at_sea:
-            citizen.wait_registered()
-            at_sea.wait_registered()
+    with exchange(tmp_path, pg_url, PHONES) as centre:
+        settings = _settings(centre, base_settings, pg_url, "caller")
+        runtime = centre.runtime(settings, clock)
+        citizen, at_sea = centre.phones["citizen"], centre.phones["at-sea"]
+        with runtime.sessions() as session, session.begin():
+            dossier = create_dossier(session, runtime, phone=LANDLINE, status=S.RESULT_READY,
+                                     delivery=Delivery.COLLECT)  # fmt: skip
+            create_notice(session, runtime, kind="result_ready", phone=LANDLINE,
+                          dossier=dossier, dedupe_key="heard")  # fmt: skip
+            [heard_id] = [c.id for c in session.query(NoticeCall)]
+        with centre.agi(runtime):
+            # Answered by itself (baresip's auto mode reports no CALL_INCOMING).
+            ringing = citizen.wait_event("CALL_ESTABLISHED", timeout=30)
+            answered = _wait_for(runtime, heard_id, lambda c: c.outcome is not None, 15)
+            time.sleep(0.5)
+            citizen.send_key("2")
+            heard = _wait_for(runtime, heard_id, lambda c: c.outcome is NoticeCallOutcome.CONFIRMED)
+            # The second citizen's phone rings and nobody picks it up.
+            runtime.settings = _settings(centre, base_settings, pg_url, "operator")
             with runtime.sessions() as session, session.begin():
-                dossier = create_dossier(session, runtime, phone=LANDLINE)
-                create_notice(session, runtime, kind="result_ready", phone=LANDLINE,
-                              dossier=dossier, dedupe_key="heard")  # fmt: skip
-                [heard_id] = [c.id for c in session.query(NoticeCall)]
-            agi = AgiThread(runtime, "127.0.0.1", agi_port)
-            agi.start()
-            try:
-                # Answered by itself (baresip's auto mode reports no CALL_INCOMING).
-                ringing = citizen.wait_event("CALL_ESTABLISHED", timeout=30)
-                answered = _wait_for(runtime, heard_id, lambda c: c.outcome is not None, 15)
-                time.sleep(0.5)
-                citizen.send_key("2")
-                heard = _wait_for(
-                    runtime, heard_id, lambda c: c.outcome is NoticeCallOutcome.CONFIRMED
-                )
-                # The second citizen's phone rings and nobody picks it up.
-                runtime.settings = _settings(base_settings, pg_url, tmp_path, asterisk, "operator")
-                with runtime.sessions() as session, session.begin():
-                    create_notice(session, runtime, kind="result_ready", phone=AT_SEA,
-                                  dossier=dossier, dedupe_key="at-sea")  # fmt: skip
-                    unheard_id = max(c.id for c in session.query(NoticeCall))
-                at_sea.wait_event("CALL_INCOMING", timeout=30)
-                unheard = _wait_for(runtime, unheard_id, lambda c: c.outcome is not None, 40)
-                # The next day, at the same time, it is placed again.
-                clock.set(unheard.next_attempt_at)
-                at_sea.wait_event("CALL_INCOMING", timeout=30)
-                again = _wait_for(runtime, unheard_id, lambda c: c.attempts == 2, 10)
-            finally:
-                agi.stop()
-    finally:
-        asterisk.stop()
-        engine.dispose()
+                create_notice(session, runtime, kind="result_ready", phone=AT_SEA,
+                              dossier=dossier, dedupe_key="at-sea")  # fmt: skip
+                unheard_id = max(c.id for c in session.query(NoticeCall))
+            at_sea.wait_event("CALL_INCOMING", timeout=30)
+            unheard = _wait_for(runtime, unheard_id, lambda c: c.outcome is not None, 40)
+            # The next day, at the same time, it is placed again.
+            clock.set(unheard.next_attempt_at)
+            at_sea.wait_event("CALL_INCOMING", timeout=30)
+            again = _wait_for(runtime, unheard_id, lambda c: c.attempts == 2, 10)
     assert settings.centre.hotline in json.dumps(ringing)  # the citizen sees the centre calling
     assert answered.outcome is NoticeCallOutcome.ANSWERED
     assert (heard.status, heard.outcome, heard.attempts) == (

@@ -8,6 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from intake.lifecycle import Actor, change_status
+from intake.models import Dossier, Role
+from intake.statuses import Delivery
+from intake.statuses import DossierStatus as S
 from ivr.models import CallbackRequest
 from ivr.notice_calls import (
     NoticeCallError,
@@ -51,7 +55,8 @@ class Phone:
 
 
 def _queue(session, runtime, count: int = 1) -> list[int]:
-    dossier = create_dossier(session, runtime, phone=LANDLINE)
+    dossier = create_dossier(session, runtime, phone=LANDLINE, status=S.RESULT_READY,
+                             delivery=Delivery.COLLECT)  # fmt: skip
     for number in range(count):
         create_notice(session, runtime, kind="result_ready", phone=LANDLINE, dossier=dossier,
                       dedupe_key=f"{dossier.id}:result:{number}")  # fmt: skip
@@ -188,3 +193,25 @@ def test_a_refused_call_and_a_lost_one_count_as_failed_attempts(session, calls_o
     lost = _call(session, first)
     assert (lost.status, lost.attempts) == (NoticeCallStatus.PENDING, 2)
     assert lost.next_attempt_at.astimezone(VN).date() == dt.date(2026, 12, 4)
+
+
+def test_a_due_call_whose_dossier_moved_on_is_cancelled_not_placed(session, calls_on):
+    """Checked in the claim itself: no rule scan has run since the papers arrived."""
+    dossier = create_dossier(session, calls_on, phone=LANDLINE, status=S.SUPPLEMENT_REQUESTED)
+    create_notice(session, calls_on, kind="supplement", phone=LANDLINE, dossier=dossier,
+                  dedupe_key="t:supplement")  # fmt: skip
+    [kept] = _queue(session, calls_on)[1:]  # another dossier's result: still news
+    change_status(session, session.get(Dossier, dossier.id), S.IN_PROCESS,
+                  actor=Actor.staff("lan", Role.OPERATOR), now=calls_on.clock.now(),
+                  calendar=calls_on.calendar())  # fmt: skip
+    session.commit()
+    phone = Phone()
+    _place(calls_on, phone)
+    assert phone.placed == [kept]
+    cancelled = session.scalar(select(NoticeCall).where(NoticeCall.dossier_id == dossier.id))
+    session.refresh(cancelled)
+    assert (cancelled.status, cancelled.result, cancelled.attempts) == (
+        NoticeCallStatus.CANCELLED,
+        "đã nhận giấy tờ bổ sung",
+        0,
+    )

@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-from email.policy import default as email_policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from ivr.notice_calls import place_due, record_outcome
@@ -25,24 +22,6 @@ from tests.factories import create_dossier, create_notice
 from tests.fakes import RecordingGateway
 
 SUPERVISOR = "giamsat@tthcc.example"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox():
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, f"smtp://127.0.0.1:{controller.port}"
-    controller.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from intake.models import Dossier
+from intake.lifecycle import Actor, change_status
+from intake.models import Dossier, Role
+from intake.statuses import Delivery
+from intake.statuses import DossierStatus as S
 from scheduler.rules import run_rules
 from sms.dispatch import dispatch_due
 from sms.models import Notice, NoticeCall, NoticeCallStatus, NoticeStatus
@@ -18,6 +21,10 @@ from tests.fakes import RecordingGateway
 
 LANDLINE = "0255 3822 123"
 MOBILE = "0912 345 678"
+STAFF = Actor.staff("lan", Role.OPERATOR)
+# Where a dossier stands when a notice of each kind is queued for it.
+STANDS_AT = {"supplement": S.SUPPLEMENT_REQUESTED, "apology": S.IN_PROCESS,
+             "result_post": S.RESULT_READY, "result_ready": S.RESULT_READY}  # fmt: skip
 
 
 @pytest.fixture
@@ -35,10 +42,13 @@ def _calls(session) -> list[NoticeCall]:
 
 
 def _sent_notice(session, runtime, kind="supplement") -> Notice:
-    """A notice of `kind` queued and handed to the gateway (status sent)."""
-    dossier = create_dossier(session, runtime)
+    """A notice of `kind` queued and handed to the gateway (status sent), for a dossier where
+    that news still holds."""
+    dossier = create_dossier(session, runtime, status=STANDS_AT.get(kind, S.RECEIVED))
+    # The key the notice rules give a supplement request: their scan does not queue it again.
+    key = f"{dossier.id}:supplement:1" if kind == "supplement" else f"t:{kind}"
     notice = create_notice(
-        session, runtime, kind=kind, phone=MOBILE, dossier=dossier, dedupe_key=f"t:{kind}"
+        session, runtime, kind=kind, phone=MOBILE, dossier=dossier, dedupe_key=key
     )
     session.commit()
     dispatch_due(runtime.sessions, RecordingGateway(), runtime.settings, runtime.clock)
@@ -136,14 +146,66 @@ def test_a_receipt_sms_that_fails_is_never_called(session, calls_on):
     assert _calls(session) == []
 
 
-def test_a_receipt_arriving_before_the_first_call_cancels_it(session, calls_on):
-    notice = _sent_notice(session, calls_on, kind="result_post")
+def test_a_receipt_arriving_before_the_first_call_cancels_it_at_once(session, calls_on):
+    notice = _sent_notice(session, calls_on, kind="apology")
     calls_on.clock.advance(dt.timedelta(hours=calls_on.settings.notice_calls.no_receipt_hours))
     _scan(calls_on)
     assert _calls(session)[0].status is NoticeCallStatus.PENDING
     with calls_on.sessions() as s, s.begin():
         apply_receipt(s, provider_id=notice.provider_id, provider_status="delivered",
                       now=calls_on.clock.now())  # fmt: skip
+    [call] = _calls(session)  # no scan needed: the receipt itself cancels the call
+    assert (call.status, call.attempts) == (NoticeCallStatus.CANCELLED, 0)
+    assert call.result == "tin nhắn đã đến"
+
+
+def _landline_call(session, runtime, kind: str, status: S) -> tuple[Dossier, NoticeCall]:
+    """A dossier in `status` whose notice of `kind` went to a landline: a call due at once."""
+    dossier = create_dossier(session, runtime, phone=LANDLINE, status=status,
+                             delivery=Delivery.COLLECT)  # fmt: skip
+    create_notice(session, runtime, kind=kind, phone=LANDLINE, dossier=dossier,
+                  dedupe_key=f"{dossier.id}:t:{kind}")  # fmt: skip
+    session.commit()
+    [call] = [c for c in _calls(session) if c.kind == kind]
+    assert call.status is NoticeCallStatus.PENDING
+    return dossier, call
+
+
+def _move(session, runtime, dossier: Dossier, to: S) -> None:
+    change_status(session, session.get(Dossier, dossier.id), to, actor=STAFF,
+                  now=runtime.clock.now(), calendar=runtime.calendar())  # fmt: skip
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "moved_to", "why"),
+    [
+        ("result_ready", S.RESULT_READY, S.RETURNED, "hồ sơ đã trả kết quả"),
+        ("apology", S.IN_PROCESS, S.RESULT_READY, "hồ sơ đã có kết quả"),
+        ("supplement", S.SUPPLEMENT_REQUESTED, S.IN_PROCESS, "đã nhận giấy tờ bổ sung"),
+    ],
+)
+def test_a_call_the_dossier_left_behind_is_cancelled_when_the_dossier_changes(
+    session, calls_on, kind, status, moved_to, why
+):
+    dossier, call = _landline_call(session, calls_on, kind, status)
+    _scan(calls_on)
+    assert session.get(NoticeCall, call.id).status is NoticeCallStatus.PENDING  # still news
+    _move(session, calls_on, dossier, moved_to)
+    _scan(calls_on)
+    session.expire_all()
+    call = session.get(NoticeCall, call.id)
+    assert (call.status, call.result, call.attempts) == (NoticeCallStatus.CANCELLED, why, 0)
+
+
+def test_a_held_call_is_cancelled_when_its_dossier_moves_on_before_the_sms_fails(session, calls_on):
+    dossier = create_dossier(session, calls_on, phone=MOBILE, status=S.IN_PROCESS)
+    create_notice(session, calls_on, kind="apology", phone=MOBILE, dossier=dossier,
+                  dedupe_key="t:apology")  # fmt: skip
+    session.commit()
+    [call] = _calls(session)
+    assert call.status is NoticeCallStatus.HELD
+    _move(session, calls_on, dossier, S.RESULT_READY)
     _scan(calls_on)
     [call] = _calls(session)
-    assert (call.status, call.attempts) == (NoticeCallStatus.NOT_NEEDED, 0)
+    assert (call.status, call.result) == (NoticeCallStatus.CANCELLED, "hồ sơ đã có kết quả")
