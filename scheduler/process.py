@@ -119,13 +119,14 @@ def smpp_upkeep_tick(runtime: Runtime, gateway: SmsGateway) -> None:
     handled as they are, and (query_sm on) notices whose receipt never came are asked about."""
     if not getattr(gateway, "may_send", lambda: False)():
         return
-    try:
+
+    def work() -> None:
         deliveries = getattr(gateway, "on_delivery", None)
         if isinstance(deliveries, SmppDeliveries):
             deliveries.expire_parts()
         query_overdue(runtime.sessions, gateway, runtime.settings, runtime.clock)  # type: ignore[arg-type]
-    except Exception:  # a bad tick must not kill the scheduler; the next one retries
-        log.exception("smpp: upkeep failed")
+
+    guarded_tick("smpp upkeep", work)
 
 
 def leader_tick(runtime: Runtime, leadership: Leadership, alive_file: Path | None = None) -> None:
