@@ -1,5 +1,6 @@
 """A notice call through a real Asterisk: the AGI process's AMI connection Originates to a baresip
 phone that answers by itself; the answered call runs the notice over FastAGI (path /notice), the
+papers staff typed said by a file espeak-ng synthesised (no recording of them can exist), the
 citizen presses 2 and the notice call shows "confirmed". A second phone never answers: the
 attempt ends as "no answer" and the call is due again the next day, and is placed again then."""
 
@@ -7,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import time
+
+from pydub import AudioSegment
 
 from intake.clock import FixedClock
 from intake.runtime import Runtime
 from ivr.asterisk.agi_server import AgiThread
+from ivr.asterisk.speech_files import SpeechFiles
 from plumbing.db import make_engine, make_session_factory
 from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus
 from tests.asterisk.harness import AsteriskProcess, Baresip, asterisk_root, free_port, silence_audio
@@ -42,13 +47,20 @@ def _settings(base, pg_url, tmp_path, asterisk, endpoint):
     return base.model_copy(update={
         "database_url": pg_url, "data_dir": tmp_path / "data", "ami_url": asterisk.ami_url,
         "notice_calls": calls,
-        "asterisk": base.asterisk.model_copy(update={"callback_poll_seconds": 0.5}),
+        "asterisk": base.asterisk.model_copy(update={
+            "callback_poll_seconds": 0.5,
+            "speech_dir_local": str(asterisk.root / base.asterisk.speech_dir.lstrip("/")),
+        }),
     })  # fmt: skip
 
 
+TYPED = "Bản sao căn cước công dân, ảnh chụp tàu cá"
+
+
 def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
-    tmp_path, pg_url, base_settings
+    tmp_path, pg_url, base_settings, caplog
 ):
+    caplog.set_level(logging.DEBUG, logger="ivr.asterisk.agi")  # the AGI conversation
     root = asterisk_root()
     if root is None:
         missing_service("Asterisk chroot (scripts/asterisk-chroot.sh build)")
@@ -76,8 +88,9 @@ def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
             at_sea.wait_registered()
             with runtime.sessions() as session, session.begin():
                 dossier = create_dossier(session, runtime, phone=LANDLINE)
-                create_notice(session, runtime, kind="result_ready", phone=LANDLINE,
-                              dossier=dossier, dedupe_key="heard")  # fmt: skip
+                create_notice(session, runtime, kind="supplement", phone=LANDLINE,
+                              values={"documents": TYPED}, dossier=dossier,
+                              dedupe_key="heard")  # fmt: skip
                 [heard_id] = [c.id for c in session.query(NoticeCall)]
             agi = AgiThread(runtime, "127.0.0.1", agi_port)
             agi.start()
@@ -117,3 +130,10 @@ def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
     )  # fmt: skip
     assert unheard.next_attempt_at == DEFAULT_NOW + dt.timedelta(days=1)
     assert again.attempts == 2
+    # The typed papers: a synthesised file, played in the same Read as the notice and its menu.
+    speech = SpeechFiles(settings)
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("agi> EXEC Read")]
+    assert any(f"{settings.asterisk.speech_dir}/{speech.name_of(TYPED)}&" in c for c in sent)
+    said = AudioSegment.from_wav(speech.local / f"{speech.name_of(TYPED)}.wav")
+    assert (said.frame_rate, said.channels, said.sample_width) == (8000, 1, 2)
+    assert len(said) > 1000 and said.max_dBFS > -30  # speech, not silence
