@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 
 import pytest
@@ -238,3 +240,22 @@ def test_an_unknown_agi_script_is_refused(agi_port, agi_runtime, session):
     fake = call(agi_port, agi_runtime, "1", request="agi://127.0.0.1/other")
     assert fake.variables == {"TONGDAI_NEXT": "hangup"}
     assert session.scalars(select(IvrCall)).all() == []
+
+
+def test_each_call_logs_the_gaps_between_its_commands_when_it_ends(agi_port, agi_runtime, caplog):
+    """The deaf time: from the end of one command that plays or listens to the start of the
+    next, when a key typed ahead is lost (bench/deaf_time.py reads these lines)."""
+    caplog.set_level(logging.INFO, logger="ivr.asterisk.agi_server")
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1")
+
+    def logged():
+        lines = [r.getMessage() for r in caplog.records if "deaf time" in r.getMessage()]
+        return lines or None
+
+    [line] = _eventually(logged)
+    audio = [c for c, _ in fake.transcript if c.startswith(("EXEC Read", "EXEC Playback"))]
+    pattern = (r"agi: call \d+ deaf time: (\d+) gaps, p50 [\d.]+ ms, p95 [\d.]+ ms, "
+               r"max [\d.]+ ms; flow steps p95 [\d.]+ ms, max [\d.]+ ms")  # fmt: skip
+    match = re.fullmatch(pattern, line)
+    assert match is not None, line
+    assert int(match[1]) == len(audio) - 1  # one gap before each command but the first
