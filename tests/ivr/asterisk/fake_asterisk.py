@@ -64,6 +64,9 @@ class FakeAsterisk:
     # server itself took. Filled when `timed` is set (benchmarks).
     timed: bool = False
     latencies: list[float] = field(default_factory=list)
+    # Seconds the caller takes over a command that plays or listens (its audio, then the answer),
+    # before it is answered: a paced caller for benchmarks. None answers at once.
+    pace: Callable[[str], float] | None = None
 
     async def call(self) -> FakeAsterisk:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -93,6 +96,8 @@ class FakeAsterisk:
                         DEAD_CHANNEL,
                     )
                     continue
+                if self.pace is not None and command.startswith(("EXEC ", "RECORD FILE")):
+                    await asyncio.sleep(self.pace(command))
                 reply = self._answer(command)
                 if reply is None:  # the script ran out: the caller hangs up now
                     if self.hangup_style == "close":
