@@ -11,6 +11,15 @@ that takes keys is one `EXEC Read` (app_read: it plays `&`-joined files and coll
 number, `#`-terminated, in one command); the channel measures the gaps between the end of one
 command that plays or listens and the start of the next (`deaf_gaps`): the time a caller who
 types ahead would lose keys in.
+
+Read rather than one WAV composed from the pieces: Read also collects the rest of a number in
+the same command (a composed file still needs a WAIT FOR DIGIT per key, with a gap before
+each), ends it with `#`, plays a caller's recording by its own path, and returns -1 on a
+hang-up like STREAM FILE; it needs no folder shared for writing and no cache of composed files.
+Its cost: app_read waits 50 ms for a key after each file but the last (Asterisk's
+main/app.c, the getdata loop over `&`), so the words of a read-back are 50 ms further apart;
+and a missing file is skipped with only a line in Asterisk's log (STREAM FILE answered -1).
+Text nobody recorded still needs a written file (ivr/asterisk/speech_files.py).
 """
 
 from __future__ import annotations
