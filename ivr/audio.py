@@ -213,6 +213,24 @@ def _write_web(sound: AudioSegment, dst: Path) -> None:
     _export(sound, dst, format="mp3", bitrate=WEB_BITRATE)
 
 
+def speak_for_asterisk(text: str, voice: str, dst: Path) -> float:
+    """`text` said by espeak-ng, trimmed and normalised as the prompts are, written as the 8 kHz
+    WAV Asterisk plays (through a file of its own, so two processes may race on `dst`);
+    returns its seconds. For text nobody recorded (ivr/asterisk/speech_files.py)."""
+    _require("espeak-ng")
+    sound = normalize(_trim(_speak(text, voice)), headroom=1.0)
+    sound = sound.set_channels(1).set_frame_rate(ASTERISK_RATE).set_sample_width(2)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".partial")
+    os.close(handle)
+    try:
+        sound.export(partial, format="wav").close()
+        os.replace(partial, dst)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return len(sound) / 1000
+
+
 def convert_recording(src: Path, dst_mp3: Path) -> float:
     """A caller's recording (Asterisk or Twilio WAV) as a web MP3; returns its seconds.
 

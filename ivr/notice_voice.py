@@ -3,8 +3,8 @@
 A template's fixed text becomes recorded pieces (prompt keys `notice_<name>_<n>`, built into
 audio by `tongdai prompts build` like every other prompt); dates are read in number words; the
 dossier code is read in groups. Text staff typed (the missing papers, a reason, a tracking
-number) cannot be recorded in advance: it is a `Typed` part, which only a speech fallback can
-say (Twilio's <Say>); a front end without one leaves it out, and the menu still offers staff.
+number) cannot be recorded in advance: it is a `Typed` part (ivr/speech.py), said by a speech
+fallback: Twilio's <Say>, on Asterisk a file espeak-ng synthesises (ivr/asterisk/speech_files.py).
 The stripped SMS text is never read out.
 """
 
@@ -13,23 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from intake.codes import spoken_part
 from ivr.flow import code_parts
-from ivr.speech import Part, Prompt, date_words
+from ivr.speech import Part, Prompt, Typed, date_words
 from plumbing.settings import VOICE_FRAME, VOICE_PLACEHOLDERS  # noqa: F401 (one list)
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 DATES = frozenset({"due", "new_due"})  # the rest of VOICE_PLACEHOLDERS is typed text
-
-
-@dataclass(frozen=True)
-class Typed:
-    """Text staff typed: said only by a speech fallback (never recorded in advance)."""
-
-    text: str
 
 
 NoticePart = Part | Typed

@@ -43,6 +43,15 @@ class Playback:
     location: str = ""
 
 
+@dataclass(frozen=True)
+class Typed:
+    """Text nobody recorded in advance (what staff typed: the missing papers, a tracking
+    number): said by a speech fallback. Twilio: <Say>; Asterisk: a file synthesised by espeak-ng
+    (ivr/asterisk/speech_files.py); the terminal prints it."""
+
+    text: str
+
+
 Part = Prompt | Words | Playback
 # A short silence between groups of digits: a built silent file, a comma in text-to-speech.
 PAUSE_KEY = "pause"
@@ -135,7 +144,7 @@ def date_words(day: dt.date, *, year: bool = True) -> Words:
     )  # fmt: skip
 
 
-def text_of(parts: tuple[Part, ...], prompts: dict[str, str]) -> str:
+def text_of(parts: tuple[Part | Typed, ...], prompts: dict[str, str]) -> str:
     """The parts as one Vietnamese sentence, for text-to-speech and the terminal simulator."""
     pieces: list[str] = []
     for part in parts:
@@ -146,4 +155,6 @@ def text_of(parts: tuple[Part, ...], prompts: dict[str, str]) -> str:
             pieces.append(prompts[part.key])
         elif isinstance(part, Words):
             pieces.append(" ".join(part.words))
+        elif isinstance(part, Typed):
+            pieces.append(part.text)
     return " ".join(piece for piece in pieces if piece)

@@ -278,6 +278,13 @@ class AsteriskSettings(_Frozen):
     # process sees it (a shared volume; empty when both run on one file system).
     recording_dir: str = "/var/spool/asterisk/recording/tongdai"
     recording_dir_local: str = ""
+    # Speech for text nobody recorded (what staff typed: missing papers, a tracking number),
+    # synthesised by the AGI server into this folder as Asterisk sees it (played by its path),
+    # and the same folder as this process sees it (empty: the same path). At most
+    # `speech_max_files` files are kept there, the least recently played removed first.
+    speech_dir: str = "/var/lib/tongdai-speech"
+    speech_dir_local: str = ""
+    speech_max_files: int = Field(default=2000, ge=10, le=1_000_000)
     # The whole header block a FastAGI connection opens with must arrive within this time and
     # this size (Asterisk sends about 1 KiB at once); otherwise the connection is dropped.
     header_timeout_seconds: float = Field(default=5, gt=0, le=60)

@@ -42,8 +42,9 @@ COPY deploy/docker/app-entrypoint.sh /usr/local/bin/tongdai-entrypoint
 
 # Named volumes take the owner of these folders the first time they are mounted.
 RUN useradd --system --uid 10001 --home-dir /var/lib/tongdai tongdai \
-    && mkdir -p /var/lib/tongdai /var/lib/tongdai-prompts /var/spool/asterisk/recording/tongdai \
-    && chown tongdai:tongdai /var/lib/tongdai /var/lib/tongdai-prompts
+    && mkdir -p /var/lib/tongdai /var/lib/tongdai-prompts /var/lib/tongdai-speech \
+        /var/spool/asterisk/recording/tongdai \
+    && chown tongdai:tongdai /var/lib/tongdai /var/lib/tongdai-prompts /var/lib/tongdai-speech
 USER tongdai
 ENV TONGDAI_DATA_DIR=/var/lib/tongdai \
     TONGDAI_CONFIG=/srv/tongdai/config.toml \

@@ -4,6 +4,22 @@ Asterisk opens a TCP connection per call, sends `agi_*: value` header lines endi
 line, then answers each command with `200 result=<n> [(<data>)] [endpos=<n>]`. When the caller
 hangs up it may send a bare `HANGUP` line, and commands on a dead channel get
 `511 result=-1 ...`. Every read has a timeout, so a silent or slow peer cannot hold the server.
+
+Asterisk drops a key (DTMF) that arrives while no AGI command is listening for one: between two
+commands it reads the channel's frames and throws them away (res_agi.c, run_agi). So a prompt
+that takes keys is one `EXEC Read` (app_read: it plays `&`-joined files and collects the whole
+number, `#`-terminated, in one command); the channel measures the gaps between the end of one
+command that plays or listens and the start of the next (`deaf_gaps`): the time a caller who
+types ahead would lose keys in.
+
+Read rather than one WAV composed from the pieces: Read also collects the rest of a number in
+the same command (a composed file still needs a WAIT FOR DIGIT per key, with a gap before
+each), ends it with `#`, plays a caller's recording by its own path, and returns -1 on a
+hang-up like STREAM FILE; it needs no folder shared for writing and no cache of composed files.
+Its cost: app_read waits 50 ms for a key after each file but the last (Asterisk's
+main/app.c, the getdata loop over `&`), so the words of a read-back are 50 ms further apart;
+and a missing file is skipped with only a line in Asterisk's log (STREAM FILE answered -1).
+Text nobody recorded still needs a written file (ivr/asterisk/speech_files.py).
 """
 
 from __future__ import annotations
@@ -11,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 # DEBUG shows the whole AGI conversation ("agi> command", "agi< reply"): how the replay
@@ -19,6 +36,11 @@ log = logging.getLogger(__name__)
 
 _REPLY = re.compile(r"^(\d{3})[ -]result=(-?\d+)(?: \(([^)]*)\))?(?: endpos=(\d+))?")
 DIGITS = "0123456789*#"
+KEYS_VARIABLE = "TONGDAI_KEYS"  # where Read leaves the keys it collected
+# Commands during which Asterisk plays to the caller or listens for keys; between two of them
+# the caller hears nothing and a key is lost.
+_AUDIO_COMMANDS = ("EXEC Read ", "EXEC Playback ", "STREAM FILE ", "WAIT FOR DIGIT ",
+                   "RECORD FILE ")  # fmt: skip
 
 
 class AgiError(Exception):
@@ -94,6 +116,12 @@ async def _read_line(reader: asyncio.StreamReader, timeout: float) -> str:
     return raw.decode("utf-8", "replace").rstrip("\r\n")
 
 
+def _playing_time(files: list[str]) -> float:
+    """A generous bound on how long `files` take to play (a prompt is seconds, a word less than
+    one): beyond it plus the command timeout, Asterisk is taken for gone."""
+    return 30.0 + 5.0 * len(files)
+
+
 class AgiChannel:
     """Commands for one call. Methods raise AgiHangup when the caller is gone."""
 
@@ -104,11 +132,18 @@ class AgiChannel:
         self.timeout = timeout
         self.hung_up = False
         self.commands = 0
+        # Seconds from the reply to one audio command to the sending of the next one.
+        self.deaf_gaps: list[float] = []
+        self._silent_since: float | None = None
 
     async def command(self, text: str, *, expect_seconds: float = 0.0) -> Reply:
         """Send one command; wait for its reply (plus the time the operation itself takes)."""
         if self.hung_up:
             raise AgiHangup("channel already hung up")
+        audio = text.startswith(_AUDIO_COMMANDS)
+        if audio and self._silent_since is not None:
+            self.deaf_gaps.append(time.perf_counter() - self._silent_since)
+            self._silent_since = None
         try:
             self.writer.write(text.encode("utf-8") + b"\n")
             await self.writer.drain()
@@ -124,6 +159,8 @@ class AgiChannel:
                 self.hung_up = True
                 continue
             break
+        if audio:
+            self._silent_since = time.perf_counter()
         if line.startswith("511"):
             # Asterisk 22 sends "511 Command Not Permitted on a dead channel or intercept
             # routine", without a result= field.
@@ -153,6 +190,40 @@ class AgiChannel:
 
     async def stream_file(self, name: str, escape: str = "", seconds: float = 30.0) -> Reply:
         return await self.command(f'STREAM FILE {name} "{escape}"', expect_seconds=seconds)
+
+    async def read_keys(self, files: list[str], *, max_digits: int, timeout: float) -> str:
+        """Play `files` one after the other and collect keys in the same command: the first key
+        stops the playing; up to `max_digits` keys, ended early by `#` or by `timeout` seconds
+        of silence. Returns the keys (without the `#`; a lone `#` is returned as "#"), or "" for
+        silence."""
+        names = "&".join(files)
+        reply = await self.command(
+            f'EXEC Read "{KEYS_VARIABLE},{names},{max_digits},,1,{timeout:g}"',
+            expect_seconds=_playing_time(files) + timeout * (max_digits + 1),
+        )
+        if reply.result == -1:  # Read returns -1 only when the caller hung up
+            self.hung_up = True
+            raise AgiHangup("Read: channel is gone")
+        if reply.result == -2:
+            raise AgiProtocolError("Asterisk has no Read application (load app_read.so)")
+        return await self.get_variable(KEYS_VARIABLE)
+
+    async def playback(self, files: list[str]) -> None:
+        """Play `files` one after the other, listening for nothing (what precedes a recording,
+        a transfer or the goodbye)."""
+        if not files:
+            return
+        reply = await self.command(f'EXEC Playback "{"&".join(files)}"',
+                                   expect_seconds=_playing_time(files))  # fmt: skip
+        if reply.result == -1:
+            self.hung_up = True
+            raise AgiHangup("Playback: channel is gone")
+        if reply.result == -2:
+            raise AgiProtocolError("Asterisk has no Playback application (load app_playback.so)")
+
+    async def get_variable(self, name: str) -> str:
+        reply = await self.command(f"GET VARIABLE {name}")
+        return reply.data if reply.result == 1 else ""
 
     async def wait_for_digit(self, timeout_ms: int) -> str:
         reply = await self.command(f"WAIT FOR DIGIT {timeout_ms}",

@@ -5,22 +5,33 @@ service is synchronous SQLAlchemy); the event loop only waits on sockets, so hun
 share one process and a slow or silent peer holds nothing but its own task.
 
 Mapping of the engine's actions to AGI:
-- Play: STREAM FILE of each prompt file with every key as an escape digit, so a practised caller
-  never waits for a prompt to end; then WAIT FOR DIGIT for the rest of the number.
-- RecordAnswer: the prompt, then RECORD FILE with a beep, ended by `#` or silence.
-- Connect: SET VARIABLE TONGDAI_NEXT=operator and TONGDAI_OPERATOR_NUMBER, then return to the
-  dialplan, which dials and comes back with `?event=transfer_failed&status=${DIALSTATUS}` if
-  nobody answers (BUSY is a busy operator; anything else, no answer).
-- Hangup: the goodbye prompt, TONGDAI_NEXT=hangup, return.
-A hang-up at any point ends the task; every answer given so far is already on the draft.
+- Play with a question: ONE `EXEC Read` that plays every file of the question (read-backs word
+  by word, pauses, the question) and collects the answer in the same command: the first key
+  stops the playing, a number runs to `#`, its longest length or the silence timeout; then
+  GET VARIABLE TONGDAI_KEYS. Asterisk drops a key that arrives while no command listens, so a
+  question never plays as several commands (ivr/asterisk/agi.py).
+- Play without a question (the greeting, a status read out): one `EXEC Playback`, which takes
+  no keys (these cannot be skipped, as on Twilio), the files of consecutive ones together.
+- RecordAnswer: the prompt as one `EXEC Playback`, then RECORD FILE with a beep, ended by `#` or
+  silence.
+- Connect: the words as one Playback, SET VARIABLE TONGDAI_NEXT=operator and
+  TONGDAI_OPERATOR_NUMBER, then return to the dialplan, which dials and comes back with
+  `?event=transfer_failed&status=${DIALSTATUS}` if nobody answers (BUSY is a busy operator;
+  anything else, no answer).
+- Hangup: the goodbye as one Playback, TONGDAI_NEXT=hangup, return.
+A hang-up at any point ends the task; every answer given so far is already on the draft. At the
+end of each call one log line gives its deaf time (the gaps between commands, p50/p95/max) and
+the flow steps behind them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import shutil
 import threading
+import time
 import uuid
 import wave
 from collections.abc import Callable
@@ -30,7 +41,6 @@ from urllib.parse import parse_qs, urlsplit
 from intake.runtime import Runtime
 from ivr import engine
 from ivr.asterisk.agi import (
-    DIGITS,
     AgiChannel,
     AgiError,
     AgiHangup,
@@ -49,9 +59,22 @@ SAMPLES_PER_SECOND = 8000  # endpos counts 8 kHz samples for our WAV recordings
 
 
 class _Connection:
-    """What one FastAGI connection knows about its call (for the clean-up after a hang-up)."""
+    """What one FastAGI connection knows about its call (for the clean-up after a hang-up, and
+    the figures logged then)."""
 
     call_id: int | None = None
+    channel: AgiChannel | None = None
+
+    def __init__(self) -> None:
+        self.step_seconds: list[float] = []  # each flow step in its thread: engine and database
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
 class AgiServer:
@@ -76,6 +99,7 @@ class AgiServer:
                 reader, self.settings.header_timeout_seconds, self.settings.header_max_bytes
             )
             channel = AgiChannel(reader, writer, timeout=self.settings.command_timeout_seconds)
+            this.channel = channel
             await self._run(channel, headers, this)
         except AgiHangup as exc:
             if this.call_id is None:
@@ -94,11 +118,27 @@ class AgiServer:
         finally:
             self.active -= 1
             self.served += 1
+            self._report_deaf_time(this)
             writer.close()
             try:
                 await writer.wait_closed()
             except (ConnectionError, OSError):
                 pass
+
+    def _report_deaf_time(self, this: _Connection) -> None:
+        """One line per call: the gaps in which a key typed ahead would be lost (from the end
+        of one command that plays or listens to the start of the next) and the flow steps
+        behind them. bench/deaf_time.py reads these lines."""
+        gaps = this.channel.deaf_gaps if this.channel is not None else []
+        if this.call_id is None or not gaps:
+            return
+        steps = this.step_seconds
+        log.info(
+            "agi: call %s deaf time: %d gaps, p50 %.1f ms, p95 %.1f ms, max %.1f ms; "
+            "flow steps p95 %.1f ms, max %.1f ms",
+            this.call_id, len(gaps), 1000 * percentile(gaps, 0.5), 1000 * percentile(gaps, 0.95),
+            1000 * max(gaps), 1000 * percentile(steps, 0.95), 1000 * max(steps, default=0.0),
+        )  # fmt: skip
 
     async def _end(self, this: _Connection, reason: str) -> None:
         if this.call_id is not None:
@@ -129,7 +169,9 @@ class AgiServer:
             event = await self._perform(channel, this.call_id, actions)
             if event is None:
                 return
+            started = time.perf_counter()
             actions = await asyncio.to_thread(self._handle, this.call_id, event)
+            this.step_seconds.append(time.perf_counter() - started)
 
     # ---- database work (in threads) --------------------------------------------------------
 
@@ -188,58 +230,52 @@ class AgiServer:
 
     async def _perform(self, channel: AgiChannel, call_id: int,
                        actions: list[engine.Action]) -> engine.Event | None:  # fmt: skip
+        """Carry out one step's actions. A question is one Read, its read-backs included, so
+        no key typed ahead falls between two commands. Words said without a question (the
+        greeting, a status) cannot be skipped, as on Twilio: they are one Playback."""
+        files: list[str] = []  # said without a question, not played yet
         for action in actions:
-            if isinstance(action, engine.Play) and action.gather is not None:
-                return engine.Keys(await self._gather(channel, action))
-            if isinstance(action, engine.Play):
-                await self._play(channel, action.parts, escape="")
+            if isinstance(action, engine.Play) and action.gather is None:
+                files += self._files(action.parts)
+            elif isinstance(action, engine.Play):
+                await channel.playback(files)
+                question = self._files(action.parts)
+                return engine.Keys(await self._gather(channel, question, action.gather))
             elif isinstance(action, engine.RecordAnswer):
+                await channel.playback(files + self._files(action.parts))
                 return await self._record(channel, call_id, action)
             elif isinstance(action, engine.Connect):
-                await self._play(channel, action.parts, escape="")
+                await channel.playback(files + self._files(action.parts))
                 await channel.set_variable("TONGDAI_OPERATOR_NUMBER", action.number)
                 await channel.set_variable("TONGDAI_NEXT", "operator")
                 return None
             elif isinstance(action, engine.Hangup):
-                await self._play(channel, action.parts, escape="")
+                await channel.playback(files + self._files(action.parts))
                 await channel.set_variable("TONGDAI_NEXT", "hangup")
                 return None
+        await channel.playback(files)
         await channel.set_variable("TONGDAI_NEXT", "hangup")
         return None
 
-    async def _play(self, channel: AgiChannel, parts, *, escape: str) -> str:
-        """Play the parts in order; return the first key pressed (and stop playing). A caller's
-        recording played back is Asterisk's own file, by its path without extension."""
-        files = []
+    def _files(self, parts) -> list[str]:
+        """The sound files of `parts`, as Asterisk names them: our prompts and number words
+        under the sounds prefix; a caller's recording played back by its own path."""
+        files: list[str] = []
         for part in parts:
             if isinstance(part, Playback):
                 files += [part.location] if part.location else []
             else:
                 files += [f"{self.settings.sounds_prefix}/{key}" for key in part_keys((part,))]
-        for name in files:
-            reply = await channel.stream_file(name, escape)
-            if reply.result == -1:
-                log.warning("agi: %s could not be played (missing sound file?)", name)
-            if reply.digit:
-                return reply.digit
-        return ""
+        return files
 
-    async def _gather(self, channel: AgiChannel, action: engine.Play) -> str:
-        gather = action.gather
-        typed = await self._play(channel, action.parts, escape=DIGITS)
-        timeout_ms = gather.timeout * 1000
-        if gather.max_digits == 1:
-            return typed or await channel.wait_for_digit(timeout_ms)
-        while len(typed) < gather.max_digits and not typed.endswith(("#", "*")):
-            key = await channel.wait_for_digit(timeout_ms)
-            if not key:
-                break  # silence: what was typed so far, as Twilio does on its timeout
-            typed += key
-        return typed
+    async def _gather(self, channel: AgiChannel, files: list[str], gather: engine.Gather) -> str:
+        """The prompt and the whole answer in one Read: a menu key, or a number ended by `#`,
+        by its longest length, or by silence (what was typed so far, as Twilio does)."""
+        return await channel.read_keys(files, max_digits=gather.max_digits,
+                                       timeout=gather.timeout)  # fmt: skip
 
     async def _record(self, channel: AgiChannel, call_id: int,
                       action: engine.RecordAnswer) -> engine.Event:  # fmt: skip
-        await self._play(channel, action.parts, escape="")
         name = f"{call_id}-{uuid.uuid4().hex[:12]}"
         reply = await channel.record_file(f"{self.settings.recording_dir}/{name}",
                                           max_seconds=action.max_seconds)  # fmt: skip

@@ -1,17 +1,22 @@
 """A notice call through a real Asterisk: the AGI process's AMI connection Originates to a baresip
 phone that answers by itself; the answered call runs the notice over FastAGI (path /notice), the
-citizen presses 2 and the notice call shows "confirmed". A second phone never answers: the
+citizen hears the papers staff typed (a file espeak-ng made, in the same Read as the notice),
+presses 2 and the notice call shows "confirmed". A second phone never answers: the
 attempt ends as "no answer" and the call is due again the next day, and is placed again then."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
+
+from pydub import AudioSegment
 
 from intake.clock import FixedClock
 from intake.statuses import Delivery
 from intake.statuses import DossierStatus as S
+from ivr.asterisk.speech_files import SpeechFiles
 from sms.models import NoticeCall, NoticeCallOutcome, NoticeCallStatus
 from tests.asterisk.exchange import exchange
 from tests.conftest import DEFAULT_NOW
@@ -37,7 +42,10 @@ def _settings(centre, base, pg_url, endpoint):
         "enabled": True, "dial": f"PJSIP/{{number}}@{endpoint}", "pace_seconds": 0,
         "ring_seconds": 6,
     })  # fmt: skip
-    asterisk = base.asterisk.model_copy(update={"callback_poll_seconds": 0.5})
+    asterisk = base.asterisk.model_copy(update={
+        "callback_poll_seconds": 0.5,
+        "speech_dir_local": str(centre.asterisk.root / base.asterisk.speech_dir.lstrip("/")),
+    })  # fmt: skip
     return centre.settings(base, pg_url, notice_calls=calls, asterisk=asterisk)
 
 
@@ -47,21 +55,27 @@ PHONES = {
     "citizen": {"user": "caller", "caller_id": LANDLINE, "answer_mode": "auto"},
     "at-sea": {"user": "operator", "caller_id": AT_SEA},
 }
+TYPED = "Bản sao căn cước công dân, ảnh chụp tàu cá"
 
 
 def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
-    tmp_path, pg_url, base_settings
+    tmp_path, pg_url, base_settings, caplog
 ):
+    caplog.set_level(logging.DEBUG, logger="ivr.asterisk.agi")  # the AGI conversation
     clock = FixedClock(DEFAULT_NOW)  # a Tuesday, 09:00: inside the calling hours
     with exchange(tmp_path, pg_url, PHONES) as centre:
         settings = _settings(centre, base_settings, pg_url, "caller")
         runtime = centre.runtime(settings, clock)
         citizen, at_sea = centre.phones["citizen"], centre.phones["at-sea"]
         with runtime.sessions() as session, session.begin():
-            dossier = create_dossier(session, runtime, phone=LANDLINE, status=S.RESULT_READY,
+            # Papers are missing: the notice says what staff typed.
+            lacking = create_dossier(session, runtime, phone=LANDLINE,
+                                     status=S.SUPPLEMENT_REQUESTED)  # fmt: skip
+            create_notice(session, runtime, kind="supplement", phone=LANDLINE,
+                          values={"documents": TYPED}, dossier=lacking,
+                          dedupe_key="heard")  # fmt: skip
+            dossier = create_dossier(session, runtime, phone=AT_SEA, status=S.RESULT_READY,
                                      delivery=Delivery.COLLECT)  # fmt: skip
-            create_notice(session, runtime, kind="result_ready", phone=LANDLINE,
-                          dossier=dossier, dedupe_key="heard")  # fmt: skip
             [heard_id] = [c.id for c in session.query(NoticeCall)]
         with centre.agi(runtime):
             # Answered by itself (baresip's auto mode reports no CALL_INCOMING).
@@ -92,3 +106,10 @@ def test_a_notice_call_is_heard_and_confirmed_and_an_unanswered_one_is_retried(
     )  # fmt: skip
     assert unheard.next_attempt_at == DEFAULT_NOW + dt.timedelta(days=1)
     assert again.attempts == 2
+    # The typed papers: a synthesised file, played in the same Read as the notice and its menu.
+    speech = SpeechFiles(settings)
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("agi> EXEC Read")]
+    assert any(f"{settings.asterisk.speech_dir}/{speech.name_of(TYPED)}&" in c for c in sent)
+    said = AudioSegment.from_wav(speech.local / f"{speech.name_of(TYPED)}.wav")
+    assert (said.frame_rate, said.channels, said.sample_width) == (8000, 1, 2)
+    assert len(said) > 1000 and said.max_dBFS > -30  # speech, not silence

@@ -1,8 +1,10 @@
 """Asterisk's side of one FastAGI call, scripted: headers, then an answer to every command.
 
 The script is a queue of what the caller does:
-- a key ("1", "#", ...): pressed during the next prompt that takes keys, or at WAIT FOR DIGIT;
-- SILENCE: one WAIT FOR DIGIT times out;
+- a key ("1", "#", ...): pressed during the next prompt that takes keys (`EXEC Read`, or a STREAM
+  FILE with escape digits), or at WAIT FOR DIGIT; Read goes on taking keys as app_read does, up
+  to its maximum or a `#` (left out of the keys, unless it is the only one);
+- SILENCE: the Read (or one WAIT FOR DIGIT) times out;
 - Speak(seconds) / MUTE: the next RECORD FILE records a tone that long / nothing;
 - Meanwhile(action): `action()` runs before the next command is answered;
 - when the queue runs out the caller hangs up (as a HANGUP line, a 511, or a closed socket).
@@ -55,12 +57,16 @@ class FakeAsterisk:
     recording_dir: Path | None = None  # where RECORD FILE paths land on this machine
     hangup_style: str = "hangup-line"  # hangup-line, 511, close
     transcript: list[tuple[str, str]] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # by SET VARIABLE
+    keys_read: dict[str, str] = field(default_factory=dict)  # by Read, for GET VARIABLE
     played: list[str] = field(default_factory=list)
     # Seconds between our answer (or the headers) and the server's next command: the time the
     # server itself took. Filled when `timed` is set (benchmarks).
     timed: bool = False
     latencies: list[float] = field(default_factory=list)
+    # Seconds the caller takes over a command that plays or listens (its audio, then the answer),
+    # before it is answered: a paced caller for benchmarks. None answers at once.
+    pace: Callable[[str], float] | None = None
 
     async def call(self) -> FakeAsterisk:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -90,6 +96,8 @@ class FakeAsterisk:
                         DEAD_CHANNEL,
                     )
                     continue
+                if self.pace is not None and command.startswith(("EXEC ", "RECORD FILE")):
+                    await asyncio.sleep(self.pace(command))
                 reply = self._answer(command)
                 if reply is None:  # the script ran out: the caller hangs up now
                     if self.hangup_style == "close":
@@ -119,6 +127,16 @@ class FakeAsterisk:
     def _answer(self, command: str) -> str | None:
         while self.script and isinstance(self.script[0], Meanwhile):
             self.script.pop(0).action()
+        if command.startswith("EXEC Read "):
+            return self._read(command)
+        if command.startswith("EXEC Playback "):
+            files = re.match(r'EXEC Playback "([^"]*)"', command).group(1)
+            self.played.extend(files.split("&"))
+            return "200 result=0"
+        if command.startswith("GET VARIABLE "):
+            name = command.split()[2]
+            known = {**self.variables, **self.keys_read}
+            return f"200 result=1 ({known[name]})" if name in known else "200 result=0"
         if command.startswith("STREAM FILE"):
             name, escape = re.match(r'STREAM FILE (\S+) "([^"]*)"', command).groups()
             self.played.append(name)
@@ -147,6 +165,30 @@ class FakeAsterisk:
             name, value = re.match(r'SET VARIABLE (\S+) "([^"]*)"', command).groups()
             self.variables[name] = value
             return "200 result=1"
+        return "200 result=0"
+
+    def _read(self, command: str) -> str | None:
+        """Read(variable,file&file...,maxdigits,options,attempts,timeout)."""
+        arguments = re.match(r'EXEC Read "([^"]*)"', command).group(1).split(",")
+        variable, max_digits = arguments[0], int(arguments[2] or 0)
+        files = [name for name in arguments[1].split("&") if name]
+        if not self.script or not isinstance(self.script[0], str):
+            self.played.extend(files)
+            return None  # the caller hangs up while the prompt plays
+        # A key stops the playing during the first file; silence hears them all.
+        self.played.extend(files if self.script[0] in (SILENCE, MUTE) else files[:1])
+        typed = ""
+        while self.script and isinstance(self.script[0], str):
+            head = self.script.pop(0)
+            if head in (SILENCE, MUTE):
+                break
+            if head == "#":
+                typed = typed or "#"
+                break
+            typed += head
+            if max_digits and len(typed) >= max_digits:
+                break
+        self.keys_read[variable] = typed
         return "200 result=0"
 
     def _write_tone(self, name: str, seconds: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 
 import pytest
@@ -99,14 +101,32 @@ def test_the_date_of_birth_is_read_back_as_a_date_with_our_word_audio(agi_port, 
 def test_a_key_pressed_during_a_prompt_stops_it_at_once(agi_port, agi_runtime):
     fake = call(agi_port, agi_runtime, "1")
     commands = [cmd for cmd, _ in fake.transcript]
-    menu = commands.index('STREAM FILE tongdai/main_menu "0123456789*#"')
-    # The key came during the menu: no WAIT FOR DIGIT, the next prompt is the licence menu.
-    assert commands[menu + 1] == 'STREAM FILE tongdai/licence_variant "0123456789*#"'
+    menu = commands.index('EXEC Read "TONGDAI_KEYS,tongdai/main_menu,1,,1,6"')
+    # The key came during the menu: the next prompt is the licence menu.
+    assert commands[menu + 1] == "GET VARIABLE TONGDAI_KEYS"
+    assert commands[menu + 2].startswith('EXEC Read "TONGDAI_KEYS,tongdai/licence_variant,1,')
+
+
+def test_a_read_back_and_its_question_are_one_command_that_takes_the_whole_number(
+    agi_port, agi_runtime
+):
+    """Asterisk drops a key that comes while no command listens: a read-back word by word, or
+    a WAIT FOR DIGIT per key, would leave gaps between commands to lose keys in."""
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1")
+    commands = [cmd for cmd, _ in fake.transcript]
+    assert 'EXEC Read "TONGDAI_KEYS,tongdai/vessel_digits,6,,1,6"' in commands
+    [readback] = [c for c in commands if "tongdai/vessel_is" in c]
+    assert readback == (
+        'EXEC Read "TONGDAI_KEYS,tongdai/vessel_is&tongdai/province_QNg&tongdai/word_chin&'
+        "tongdai/word_khong&tongdai/word_sau&tongdai/word_mot&tongdai/word_bay&"
+        'tongdai/vessel_suffix&tongdai/vessel_confirm,1,,1,6"'
+    )
+    assert not any(c.startswith(("STREAM FILE", "WAIT FOR DIGIT")) for c in commands)
 
 
 def test_the_greeting_cannot_be_skipped(agi_port, agi_runtime):
     fake = call(agi_port, agi_runtime)
-    assert fake.transcript[0][0] == 'STREAM FILE tongdai/greeting ""'
+    assert fake.transcript[0][0] == 'EXEC Playback "tongdai/greeting"'
 
 
 @pytest.mark.parametrize("style", ["hangup-line", "511", "close"])
@@ -220,3 +240,22 @@ def test_an_unknown_agi_script_is_refused(agi_port, agi_runtime, session):
     fake = call(agi_port, agi_runtime, "1", request="agi://127.0.0.1/other")
     assert fake.variables == {"TONGDAI_NEXT": "hangup"}
     assert session.scalars(select(IvrCall)).all() == []
+
+
+def test_each_call_logs_the_gaps_between_its_commands_when_it_ends(agi_port, agi_runtime, caplog):
+    """The deaf time: from the end of one command that plays or listens to the start of the
+    next, when a key typed ahead is lost (bench/deaf_time.py reads these lines)."""
+    caplog.set_level(logging.INFO, logger="ivr.asterisk.agi_server")
+    fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1")
+
+    def logged():
+        lines = [r.getMessage() for r in caplog.records if "deaf time" in r.getMessage()]
+        return lines or None
+
+    [line] = _eventually(logged)
+    audio = [c for c, _ in fake.transcript if c.startswith(("EXEC Read", "EXEC Playback"))]
+    pattern = (r"agi: call \d+ deaf time: (\d+) gaps, p50 [\d.]+ ms, p95 [\d.]+ ms, "
+               r"max [\d.]+ ms; flow steps p95 [\d.]+ ms, max [\d.]+ ms")  # fmt: skip
+    match = re.fullmatch(pattern, line)
+    assert match is not None, line
+    assert int(match[1]) == len(audio) - 1  # one gap before each command but the first

@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import time
 
-import pytest
 from sqlalchemy import select
 
 from intake.models import Dossier
@@ -20,15 +19,6 @@ from tests.ivr.asterisk.replay import replay
 # dossier code read back depends on the day. The licence asks the vessel's length and the owner's
 # date of birth, and the call ends with what is missing and the papers to hand in.
 RECORDED_AT = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def agi_runtime(agi_runtime):
-    """Recorded when the phone channel's daily sequence began at 0001 (the call reads "...0001"
-    back); the range is a setting, so the replay sets it as it was then."""
-    onestop = agi_runtime.settings.onestop.model_copy(update={"sequence_first": 1})
-    agi_runtime.settings = agi_runtime.settings.model_copy(update={"onestop": onestop})
-    return agi_runtime
 
 
 def _ended(runtime) -> str | None:
@@ -63,7 +53,8 @@ def test_the_recorded_calls_replay_word_for_word(agi_port, agi_runtime, clock):
     # The keypad could not give the certificate number and the gear: no due date yet (the call
     # said what is missing). Received Thu 26/11 before the 15:00 cut-off: 2 working days to
     # complete it: Fri 27, Mon 30.
-    assert dossier.code.endswith("-261126-0001") and dossier.due_date is None
+    first = agi_runtime.settings.onestop.sequence_first  # the phone channel's first of the day
+    assert dossier.code.endswith(f"-261126-{first:04d}") and dossier.due_date is None
     assert dossier.completeness_due == dt.date(2026, 11, 30)
     assert dossier.form["date_of_birth"] == "1975-09-05"
     assert dossier.delivery is Delivery.COLLECT  # changed at the summary
