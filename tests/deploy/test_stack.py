@@ -271,11 +271,26 @@ def test_backup_and_restore_into_a_fresh_stack(stack, tmp_path):
     status, health = stack.health()
     assert status == 200 and health["status"] == "ok", health
 
-    # Retention applies to restored data: past recording_days the audio goes.
+    # Retention applies to restored data: past recording_days the audio goes, ours and
+    # Asterisk's copy in the recordings volume (the scheduler mounts it; group 10010).
+    spool = {
+        row[0].rsplit("/", 1)[1]
+        for row in stack.psql("SELECT provider_ref FROM recording WHERE provider = 'asterisk'")
+    }
+    assert len(spool) == 2 and spool <= _spool(stack), spool
     report = stack.python("scheduler", RETENTION_LATER)
     assert report.startswith("2 recordings deleted"), report
     assert _recordings(stack) == {}
+    assert not spool & _spool(stack)
     assert stack.scalar("SELECT count(*) FROM recording WHERE status = 'deleted'") == "2"
+
+
+def _spool(stack: Stack) -> set[str]:
+    """The files in Asterisk's recordings volume."""
+    out = stack.compose(
+        "exec", "-T", "asterisk", "ls", "-1", "/var/spool/asterisk/recording/tongdai"
+    )
+    return set(out.stdout.split())
 
 
 def run_script(name: str, directory, options: list[str]) -> None:
