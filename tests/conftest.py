@@ -98,19 +98,31 @@ def _drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-def kill_connections(url: sa.URL) -> int:
-    """What a database restart does to a pool: every connection to the database dies."""
+def kill_connections(url: sa.URL) -> list[int]:
+    """What a database restart does to a pool: every connection to the database dies.
+
+    Returns the backend pids terminated. Under xdist a worker's database may hold more than the
+    caller's own connections at that moment (a lock connection of an earlier test's AGI server or
+    scheduler not yet garbage-collected, a backend whose client has just exited): a test checks
+    that *its* connection is among them (`backend_pid`), never how many there were."""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         killed = connection.execute(
             sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = :name AND pid <> pg_backend_pid()"
+                "WITH ended AS MATERIALIZED (SELECT pid, pg_terminate_backend(pid) AS done"
+                " FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid())"
+                " SELECT pid FROM ended WHERE done"
             ),
             {"name": url.database},
-        ).scalar_one()
+        ).scalars()
+        killed = sorted(killed)
     admin.dispose()
     return killed
+
+
+def backend_pid(connection: sa.Connection) -> int:
+    """The PostgreSQL backend serving `connection`."""
+    return connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
 
 
 @pytest.fixture(scope="session")

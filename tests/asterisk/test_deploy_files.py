@@ -166,6 +166,48 @@ def test_the_app_runs_read_only_and_not_as_root(compose: dict) -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
 
 
+def test_asterisk_and_postgres_run_read_only_and_asterisk_not_as_root(compose: dict) -> None:
+    services = compose["services"]
+    for name in ("asterisk", "postgres"):
+        assert services[name]["read_only"] is True, name
+    # What each writes: a tmpfs or a volume.
+    assert {"/var/run/postgresql", "/tmp"} <= set(services["postgres"]["tmpfs"])
+    assert "/var/lib/postgresql/data" in _mounts(services["postgres"])
+    asterisk = services["asterisk"]
+    assert {"/tmp", "/var/run/asterisk", "/var/log/asterisk", "/etc/asterisk-generated"} <= set(
+        asterisk["tmpfs"]
+    )
+    assert {"/var/lib/asterisk", RECORDINGS} <= set(_mounts(asterisk))
+    dockerfile = (REPO / "deploy/docker/Dockerfile.asterisk").read_text()
+    assert "\nUSER asterisk\n" in dockerfile
+    assert "-U" not in dockerfile.split("\nCMD ", 1)[1]  # nothing to drop: not root to start with
+
+
+def _writable(service: dict, target: str) -> bool:
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict) and volume["target"] == target:
+            return not volume.get("read_only", False)
+        if isinstance(volume, str) and volume.split(":")[1] == target:
+            return not volume.endswith(":ro")
+    raise AssertionError(f"{target} is not mounted")
+
+
+def test_retention_in_the_scheduler_can_delete_asterisks_recordings(compose: dict) -> None:
+    services = compose["services"]
+    asterisk, scheduler, agi = services["asterisk"], services["scheduler"], services["agi"]
+    # The same volume, at the path the recording rows name (retention takes the file name).
+    assert _mounts(scheduler)[RECORDINGS] == _mounts(asterisk)[RECORDINGS]
+    assert _writable(scheduler, RECORDINGS) and _writable(asterisk, RECORDINGS)
+    assert not _writable(agi, RECORDINGS)
+    # One group for the three, given to the recordings folder by Asterisk's entrypoint.
+    (group,) = asterisk["group_add"]
+    assert scheduler["group_add"] == agi["group_add"] == [group]
+    assert asterisk["environment"]["TONGDAI_RECORDINGS_GID"] == group
+    entrypoint = (REPO / "deploy/docker/asterisk-entrypoint.sh").read_text()
+    assert 'chgrp "$TONGDAI_RECORDINGS_GID" "$recordings"' in entrypoint
+    assert 'chmod 2770 "$recordings"' in entrypoint
+
+
 def test_the_services_find_each_other(compose: dict) -> None:
     services = compose["services"]
     asterisk_env = services["asterisk"]["environment"]
