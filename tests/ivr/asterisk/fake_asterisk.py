@@ -5,13 +5,21 @@ The script is a queue of what the caller does:
 - SILENCE: one WAIT FOR DIGIT times out;
 - Speak(seconds) / MUTE: the next RECORD FILE records a tone that long / nothing;
 - Meanwhile(action): `action()` runs before the next command is answered;
+- Think(seconds): a paced caller waits this long before the next key or speech;
 - when the queue runs out the caller hangs up (as a HANGUP line, a 511, or a closed socket).
+
+Paced calls (benchmarks: `durations` set) take the time a real call takes: each STREAM FILE plays
+for its file's length and is heard to the end, keys come at WAIT FOR DIGIT (or GET DATA) after
+the caller's Think, silence lasts the command's timeout and a Speak lasts its seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import re
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +33,13 @@ MUTE = "M"
 
 @dataclass(frozen=True)
 class Speak:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Think:
+    """Paced calls only: the caller waits `seconds` before the next key or speech."""
+
     seconds: float
 
 
@@ -61,6 +76,10 @@ class FakeAsterisk:
     # server itself took. Filled when `timed` is set (benchmarks).
     timed: bool = False
     latencies: list[float] = field(default_factory=list)
+    # Paced calls: the seconds a STREAM FILE of this name plays (None: not paced).
+    durations: Callable[[str], float] | None = None
+    # (received, replied, command) per command, perf_counter seconds, when `timed` is set.
+    timeline: list[tuple[float, float, str]] = field(default_factory=list)
 
     async def call(self) -> FakeAsterisk:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -90,7 +109,11 @@ class FakeAsterisk:
                         DEAD_CHANNEL,
                     )
                     continue
-                reply = self._answer(command)
+                received_at = time.perf_counter()
+                if self.durations is not None:
+                    reply = await self._paced_answer(command)
+                else:
+                    reply = self._answer(command)
                 if reply is None:  # the script ran out: the caller hangs up now
                     if self.hangup_style == "close":
                         break
@@ -108,6 +131,8 @@ class FakeAsterisk:
                 self._say(writer, command, reply)
                 await writer.drain()
                 sent_at = time.perf_counter()
+                if self.timed:
+                    self.timeline.append((received_at, sent_at, command))
         finally:
             writer.close()
         return self
@@ -152,8 +177,6 @@ class FakeAsterisk:
     def _write_tone(self, name: str, seconds: float) -> None:
         if self.recording_dir is None:
             return
-        import math
-        import struct
         import wave
 
         self.recording_dir.mkdir(parents=True, exist_ok=True)
@@ -161,8 +184,76 @@ class FakeAsterisk:
             audio.setnchannels(1)
             audio.setsampwidth(2)
             audio.setframerate(8000)
-            frames = int(seconds * 8000)
-            audio.writeframes(b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
-                for i in range(frames)
-            ))  # fmt: skip
+            audio.writeframes(_tone(int(seconds * 8000)))
+
+    # ---- paced calls ---------------------------------------------------------------------
+
+    def _think(self) -> float:
+        """Pop the Think items (and run the Meanwhile ones) at the head of the script."""
+        seconds = 0.0
+        while self.script and isinstance(self.script[0], Think | Meanwhile):
+            item = self.script.pop(0)
+            if isinstance(item, Think):
+                seconds += item.seconds
+            else:
+                item.action()
+        return seconds
+
+    async def _paced_answer(self, command: str) -> str | None:
+        assert self.durations is not None
+        if command.startswith("STREAM FILE"):
+            name = command.split()[2]
+            self.played.append(name)
+            seconds = self.durations(name)
+            await asyncio.sleep(seconds)
+            return f"200 result=0 endpos={int(seconds * 8000)}"
+        if command.startswith("GET DATA"):
+            return await self._paced_get_data(command)
+        if command.startswith("WAIT FOR DIGIT"):
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                return None
+            head = self.script.pop(0)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(int(command.split()[3]) / 1000)
+                return "200 result=0 (timeout)"
+            await asyncio.sleep(think)
+            return f"200 result={ord(head)}"
+        if command.startswith("RECORD FILE"):
+            think = self._think()
+            if self.script and isinstance(self.script[0], Speak):
+                await asyncio.sleep(think + self.script[0].seconds)
+            return self._answer(command)
+        return self._answer(command)
+
+    async def _paced_get_data(self, command: str) -> str | None:
+        """GET DATA <file> [timeout ms] [max digits]: the file plays, then keys until `#` or
+        the maximum (`#` is not returned, as Asterisk does)."""
+        words = command.split()
+        name = words[2]
+        timeout = int(words[3]) / 1000 if len(words) > 3 else 6.0
+        most = int(words[4]) if len(words) > 4 else 1024
+        self.played.append(name)
+        await asyncio.sleep(self.durations(name))
+        typed = ""
+        while len(typed) < most:
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                return None if not typed else f"200 result={typed}"
+            head = self.script.pop(0)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(timeout)
+                return f"200 result={typed} (timeout)"
+            await asyncio.sleep(think)
+            if head == "#":
+                break
+            typed += head
+        return f"200 result={typed}"
+
+
+@functools.cache
+def _tone(frames: int) -> bytes:
+    """A 440 Hz tone of `frames` 8 kHz 16-bit samples (computed once per length)."""
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(frames)
+    )
