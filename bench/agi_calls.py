@@ -5,8 +5,10 @@ caller is a scripted Asterisk (tests/ivr/asterisk/fake_asterisk.py) walking toda
 call (bench/licence_call.py) at a real call's pace: every STREAM FILE plays for its prompt file's
 length (the built prompt audio), the caller answers 1-3 s after the question ends and types
 further digits 0.25 s apart, recordings last their length and the call ends in silence while
-the code is read out. Calls start spread over `--ramp` seconds; each rung waits for all of its
-calls to end.
+the code is read out. Calls start at random over `--ramp` (120) seconds, less than a call lasts
+(about 200 s), so all of them are in progress together before the first ends, and their
+submits are spread as real arrivals would be rather than bunched on the code counter in a
+few seconds (`--ramp 10` shows that burst); each rung waits for all of its calls to end.
 
 Per rung it prints the server's added latency per AGI command (from our reply to its next
 command: the flow, the database and the event loop) p50/p95/p99/max against the target
@@ -14,8 +16,8 @@ p99 < 20 ms, errors, whole calls filed with every answer saved and their distinc
 deaf time (bench/deaf_time.py) overall and per call, CPU by process and the AGI process's
 resident memory.
 
-    .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~15 minutes
-    .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~5 minutes
+    .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
+    .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~6 minutes
     .venv/bin/python bench/agi_calls.py --quick            # 10 calls at 10x speed: ~30 s
 """
 
@@ -44,7 +46,7 @@ from bench._common import (  # noqa: E402
     throwaway_database,
     wait_until,
 )
-from bench.deaf_time import deaf_gaps, deaf_report  # noqa: E402
+from bench.deaf_time import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
 from bench.licence_call import (  # noqa: E402
     Answer,
     check_filed,
@@ -178,7 +180,10 @@ def our_backends(database_url: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", default="100,250,500", help="comma-separated rungs")
-    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which calls start")
+    parser.add_argument(
+        "--ramp", type=float, default=120.0,
+        help="seconds over which calls start (less than a call's ~200 s: all overlap at the end)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--quick", action="store_true", help="10 calls, everything 10x faster")
     args = parser.parse_args()
@@ -295,6 +300,9 @@ def _report(size, fakes, errors, ended, elapsed, filed, window, pid, load) -> No
           f"{ended}/{size}; {filed.line()}")  # fmt: skip
     for line in deaf_report(deaf_gaps(fake.timeline) for fake in fakes).lines():
         print(line)
+    print("longest deaf gaps:")
+    for line in worst_gaps(fake.timeline for fake in fakes):
+        print(f"  {line}")
     print(f"CPU (share of all cores over {window.seconds:.0f} s): {window.shares()}")
     rss, hwm = status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")
     if rss and hwm:

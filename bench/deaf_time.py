@@ -40,17 +40,42 @@ def _media(command: str) -> bool:
 
 def deaf_gaps(timeline: Sequence[tuple[float, float, str]]) -> list[float]:
     """The deaf gaps of one call, in seconds, from its (received, replied, command) timeline."""
-    gaps: list[float] = []
+    return [gap for gap, _label in labelled_gaps(timeline)]
+
+
+def labelled_gaps(timeline: Sequence[tuple[float, float, str]]) -> list[tuple[float, str]]:
+    """Each deaf gap with where it was: `<listening command> -> <next listening command>`,
+    with the media commands between them (a recording, a prompt without escape digits)."""
+    gaps: list[tuple[float, str]] = []
     since: float | None = None  # the last listening command's reply
     designed = 0.0  # playing and recording time since then
+    path: list[str] = []
     for received, replied, command in timeline:
         if listening(command):
             if since is not None:
-                gaps.append(max(0.0, received - since - designed))
-            since, designed = replied, 0.0
+                label = " -> ".join([*path, _short(command)])
+                gaps.append((max(0.0, received - since - designed), label))
+            since, designed, path = replied, 0.0, [_short(command)]
         elif since is not None and _media(command):
             designed += replied - received
+            path.append(_short(command))
     return gaps
+
+
+def _short(command: str) -> str:
+    """`STREAM FILE tongdai/main_menu "0123"` -> `STREAM FILE tongdai/main_menu`."""
+    words = command.split()
+    if command.upper().startswith(("STREAM FILE", "GET DATA", "RECORD FILE")):
+        text = " ".join(words[:3])  # the command and its file
+        return text.split("/recording/")[0] + "/recording/..." if "/recording/" in text else text
+    return " ".join(words[:3] if command.upper().startswith("WAIT") else words[:2])
+
+
+def worst_gaps(timelines, count: int = 5) -> list[str]:
+    """The `count` longest deaf gaps of all calls, with where they were."""
+    every = [gap for timeline in timelines for gap in labelled_gaps(timeline)]
+    every.sort(key=lambda item: -item[0])
+    return [f"{gap * 1000:.0f} ms: {label}" for gap, label in every[:count]]
 
 
 @dataclass(frozen=True)
