@@ -19,6 +19,9 @@ resident memory.
     .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
     .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~6 minutes
     .venv/bin/python bench/agi_calls.py --quick            # 10 calls at 10x speed: ~30 s
+
+`--no-recording-files`: the fake Asterisk writes no WAV, so the server finds none to turn into
+MP3 (it keeps the recording's length from Asterisk's reply): the flow and the database alone.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ class Durations:
 
 
 async def rung(port: int, calls: int, offset: int, durations: Durations, ramp: float,
-               scale: float, recordings: Path, seed: int):  # fmt: skip
+               scale: float, recordings: Path | None, seed: int):  # fmt: skip
     rng = random.Random(seed)
     fakes = [
         FakeAsterisk(
@@ -159,6 +162,15 @@ def ps_line(classify_pids: dict[int, str]):
     return classify
 
 
+def children_cpu(pid: int) -> float:
+    """CPU seconds of the children `pid` has waited for (cutime + cstime): its ffmpeg runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def our_backends(database_url: str) -> list[int]:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
@@ -186,6 +198,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--quick", action="store_true", help="10 calls, everything 10x faster")
+    parser.add_argument(
+        "--no-recording-files", action="store_true",
+        help="write no WAV for the recordings: the server then converts none to MP3",
+    )  # fmt: skip
     args = parser.parse_args()
     sizes = [int(n) for n in args.calls.split(",")]
     scale = 1.0
@@ -237,15 +253,14 @@ def main() -> None:
                 f"FastAGI server pid {server.pid} on PostgreSQL; {os.cpu_count()} cores, load "
                 f"average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; prompts: "
                 f"{build.built} built, {build.skipped} up to date; time scale {scale:g}; "
-                f"calls start over {args.ramp:g} s"
+                f"calls start over {args.ramp:g} s; recordings "
+                f"{'without' if args.no_recording_files else 'with'} WAV files"
             )
             offset = 0
             for size in sizes:
-                backends = our_backends(url)
-                window = CpuWindow(ps_line({
-                    server.pid: "fastagi", os.getpid(): "callers",
-                    **{pid: "postgres (ours)" for pid in backends},
-                })).start()  # fmt: skip
+                groups = {server.pid: "fastagi", os.getpid(): "callers"}
+                window = CpuWindow(ps_line(groups)).start()
+                children = children_cpu(server.pid)
                 fakes, errors, ended, elapsed = asyncio.run(
                     rung(
                         port,
@@ -258,11 +273,17 @@ def main() -> None:
                         args.seed + offset,
                     )  # fmt: skip
                 )
+                groups.update({pid: "postgres (ours)" for pid in our_backends(url)})
                 window.stop()
+                converting = children_cpu(server.pid) - children
                 load = os.getloadavg()
                 filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
                 offset += size
                 _report(size, fakes, errors, ended, elapsed, filed, window, server.pid, load)
+                print(
+                    f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
+                    f"{converting / (window.seconds * (os.cpu_count() or 1)):.0%}"
+                )
             if durations.unknown:
                 print(f"prompts of unknown length (played as 1 s): {sorted(durations.unknown)}")
         finally:

@@ -572,10 +572,14 @@ def main() -> None:
                     raise SystemExit("the AGI server did not start")
                 time.sleep(2)  # its AMI client logs in
                 window = CpuWindow(_classifier(asterisk.pid, server.pid, url)).start()
+                from bench.agi_calls import children_cpu
+
+                children = children_cpu(server.pid)
                 callers = asyncio.run(
                     run_rung(size, offset, asterisk, speech, rng, args.ramp, scale)
                 )
                 window.stop()
+                ffmpeg = _ffmpeg_line(server.pid, children, window)
                 load = _load()
             finally:
                 if server is not None:
@@ -589,6 +593,7 @@ def main() -> None:
             filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
             offset += size
             complete = _report(size, callers, filed, window, load)
+            print(ffmpeg)
             if complete:
                 best = size
             elif not args.all:
@@ -617,9 +622,11 @@ def _server_env(url: str, work: Path, asterisk) -> dict[str, str]:
 def _classifier(asterisk_pid: int | None, server_pid: int, url: str):
     from bench.agi_calls import our_backends
 
-    ours = set(our_backends(url))
+    ours: set[int] = set()
 
     def classify(pid: int, comm: str) -> str:
+        if not ours:  # at the end of the window, when the server's pool is open
+            ours.update(our_backends(url) or [-1])
         if pid == asterisk_pid:
             return "asterisk"
         if pid == server_pid:
@@ -631,6 +638,16 @@ def _classifier(asterisk_pid: int | None, server_pid: int, url: str):
         return "other"
 
     return classify
+
+
+def _ffmpeg_line(server_pid: int, before: float, window) -> str:
+    from bench.agi_calls import children_cpu
+
+    spent = children_cpu(server_pid) - before
+    return (
+        f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
+        f"{spent / (window.seconds * (os.cpu_count() or 1)):.0%}"
+    )
 
 
 def _listening(port: int) -> bool:
