@@ -13,7 +13,7 @@ few seconds (`--ramp 10` shows that burst); each rung waits for all of its calls
 Per rung it prints the server's added latency per AGI command (from our reply to its next
 command: the flow, the database and the event loop) p50/p95/p99/max against the target
 p99 < 20 ms, errors, whole calls filed with every answer saved and their distinct codes, the
-deaf time (bench/deaf_time.py) overall and per call, CPU by process and the AGI process's
+deaf time (bench/deaf_gaps.py) overall and per call, CPU by process and the AGI process's
 resident memory.
 
     .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
@@ -49,7 +49,7 @@ from bench._common import (  # noqa: E402
     throwaway_database,
     wait_until,
 )
-from bench.deaf_time import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
+from bench.deaf_gaps import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
 from bench.licence_call import (  # noqa: E402
     Answer,
     check_filed,

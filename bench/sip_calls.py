@@ -59,7 +59,7 @@ from bench._common import (  # noqa: E402
     throwaway_database,
     wait_until,
 )
-from bench.deaf_time import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
+from bench.deaf_gaps import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
 from bench.licence_call import Answer, check_filed, check_walk, new_licence, vessel_number  # noqa: E402
 
 SIP_SERVER = ("127.0.0.1", 5060)
@@ -125,6 +125,7 @@ class Caller:
     answers: list[Answer]
     rng: random.Random
     speech: bytes
+    durations: object  # bench.agi_calls.Durations: seconds a prompt file plays
     call_id: str = field(default_factory=lambda: secrets.token_hex(8) + "@127.0.0.1")
     tag: str = field(default_factory=lambda: secrets.token_hex(4))
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -366,6 +367,16 @@ class Caller:
             if predicate(command):
                 return command
 
+    def _prompt_seconds(self, command: str) -> float:
+        if command.upper().startswith("EXEC READ"):
+            quoted = re.search(r'"([^"]*)"', command)
+            arguments = (quoted[1] if quoted else command.split(None, 2)[2]).split(",")
+            files = arguments[1].split("&") if len(arguments) > 1 else []
+            return sum(self.durations(name) for name in files if name)
+        if command.startswith("GET DATA"):
+            return self.durations(command.split()[2])
+        return 0.0
+
     async def walk(self, scale: float) -> None:
         for answer in self.answers:
             if answer.silent:
@@ -380,6 +391,8 @@ class Caller:
                 self.press("#")
                 continue
             first = await self.next_event(lambda c: c.startswith(WAITING))
+            # A Read or GET DATA plays the question itself: the caller hears it out first.
+            await asyncio.sleep(self._prompt_seconds(first))
             await asyncio.sleep(self.rng.uniform(1.0, 3.0) * scale)
             self.press(answer.keys[0])
             for key in answer.keys[1:]:
@@ -452,7 +465,7 @@ class AmiFeed:
 
 
 async def run_rung(size: int, offset: int, asterisk, speech: bytes, rng: random.Random,
-                   ramp: float, scale: float) -> list[Caller]:  # fmt: skip
+                   ramp: float, scale: float, durations) -> list[Caller]:  # fmt: skip
     callers = {
         f"091{offset + i:07d}": Caller(
             number=f"091{offset + i:07d}",
@@ -461,6 +474,7 @@ async def run_rung(size: int, offset: int, asterisk, speech: bytes, rng: random.
             answers=list(new_licence(vessel_number(offset + i))),
             rng=random.Random(rng.random()),
             speech=speech,
+            durations=durations,
         )
         for i in range(size)
     }
@@ -535,6 +549,11 @@ def main() -> None:
 
     settings = load_checked_settings()
     check_walk(new_licence(), {c: p.phone_questions for c, p in settings.procedures.items()})
+    from bench.agi_calls import Durations
+    from ivr.audio import PromptFiles, build_prompts
+
+    build_prompts(settings, progress=False)
+    durations = Durations(PromptFiles.of(settings).root, settings.asterisk.sounds_prefix, 1.0)
     extra = {}
     if args.rtp_ports:
         start, end = args.rtp_ports.split("-")
@@ -556,8 +575,6 @@ def main() -> None:
             asterisk.start()
             server = None
             try:
-                from ivr.audio import build_prompts
-
                 build_prompts(settings, asterisk_dir=asterisk.sounds_dir, progress=False)
                 env = _server_env(url, work, asterisk)
                 if not migrated:
@@ -576,7 +593,7 @@ def main() -> None:
 
                 children = children_cpu(server.pid)
                 callers = asyncio.run(
-                    run_rung(size, offset, asterisk, speech, rng, args.ramp, scale)
+                    run_rung(size, offset, asterisk, speech, rng, args.ramp, scale, durations)
                 )
                 window.stop()
                 ffmpeg = _ffmpeg_line(server.pid, children, window)

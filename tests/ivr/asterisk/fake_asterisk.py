@@ -209,6 +209,12 @@ class FakeAsterisk:
             return f"200 result=0 endpos={int(seconds * 8000)}"
         if command.startswith("GET DATA"):
             return await self._paced_get_data(command)
+        if command.startswith("EXEC Read "):
+            return await self._paced_read(command)
+        if command.startswith("EXEC Playback "):
+            files = re.match(r'EXEC Playback "([^"]*)"', command).group(1)
+            await asyncio.sleep(sum(self.durations(name) for name in files.split("&") if name))
+            return self._answer(command)
         if command.startswith("WAIT FOR DIGIT"):
             think = self._think()
             if not self.script or not isinstance(self.script[0], str):
@@ -224,6 +230,31 @@ class FakeAsterisk:
             if self.script and isinstance(self.script[0], Speak):
                 await asyncio.sleep(think + self.script[0].seconds)
             return self._answer(command)
+        return self._answer(command)
+
+    async def _paced_read(self, command: str) -> str | None:
+        """Read(variable,file&file...,maxdigits,options,attempts,timeout): the files play to
+        the end, then the caller's keys after their Think; the keys themselves are answered
+        by `_answer` (the Think items taken out of its way)."""
+        arguments = re.match(r'EXEC Read "([^"]*)"', command).group(1).split(",")
+        files = [name for name in arguments[1].split("&") if name]
+        most = int(arguments[2] or 0) if len(arguments) > 2 else 0
+        timeout = float(arguments[5]) if len(arguments) > 5 and arguments[5] else 6.0
+        await asyncio.sleep(sum(self.durations(name) for name in files))
+        taken: list[str] = []
+        while True:
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                break
+            head = self.script.pop(0)
+            taken.append(head)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(timeout)
+                break
+            await asyncio.sleep(think)
+            if head == "#" or (most and len([k for k in taken if k != "#"]) >= most):
+                break
+        self.script[:0] = taken
         return self._answer(command)
 
     async def _paced_get_data(self, command: str) -> str | None:

@@ -1,6 +1,6 @@
 """The call benchmarks' shared licence walk (bench/licence_call.py) is today's call, the paced
 fake Asterisk walks it through the FastAGI server, and deaf gaps are measured as documented
-(bench/deaf_time.py)."""
+(bench/deaf_gaps.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bench.agi_calls import paced_script
-from bench.deaf_time import deaf_gaps, listening
+from bench.deaf_gaps import deaf_gaps, listening
 from bench.licence_call import check_walk, new_licence
 from intake.models import Dossier
 from intake.statuses import DossierStatus
