@@ -1,12 +1,27 @@
-"""FastAGI under load: N simultaneous calls walking a whole licence application.
+"""The FastAGI ladder: N simultaneous licence calls paced as real calls are.
 
-The server runs as `tongdai agi` (its own process) on a throw-away PostgreSQL database; the
-callers are protocol-level (a scripted Asterisk per call, tests/ivr/asterisk/fake_asterisk.py),
-all started at once. Prints, for N = 50, 200, 500: whole calls per second, the server's added
-latency per AGI command (from our answer to its next command: the flow engine, the database and
-the event loop), errors, and the AGI process's peak resident memory.
+The server runs as `tongdai agi` (its own process) on a throw-away PostgreSQL database; each
+caller is a scripted Asterisk (tests/ivr/asterisk/fake_asterisk.py) walking today's new-licence
+call (bench/licence_call.py) at a real call's pace: every STREAM FILE plays for its prompt file's
+length (the built prompt audio), the caller answers 1-3 s after the question ends and types
+further digits 0.25 s apart, recordings last their length and the call ends in silence while
+the code is read out. Calls start at random over `--ramp` (120) seconds, less than a call lasts
+(about 200 s), so all of them are in progress together before the first ends, and their
+submits are spread as real arrivals would be rather than bunched on the code counter in a
+few seconds (`--ramp 10` shows that burst); each rung waits for all of its calls to end.
 
-    .venv/bin/python bench/agi_calls.py [--calls 50,200,500]
+Per rung it prints the server's added latency per AGI command (from our reply to its next
+command: the flow, the database and the event loop) p50/p95/p99/max against the target
+p99 < 20 ms, errors, whole calls filed with every answer saved and their distinct codes, the
+deaf time (bench/deaf_gaps.py) overall and per call, CPU by process and the AGI process's
+resident memory.
+
+    .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
+    .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~6 minutes
+    .venv/bin/python bench/agi_calls.py --quick            # 10 calls at 10x speed: ~30 s
+
+`--no-recording-files`: the fake Asterisk writes no WAV, so the server finds none to turn into
+MP3 (it keeps the recording's length from Asterisk's reply): the flow and the database alone.
 """
 
 from __future__ import annotations
@@ -14,113 +29,305 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port, status_kib, summarize, throwaway_database  # noqa: E402
-from tests.ivr.asterisk.fake_asterisk import FakeAsterisk, Speak, keys  # noqa: E402
+from bench._common import (  # noqa: E402
+    CpuWindow,
+    free_port,
+    status_kib,
+    summarize,
+    throwaway_database,
+    wait_until,
+)
+from bench.deaf_gaps import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
+from bench.licence_call import (  # noqa: E402
+    Answer,
+    check_filed,
+    check_walk,
+    new_licence,
+    vessel_number,
+)
+from tests.ivr.asterisk.fake_asterisk import (  # noqa: E402
+    SILENCE,
+    FakeAsterisk,
+    Speak,
+    Think,
+)
 
-LICENCE = ["1", "1", "90617#", "1", "012345678901#", "1", Speak(3), Speak(4), "1", "1", "1"]
+TARGET_P99 = 0.020
+KEY_GAP = 0.25  # seconds between the digits of one answer
 
 
-async def wave(port: int, calls: int, offset: int) -> tuple[float, list[float], int, int]:
+def paced_script(answers: list[Answer], rng: random.Random, scale: float) -> list:
+    """The fake Asterisk's script: think 1-3 s before each answer, then its keys or speech."""
+    script: list = []
+    for answer in answers:
+        if answer.silent:
+            script.append(SILENCE)
+            continue
+        script.append(Think(rng.uniform(1.0, 3.0) * scale))
+        if answer.speak:
+            script.append(Speak(answer.speak))
+            continue
+        for number, key in enumerate(answer.keys):
+            if number:
+                script.append(Think(KEY_GAP * scale))
+            script.append(key)
+    return script
+
+
+class Durations:
+    """Seconds each STREAM FILE plays: the prompt manifest's, else the WAV's own length (a
+    prompt assembled from parts), else 1 s (counted as unknown)."""
+
+    def __init__(self, prompts_dir: Path, prefix: str, scale: float) -> None:
+        import json
+
+        manifest = json.loads((prompts_dir / "manifest.json").read_text(encoding="utf-8"))
+        self.seconds = {f"{prefix}/{key}": entry["seconds"] for key, entry in manifest.items()}
+        self.asterisk_dir = prompts_dir / "asterisk"
+        self.prefix = prefix
+        self.scale = scale
+        self.unknown: set[str] = set()
+
+    def __call__(self, name: str) -> float:
+        if name not in self.seconds:
+            self.seconds[name] = self._from_file(name)
+        return self.seconds[name] * self.scale
+
+    def _from_file(self, name: str) -> float:
+        stem = name.removeprefix(self.prefix + "/")
+        for path in (self.asterisk_dir / f"{stem}.wav", Path(f"{name}.wav")):
+            try:
+                with wave.open(str(path)) as audio:
+                    return audio.getnframes() / audio.getframerate()
+            except (OSError, wave.Error, EOFError):
+                continue
+        self.unknown.add(name)
+        return 1.0
+
+
+async def rung(port: int, calls: int, offset: int, durations: Durations, ramp: float,
+               scale: float, recordings: Path | None, seed: int):  # fmt: skip
+    rng = random.Random(seed)
     fakes = [
         FakeAsterisk(
             port,
             callerid=f"091{offset + i:07d}",
             uniqueid=f"{offset + i}.1",
-            script=keys(*LICENCE),
+            script=paced_script(list(new_licence(vessel_number(offset + i))), rng, scale),
+            recording_dir=recordings,
             timed=True,
+            durations=durations,
         )
         for i in range(calls)
     ]
+
+    async def one(fake: FakeAsterisk, delay: float):
+        await asyncio.sleep(delay)
+        return await fake.call()
+
+    delays = sorted(rng.uniform(0, ramp) for _ in fakes)
     started = time.perf_counter()
-    results = await asyncio.gather(*(fake.call() for fake in fakes), return_exceptions=True)
+    results = await asyncio.gather(
+        *(one(fake, delay) for fake, delay in zip(fakes, delays, strict=True)),
+        return_exceptions=True,
+    )
     elapsed = time.perf_counter() - started
-    errors = sum(isinstance(result, BaseException) for result in results)
-    finished = sum(
+    errors = [result for result in results if isinstance(result, BaseException)]
+    ended = sum(
         1 for fake in fakes if fake.variables.get("TONGDAI_NEXT") == "hangup" and fake.script == []
     )
-    latencies = [value for fake in fakes for value in fake.latencies]
-    return elapsed, latencies, errors, finished
+    return fakes, errors, ended, elapsed
 
 
-def wait_for_port(port: int, seconds: float = 30) -> None:
-    import socket
+def ps_line(classify_pids: dict[int, str]):
+    def classify(pid: int, comm: str) -> str:
+        if pid in classify_pids:
+            return classify_pids[pid]
+        if comm.startswith("postgres"):
+            return "postgres (other databases and background)"
+        return "other"
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit("the AGI server did not start")
+    return classify
+
+
+def children_cpu(pid: int) -> float:
+    """CPU seconds of the children `pid` has waited for (cutime + cstime): its ffmpeg runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def our_backends(database_url: str) -> list[int]:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = make_url(database_url).database
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                )
+            )
+    finally:
+        engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", default="50,200,500", help="comma-separated call counts")
+    parser.add_argument("--calls", default="100,250,500", help="comma-separated rungs")
+    parser.add_argument(
+        "--ramp", type=float, default=120.0,
+        help="seconds over which calls start (less than a call's ~200 s: all overlap at the end)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--quick", action="store_true", help="10 calls, everything 10x faster")
+    parser.add_argument(
+        "--no-recording-files", action="store_true",
+        help="write no WAV for the recordings: the server then converts none to MP3",
+    )  # fmt: skip
     args = parser.parse_args()
     sizes = [int(n) for n in args.calls.split(",")]
+    scale = 1.0
+    if args.quick:
+        sizes, scale, args.ramp = [10], 0.1, 1.0
+
+    os.environ.setdefault("TONGDAI_CONFIG", str(ROOT / "config.toml"))
+    os.environ.setdefault("TONGDAI_DATA_DIR", str(ROOT / "var"))
+    from ivr.audio import PromptFiles, build_prompts
+    from tongdai.startup import load_checked_settings
+
+    settings = load_checked_settings()
+    check_walk(new_licence(), {c: p.phone_questions for c, p in settings.procedures.items()})
+    build = build_prompts(settings, progress=False)
+    prompts = PromptFiles.of(settings).root
+    durations = Durations(prompts, settings.asterisk.sounds_prefix, scale)
 
     with throwaway_database("tongdai_bench_agi") as url, tempfile.TemporaryDirectory() as data:
+        recordings = Path(data) / "spool"
+        recordings.mkdir()
+        config = Path(data) / "config.toml"
+        text = Path(os.environ["TONGDAI_CONFIG"]).read_text(encoding="utf-8")
+        if 'recording_dir_local = ""' not in text:
+            raise SystemExit('config.toml has no `recording_dir_local = ""` to point at the spool')
+        config.write_text(
+            text.replace('recording_dir_local = ""', f'recording_dir_local = "{recordings}"'),
+            encoding="utf-8",
+        )
+        (Path(data) / "prompts").symlink_to(prompts)  # prompts assembled by the server, if any
         env = {
             **os.environ,
             "DATABASE_URL": url,
+            "TONGDAI_CONFIG": str(config),
             "TONGDAI_DATA_DIR": data,
             "TONGDAI_SECRET_KEY": "bench",
             "TONGDAI_LOG_LEVEL": "WARNING",
         }
-        subprocess.run(
-            [sys.executable, "-m", "tongdai", "db", "upgrade"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        env.pop("TONGDAI_AMI_URL", None)
+        subprocess.run([sys.executable, "-m", "tongdai", "db", "upgrade"], env=env, cwd=ROOT,
+                       check=True, capture_output=True)  # fmt: skip
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "tongdai", "agi", "--port", str(port)], env=env, cwd=ROOT
         )
         try:
-            wait_for_port(port)
+            if not wait_until(lambda: _listening(port), 30):
+                raise SystemExit("the AGI server did not start")
             print(
-                f"FastAGI server pid {server.pid} on PostgreSQL; whole licence calls "
-                f"({len(LICENCE)} caller inputs, ~58 AGI commands each)"
-            )
-            print(
-                f"{'calls':>6} {'calls/s':>8} {'commands':>9} {'p50 ms':>7} {'p95 ms':>7} "
-                f"{'p99 ms':>7} {'max ms':>7} {'errors':>6} {'done':>5}"
+                f"FastAGI server pid {server.pid} on PostgreSQL; {os.cpu_count()} cores, load "
+                f"average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; prompts: "
+                f"{build.built} built, {build.skipped} up to date; time scale {scale:g}; "
+                f"calls start over {args.ramp:g} s; recordings "
+                f"{'without' if args.no_recording_files else 'with'} WAV files"
             )
             offset = 0
             for size in sizes:
-                elapsed, latencies, errors, done = asyncio.run(wave(port, size, offset))
-                offset += size
-                s = summarize(latencies)
-                print(
-                    f"{size:>6} {size / elapsed:>8.1f} {s.count:>9} {s.p50 * 1000:>7.2f} "
-                    f"{s.p95 * 1000:>7.2f} {s.p99 * 1000:>7.2f} {s.max * 1000:>7.1f} "
-                    f"{errors:>6} {done:>5}"
+                groups = {server.pid: "fastagi", os.getpid(): "callers"}
+                window = CpuWindow(ps_line(groups)).start()
+                children = children_cpu(server.pid)
+                fakes, errors, ended, elapsed = asyncio.run(
+                    rung(
+                        port,
+                        size,
+                        offset,
+                        durations,
+                        args.ramp,
+                        scale,
+                        recordings,
+                        args.seed + offset,
+                    )  # fmt: skip
                 )
-            peak = status_kib(server.pid, "VmHWM")
-            print(
-                f"AGI process peak resident memory: {peak / 1024:.1f} MiB"
-                if peak
-                else "AGI process memory: unavailable"
-            )
+                groups.update({pid: "postgres (ours)" for pid in our_backends(url)})
+                window.stop()
+                converting = children_cpu(server.pid) - children
+                load = os.getloadavg()
+                filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
+                offset += size
+                _report(size, fakes, errors, ended, elapsed, filed, window, server.pid, load)
+                print(
+                    f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
+                    f"{converting / (window.seconds * (os.cpu_count() or 1)):.0%}"
+                )
+            if durations.unknown:
+                print(f"prompts of unknown length (played as 1 s): {sorted(durations.unknown)}")
         finally:
             server.send_signal(signal.SIGINT)
             try:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _report(size, fakes, errors, ended, elapsed, filed, window, pid, load) -> None:
+    latencies = summarize([value for fake in fakes for value in fake.latencies])
+    verdict = "PASS" if latencies.p99 < TARGET_P99 and not errors else "FAIL"
+    commands = sum(len(fake.timeline) for fake in fakes)
+    print(
+        f"\n== {size} simultaneous calls: {elapsed:.0f} s, {commands} AGI commands "
+        f"({commands / elapsed:.0f}/s), load average {load[0]:.2f} {load[1]:.2f} at the end"
+    )
+    print(
+        f"added latency per command: p50 {latencies.p50 * 1000:.2f} ms, p95 "
+        f"{latencies.p95 * 1000:.2f} ms, p99 {latencies.p99 * 1000:.2f} ms, max "
+        f"{latencies.max * 1000:.0f} ms; {verdict} against p99 < {TARGET_P99 * 1000:.0f} ms"
+    )
+    kinds: dict[str, int] = {}
+    for error in errors:
+        kinds[type(error).__name__] = kinds.get(type(error).__name__, 0) + 1
+    print(f"errors: {len(errors)} {kinds or ''}; calls ended by the server's goodbye: "
+          f"{ended}/{size}; {filed.line()}")  # fmt: skip
+    for line in deaf_report(deaf_gaps(fake.timeline) for fake in fakes).lines():
+        print(line)
+    print("longest deaf gaps:")
+    for line in worst_gaps(fake.timeline for fake in fakes):
+        print(f"  {line}")
+    print(f"CPU (share of all cores over {window.seconds:.0f} s): {window.shares()}")
+    rss, hwm = status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM")
+    if rss and hwm:
+        print(f"AGI process resident memory: {rss / 1024:.0f} MiB now, peak {hwm / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from ivr.prompts import part_keys
 from tongdai.startup import load_checked_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.licence_call import engine_events, new_licence  # noqa: E402
+
 TARGET_SECONDS = 150.0
 
 FEES = {"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0}
@@ -39,25 +43,10 @@ SUBMITTED = {
     "vessel_safety": engine.Outcome("ok", data={
         "spoken_code": "2612010002", "due": "2026-12-08", "missing": []}),
 }  # fmt: skip
-NEW = (
-    engine.Keys("1"),  # main menu: fishing licence
-    engine.Keys("1"),  # new licence
-    engine.Keys("90617#"),  # vessel number
-    engine.Keys("1"),  # vessel read back: correct
-    engine.Keys("2"),  # the vessel's length: 12 to under 15 m
-    engine.Keys("012345678901#"),  # citizen id
-    engine.Keys("1"),  # citizen id read back: correct
-    engine.Keys("05091975#"),  # the owner's date of birth
-    engine.Keys("1"),  # date of birth read back: correct
-    engine.Recorded("rec-1", 4.0),  # owner's name
-    engine.Keys("3"),  # go on without hearing it back
-    engine.Recorded("rec-2", 4.0),  # address
-    engine.Keys("3"),
-    engine.Keys("1"),  # delivery by post
-    engine.Keys("1"),  # notify the phone calling
-    engine.Keys("1"),  # summary: send
-    engine.Keys(""),  # the code, due date, SMS and hotline heard; nothing more wanted
-)
+# Today's licence call, shared with the call ladders (bench/licence_call.py): the vessel and
+# its length, the citizen id, the date of birth, two recordings not heard back, by post, SMS to
+# this phone, send; then the code, due date, SMS and hotline heard, nothing more wanted.
+NEW = tuple(engine_events(new_licence()))
 REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
 # The safety certificate: no variant, no date of birth (config.toml phone_questions).
 SAFETY = (engine.Keys("2"), *NEW[2:7], *NEW[9:])

@@ -128,7 +128,8 @@ class AgiServer:
     def _report_deaf_time(self, this: _Connection) -> None:
         """One line per call: the gaps in which a key typed ahead would be lost (from the end
         of one command that plays or listens to the start of the next) and the flow steps
-        behind them. bench/deaf_time.py reads these lines."""
+        behind them. Operators read these lines;
+        bench/agi_calls.py measures the same gaps from Asterisk's side."""
         gaps = this.channel.deaf_gaps if this.channel is not None else []
         if this.call_id is None or not gaps:
             return

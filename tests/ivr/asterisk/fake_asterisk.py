@@ -7,13 +7,21 @@ The script is a queue of what the caller does:
 - SILENCE: the Read (or one WAIT FOR DIGIT) times out;
 - Speak(seconds) / MUTE: the next RECORD FILE records a tone that long / nothing;
 - Meanwhile(action): `action()` runs before the next command is answered;
+- Think(seconds): a paced caller waits this long before the next key or speech;
 - when the queue runs out the caller hangs up (as a HANGUP line, a 511, or a closed socket).
+
+Paced calls (benchmarks: `durations` set) take the time a real call takes: each STREAM FILE plays
+for its file's length and is heard to the end, keys come at WAIT FOR DIGIT (or GET DATA) after
+the caller's Think, silence lasts the command's timeout and a Speak lasts its seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import re
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +35,13 @@ MUTE = "M"
 
 @dataclass(frozen=True)
 class Speak:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Think:
+    """Paced calls only: the caller waits `seconds` before the next key or speech."""
+
     seconds: float
 
 
@@ -64,9 +79,10 @@ class FakeAsterisk:
     # server itself took. Filled when `timed` is set (benchmarks).
     timed: bool = False
     latencies: list[float] = field(default_factory=list)
-    # Seconds the caller takes over a command that plays or listens (its audio, then the answer),
-    # before it is answered: a paced caller for benchmarks. None answers at once.
-    pace: Callable[[str], float] | None = None
+    # Paced calls: the seconds a STREAM FILE of this name plays (None: not paced).
+    durations: Callable[[str], float] | None = None
+    # (received, replied, command) per command, perf_counter seconds, when `timed` is set.
+    timeline: list[tuple[float, float, str]] = field(default_factory=list)
 
     async def call(self) -> FakeAsterisk:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -96,9 +112,11 @@ class FakeAsterisk:
                         DEAD_CHANNEL,
                     )
                     continue
-                if self.pace is not None and command.startswith(("EXEC ", "RECORD FILE")):
-                    await asyncio.sleep(self.pace(command))
-                reply = self._answer(command)
+                received_at = time.perf_counter()
+                if self.durations is not None:
+                    reply = await self._paced_answer(command)
+                else:
+                    reply = self._answer(command)
                 if reply is None:  # the script ran out: the caller hangs up now
                     if self.hangup_style == "close":
                         break
@@ -116,6 +134,8 @@ class FakeAsterisk:
                 self._say(writer, command, reply)
                 await writer.drain()
                 sent_at = time.perf_counter()
+                if self.timed:
+                    self.timeline.append((received_at, sent_at, command))
         finally:
             writer.close()
         return self
@@ -194,8 +214,6 @@ class FakeAsterisk:
     def _write_tone(self, name: str, seconds: float) -> None:
         if self.recording_dir is None:
             return
-        import math
-        import struct
         import wave
 
         self.recording_dir.mkdir(parents=True, exist_ok=True)
@@ -203,8 +221,107 @@ class FakeAsterisk:
             audio.setnchannels(1)
             audio.setsampwidth(2)
             audio.setframerate(8000)
-            frames = int(seconds * 8000)
-            audio.writeframes(b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
-                for i in range(frames)
-            ))  # fmt: skip
+            audio.writeframes(_tone(int(seconds * 8000)))
+
+    # ---- paced calls ---------------------------------------------------------------------
+
+    def _think(self) -> float:
+        """Pop the Think items (and run the Meanwhile ones) at the head of the script."""
+        seconds = 0.0
+        while self.script and isinstance(self.script[0], Think | Meanwhile):
+            item = self.script.pop(0)
+            if isinstance(item, Think):
+                seconds += item.seconds
+            else:
+                item.action()
+        return seconds
+
+    async def _paced_answer(self, command: str) -> str | None:
+        assert self.durations is not None
+        if command.startswith("STREAM FILE"):
+            name = command.split()[2]
+            self.played.append(name)
+            seconds = self.durations(name)
+            await asyncio.sleep(seconds)
+            return f"200 result=0 endpos={int(seconds * 8000)}"
+        if command.startswith("GET DATA"):
+            return await self._paced_get_data(command)
+        if command.startswith("EXEC Read "):
+            return await self._paced_read(command)
+        if command.startswith("EXEC Playback "):
+            files = re.match(r'EXEC Playback "([^"]*)"', command).group(1)
+            await asyncio.sleep(sum(self.durations(name) for name in files.split("&") if name))
+            return self._answer(command)
+        if command.startswith("WAIT FOR DIGIT"):
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                return None
+            head = self.script.pop(0)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(int(command.split()[3]) / 1000)
+                return "200 result=0 (timeout)"
+            await asyncio.sleep(think)
+            return f"200 result={ord(head)}"
+        if command.startswith("RECORD FILE"):
+            think = self._think()
+            if self.script and isinstance(self.script[0], Speak):
+                await asyncio.sleep(think + self.script[0].seconds)
+            return self._answer(command)
+        return self._answer(command)
+
+    async def _paced_read(self, command: str) -> str | None:
+        """Read(variable,file&file...,maxdigits,options,attempts,timeout): the files play to
+        the end, then the caller's keys after their Think; the keys themselves are answered
+        by `_answer` (the Think items taken out of its way)."""
+        arguments = re.match(r'EXEC Read "([^"]*)"', command).group(1).split(",")
+        files = [name for name in arguments[1].split("&") if name]
+        most = int(arguments[2] or 0) if len(arguments) > 2 else 0
+        timeout = float(arguments[5]) if len(arguments) > 5 and arguments[5] else 6.0
+        await asyncio.sleep(sum(self.durations(name) for name in files))
+        taken: list[str] = []
+        while True:
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                break
+            head = self.script.pop(0)
+            taken.append(head)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(timeout)
+                break
+            await asyncio.sleep(think)
+            if head == "#" or (most and len([k for k in taken if k != "#"]) >= most):
+                break
+        self.script[:0] = taken
+        return self._answer(command)
+
+    async def _paced_get_data(self, command: str) -> str | None:
+        """GET DATA <file> [timeout ms] [max digits]: the file plays, then keys until `#` or
+        the maximum (`#` is not returned, as Asterisk does)."""
+        words = command.split()
+        name = words[2]
+        timeout = int(words[3]) / 1000 if len(words) > 3 else 6.0
+        most = int(words[4]) if len(words) > 4 else 1024
+        self.played.append(name)
+        await asyncio.sleep(self.durations(name))
+        typed = ""
+        while len(typed) < most:
+            think = self._think()
+            if not self.script or not isinstance(self.script[0], str):
+                return None if not typed else f"200 result={typed}"
+            head = self.script.pop(0)
+            if head in (SILENCE, MUTE):
+                await asyncio.sleep(timeout)
+                return f"200 result={typed} (timeout)"
+            await asyncio.sleep(think)
+            if head == "#":
+                break
+            typed += head
+        return f"200 result={typed}"
+
+
+@functools.cache
+def _tone(frames: int) -> bytes:
+    """A 440 Hz tone of `frames` 8 kHz 16-bit samples (computed once per length)."""
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(frames)
+    )

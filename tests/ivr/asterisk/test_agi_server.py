@@ -244,7 +244,7 @@ def test_an_unknown_agi_script_is_refused(agi_port, agi_runtime, session):
 
 def test_each_call_logs_the_gaps_between_its_commands_when_it_ends(agi_port, agi_runtime, caplog):
     """The deaf time: from the end of one command that plays or listens to the start of the
-    next, when a key typed ahead is lost (bench/deaf_time.py reads these lines)."""
+    next, when a key typed ahead is lost (operators read these lines)."""
     caplog.set_level(logging.INFO, logger="ivr.asterisk.agi_server")
     fake = call(agi_port, agi_runtime, "1", "1", "90617#", "1")
 

@@ -1,0 +1,69 @@
+"""The call benchmarks' shared licence walk (bench/licence_call.py) is today's call, the paced
+fake Asterisk walks it through the FastAGI server, and deaf gaps are measured as documented
+(bench/deaf_gaps.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from sqlalchemy import select
+
+from bench.agi_calls import paced_script
+from bench.deaf_gaps import deaf_gaps, listening
+from bench.licence_call import check_walk, new_licence
+from intake.models import Dossier
+from intake.statuses import DossierStatus
+from ivr.models import Recording
+from tests.ivr.asterisk.fake_asterisk import FakeAsterisk
+
+
+def _phone_questions(settings) -> dict:
+    return {code: p.phone_questions for code, p in settings.procedures.items()}
+
+
+def test_the_benchmarks_walk_is_the_call_the_flow_asks_today(base_settings):
+    check_walk(new_licence(), _phone_questions(base_settings))
+
+
+def test_a_walk_the_flow_no_longer_asks_stops_the_benchmark_naming_the_question(base_settings):
+    without_birth_date = [a for a in new_licence() if not a.question.startswith("birth_date")]
+    with pytest.raises(SystemExit, match="expects the question 'owner_name'.*'birth_date'"):
+        check_walk(without_birth_date, _phone_questions(base_settings))
+
+
+def test_a_paced_fake_asterisk_files_the_licence_through_the_agi_server(
+    agi_port, agi_runtime, session
+):
+    # Prompts of no length and no thinking: the pacing machinery, not the clock. The caller
+    # hangs up at the code instead of waiting out the silence.
+    script = paced_script(list(new_licence())[:-1], random.Random(1), scale=0.0)
+    spool = agi_runtime.settings.asterisk.recording_dir_local
+    fake = FakeAsterisk(agi_port, script=script, durations=lambda name: 0.0, timed=True,
+                        recording_dir=__import__("pathlib").Path(spool))  # fmt: skip
+    asyncio.run(fake.call())
+    dossier = session.scalars(select(Dossier)).one()
+    assert dossier.status is DossierStatus.RECEIVED
+    assert dossier.form["date_of_birth"] == "1975-09-05"
+    assert len(session.scalars(select(Recording)).all()) == 2
+    assert "tongdai/main_menu" in fake.played
+    timed = [command for _, _, command in fake.timeline]
+    assert timed and timed == [command for command, _ in fake.transcript][: len(timed)]
+    assert any(listening(command) for _, _, command in fake.timeline)
+
+
+def test_deaf_gaps_leave_out_prompts_without_keys_and_recordings():
+    timeline = [
+        (0.0, 1.0, 'STREAM FILE tongdai/main_menu "0123456789*#"'),
+        (1.002, 2.0, "WAIT FOR DIGIT 6000"),  # 2 ms deaf
+        (2.1, 2.1, 'SET VARIABLE X "1"'),
+        (2.3, 3.3, 'STREAM FILE tongdai/owner_name ""'),  # played by design
+        (3.4, 7.4, 'RECORD FILE /var/spool/x wav "#" 30000 BEEP s=4'),  # spoken by design
+        (7.9, 8.5, 'STREAM FILE tongdai/review_choice "0123456789*#"'),
+        (9.0, 9.0, 'SET VARIABLE TONGDAI_NEXT "hangup"'),
+    ]
+    # The second gap: 2.0 -> 7.9 less the prompt (1 s) and the recording (4 s).
+    assert deaf_gaps(timeline) == pytest.approx([0.002, 0.9])
+    assert not listening('STREAM FILE tongdai/goodbye ""')
+    assert listening("GET DATA tongdai/vessel_digits 6000 6")
