@@ -101,6 +101,10 @@ class Probe:
         info["statements"] += 1
         if "dossier_code_counter" in statement:
             info["counter_sent"] = time.perf_counter()
+            info["after"] = []
+        elif "after" in info and len(info["after"]) < 40:
+            at = time.perf_counter() - info["counter_got"]
+            info["after"].append(f"{at * 1000:.1f} ms {' '.join(statement.split())[:60]}")
 
     @staticmethod
     def _after(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -124,6 +128,7 @@ class Probe:
             line["wait"] = info["counter_got"] - info["counter_sent"]
             line["work"] = info.get("commit_sent", now) - info["counter_got"]
             line["held"] = now - info["counter_got"]
+            line["after"] = info.get("after", [])
         with self.lock:
             self.out.write(json.dumps(line) + "\n")
 
@@ -411,7 +416,7 @@ def run_rung(
             pacing,
             seed + p,
         )
-        processes.append(context.Process(target=_client_process, args=(job, results)))
+        processes.append(context.Process(target=_client_process, args=(job, results), daemon=True))
     for process in processes:
         process.start()
     result = RungResult(callers)
@@ -663,6 +668,11 @@ def report_rung(
             f"{hold.max * 1000:.0f} ms (of which work before the commit began"
             f" {work.p50 * 1000:.1f}/{work.p99 * 1000:.1f}/{work.max * 1000:.0f} ms)"
         )
+        typical = sorted(held, key=lambda line: line["held"])[len(held) // 2]
+        print(
+            f"    a median submit, after the counter's upsert: {len(typical['after'])} statements"
+            + "".join(f"\n      {statement}" for statement in typical["after"])
+        )
     statements = summarize([line["n"] for line in probe])
     print(
         f"  SQL statements per pooled connection use (about one per request): p50"
@@ -678,6 +688,7 @@ def report_rung(
             for name, spent in sorted(cpu.used.items(), key=lambda item: -item[1])
             if spent / capacity >= 0.005
         )
+        + f", processes that ended meanwhile (not ours) {cpu.unaccounted / capacity:.0%}"
         + f"; each client process {per_client} of a core"
     )
     if requests:
