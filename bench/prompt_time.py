@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr import engine
-from ivr.audio import PromptFiles, build_prompts
-from ivr.prompts import part_keys
-from tongdai.startup import load_checked_settings
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.licence_call import NEW_LICENCE  # noqa: E402
+from ivr import engine  # noqa: E402
+from ivr.audio import PromptFiles, build_prompts  # noqa: E402
+from ivr.prompts import part_keys  # noqa: E402
+from tongdai.startup import load_checked_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 150.0
@@ -39,25 +44,8 @@ SUBMITTED = {
     "vessel_safety": engine.Outcome("ok", data={
         "spoken_code": "2612010002", "due": "2026-12-08", "missing": []}),
 }  # fmt: skip
-NEW = (
-    engine.Keys("1"),  # main menu: fishing licence
-    engine.Keys("1"),  # new licence
-    engine.Keys("90617#"),  # vessel number
-    engine.Keys("1"),  # vessel read back: correct
-    engine.Keys("2"),  # the vessel's length: 12 to under 15 m
-    engine.Keys("012345678901#"),  # citizen id
-    engine.Keys("1"),  # citizen id read back: correct
-    engine.Keys("05091975#"),  # the owner's date of birth
-    engine.Keys("1"),  # date of birth read back: correct
-    engine.Recorded("rec-1", 4.0),  # owner's name
-    engine.Keys("3"),  # go on without hearing it back
-    engine.Recorded("rec-2", 4.0),  # address
-    engine.Keys("3"),
-    engine.Keys("1"),  # delivery by post
-    engine.Keys("1"),  # notify the phone calling
-    engine.Keys("1"),  # summary: send
-    engine.Keys(""),  # the code, due date, SMS and hotline heard; nothing more wanted
-)
+# Today's new licence, the answers every bench walks (bench/licence_call.py).
+NEW = tuple(answer.event("90617", f"rec-{i}") for i, answer in enumerate(NEW_LICENCE))
 REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
 # The safety certificate: no variant, no date of birth (config.toml phone_questions).
 SAFETY = (engine.Keys("2"), *NEW[2:7], *NEW[9:])
