@@ -278,8 +278,16 @@ class ClientJob:
     seed: int
 
 
-def _client_process(job: ClientJob, results) -> None:
+def _client_process(job: ClientJob, results, ready, go, start) -> None:
+    """Imports first, then waits with the others: on a busy machine a process can take seconds
+    to start, and its callers must not all dial at once to catch up with the schedule."""
     try:
+        import aiohttp  # noqa: F401
+        import twilio.request_validator  # noqa: F401
+
+        ready.wait(timeout=300)
+        go.wait(timeout=300)
+        job.t0 = start.value
         results.put(asyncio.run(_run_callers(job)))
     except BaseException as exc:  # report, so the parent does not wait for nothing
         results.put({"fatal": f"{type(exc).__name__}: {exc}"})
@@ -401,7 +409,8 @@ def run_rung(
     """`callers` paced calls, started evenly over `ramp` seconds, from `procs` processes."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    t0 = time.time() + 2.0  # every process is up before the first caller dials
+    ready, go, start = context.Barrier(procs + 1), context.Event(), context.Value("d", 0.0)
+    t0 = 0.0  # set once every process is up
     starts = [ramp * i / callers for i in range(callers)]
     processes = []
     for p in range(procs):
@@ -416,9 +425,16 @@ def run_rung(
             pacing,
             seed + p,
         )
-        processes.append(context.Process(target=_client_process, args=(job, results), daemon=True))
+        processes.append(
+            context.Process(
+                target=_client_process, args=(job, results, ready, go, start), daemon=True
+            )
+        )
     for process in processes:
         process.start()
+    ready.wait(timeout=300)
+    t0 = start.value = time.time() + 0.5
+    go.set()
     result = RungResult(callers)
     longest = ramp + (sum(pacing.prompts) + len(NEW_LICENCE) * 6) * pacing.scale
     for _ in processes:
@@ -637,8 +653,9 @@ def report_rung(
         f" {requests} requests in {rung.seconds:.0f} s ({requests / rung.seconds:.0f} req/s,"
         f" busiest 10 s {peak:.0f} req/s)"
     )
-    for error in rung.errors[:3]:
-        print(f"    ! {error}")
+    kinds = Counter(error.split(": ", 1)[-1][:70] for error in rung.errors)
+    for kind, n in kinds.most_common(3):
+        print(f"    ! {n} x {kind}")
     print("\n".join(_table(rung.latencies)))
     overall = summarize([s for _, _, s, _ in rung.latencies])
     filed = counts["received"] == rung.callers == counts["codes"] and not rung.errors
