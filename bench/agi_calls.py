@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import random
 import signal
@@ -53,8 +54,9 @@ from bench.deaf_gaps import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
 from bench.licence_call import (  # noqa: E402
     Answer,
     check_filed,
-    check_walk,
+    context_of,
     new_licence,
+    rehearse,
     vessel_number,
 )
 from tests.ivr.asterisk.fake_asterisk import (  # noqa: E402
@@ -76,8 +78,8 @@ def paced_script(answers: list[Answer], rng: random.Random, scale: float) -> lis
             script.append(SILENCE)
             continue
         script.append(Think(rng.uniform(1.0, 3.0) * scale))
-        if answer.speak:
-            script.append(Speak(answer.speak))
+        if answer.spoken:
+            script.append(Speak(answer.spoken))
             continue
         for number, key in enumerate(answer.keys):
             if number:
@@ -214,7 +216,7 @@ def main() -> None:
     from tongdai.startup import load_checked_settings
 
     settings = load_checked_settings()
-    check_walk(new_licence(), {c: p.phone_questions for c, p in settings.procedures.items()})
+    rehearse(context_of(settings, dt.date.today()), new_licence())
     build = build_prompts(settings, progress=False)
     prompts = PromptFiles.of(settings).root
     durations = Durations(prompts, settings.asterisk.sounds_prefix, scale)

@@ -1,62 +1,87 @@
-"""Today's new fishing-licence call, answer by answer: the one walk the call benchmarks share.
+"""Today's new-licence call as the benches walk it: one list of the caller's answers, each named by
+the flow node (ivr/flow.py) that waits for it, and a rehearsal on the real flow engine that checks
+the list against the flow and says what the caller hears before each answer.
 
-The answers follow ivr/flow.py with config.toml's `phone_questions` for the licence (the vessel's
-length band and the owner's date of birth), the offer to hear each recording back and the code
-read out at the end, as tests/asterisk/test_end_to_end.py's `answer_up_to_the_owners_name` and
-`answer_from_the_owners_name` walk them. `check_walk()` drives the flow engine through them and
-stops the benchmark with a message naming the step when a question is not the one expected: a
-flow change breaks the benchmarks loudly instead of making them measure another call.
-
-    from bench.licence_call import check_walk, new_licence
+A change of the flow (a question added, removed or moved) makes `rehearse` stop with the node it
+expected and the one it found, so every bench walking this list breaks loudly instead of
+measuring some other call. The answers are the end-to-end tests' own
+(tests/asterisk/test_end_to_end.py, tests/ivr/test_twilio_calls.py LICENCE_NEW): a new licence,
+a vessel of 12 to under 15 m, the owner's date of birth (both in the licence's
+`phone_questions`, config.toml), the name and address spoken and not heard back, delivery by
+post, the SMS to the calling mobile, the summary confirmed, then silence after the code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ivr import engine
 from ivr.prompts import part_keys
+from plumbing.settings import Settings
+
+VESSEL = "{vessel}"  # replaced by each caller's own 5 digits (one open dossier per vessel)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer of the caller: `keys` pressed, or `speak` seconds said and ended with `#`, or
-    (neither) silence until the question times out."""
+    """What the caller does at `node`: type `keys` (a menu key, or digits ending with `#`; ""
+    is silence until the question times out) or speak for `spoken` seconds after the beep."""
 
-    question: str  # the first prompt key of the question it answers
+    node: str
     keys: str = ""
-    speak: float = 0.0
+    spoken: float = 0.0
+    note: str = ""
 
     @property
     def silent(self) -> bool:
-        return not self.keys and not self.speak
+        return not self.keys and not self.spoken
+
+    @property
+    def kind(self) -> str:
+        """The step type the benches report: menu key, number, recording, submit, silence."""
+        if self.spoken:
+            return "recording"
+        if self.node == "summary":
+            return "submit"
+        if not self.keys:
+            return "silence"
+        return "number" if self.keys.endswith("#") else "menu key"
+
+    def typed(self, vessel: str) -> str:
+        return self.keys.replace(VESSEL, vessel)
+
+    def event(self, vessel: str, recording: str = "rec") -> engine.Event:
+        if self.spoken:
+            return engine.Recorded(recording, self.spoken)
+        return engine.Keys(self.typed(vessel))
 
 
-def new_licence(vessel: str = "90617", citizen_id: str = "012345678901") -> tuple[Answer, ...]:
-    """A new fishing licence: vessel `vessel` (five digits), 12 to under 15 m, the citizen id,
-    born 05/09/1975, name and address spoken and not heard back, by post, SMS to the calling
-    phone, the summary confirmed, then silence while the code is read out (the call ends)."""
-    return (
-        Answer("main_menu", "1"),
-        Answer("licence_variant", "1"),
-        Answer("vessel_digits", f"{vessel}#"),
-        Answer("vessel_is", "1"),
-        Answer("length_band", "2"),
-        Answer("citizen_id", f"{citizen_id}#"),
-        Answer("citizen_id_is", "1"),
-        Answer("birth_date", "05091975#"),
-        Answer("birth_date_is", "1"),
-        Answer("owner_name", speak=4.0),
-        Answer("review_choice", "3"),  # go on without hearing it back
-        Answer("address", speak=4.0),
-        Answer("review_choice", "3"),
-        Answer("delivery", "1"),  # by post
-        Answer("phone_own", "1"),  # the SMS to the phone calling
-        Answer("summary_intro", "1"),  # send
-        Answer("submitted"),  # the code, due date, SMS and hotline heard; nothing more wanted
-    )
+NEW_LICENCE: tuple[Answer, ...] = (
+    Answer("main_menu", "1", note="fishing licence"),
+    Answer("licence_variant", "1", note="new"),
+    Answer("vessel_digits", f"{VESSEL}#", note="the vessel's 5 digits"),
+    Answer("vessel_confirm", "1", note="read back: correct"),
+    Answer("length_band", "2", note="12 to under 15 m"),
+    Answer("citizen_id", "012345678901#"),
+    Answer("citizen_id_confirm", "1"),
+    Answer("birth_date", "05091975#", note="5 September 1975"),
+    Answer("birth_date_confirm", "1"),
+    Answer("owner_name", spoken=4.0),
+    Answer("review", "3", note="go on without hearing it back"),
+    Answer("address", spoken=5.0),
+    Answer("review", "3"),
+    Answer("delivery", "1", note="by post"),
+    Answer("phone_own", "1", note="SMS to the calling mobile"),
+    Answer("summary", "1", note="send: the dossier is filed"),
+    Answer("submitted", "", note="silence after the code: goodbye and hang-up"),
+)
+
+
+def new_licence(vessel: str = "90617") -> tuple[Answer, ...]:
+    """NEW_LICENCE with the vessel's own digits typed in."""
+    return tuple(replace(answer, keys=answer.typed(vessel)) for answer in NEW_LICENCE)
 
 
 def vessel_number(index: int) -> str:
@@ -64,70 +89,91 @@ def vessel_number(index: int) -> str:
     return f"{10000 + index % 90000:05d}"
 
 
-def engine_events(answers: Iterable[Answer]) -> list[engine.Event]:
-    """The flow engine's events for the answers (a recording as `rec-<n>`)."""
-    events: list[engine.Event] = []
-    for number, answer in enumerate(answers):
-        if answer.speak:
-            events.append(engine.Recorded(f"rec-{number}", answer.speak))
-        else:
-            events.append(engine.Keys(answer.keys))
-    return events
-
-
-# The outcomes the call service would give the engine on the happy path.
-ASKED = {
+# How the call service answers the engine's questions on a first call from a mobile; the submit's
+# code and what a licence always lacks (the keypad cannot give the certificate number or gear).
+_OUTCOMES: Mapping[str, engine.Outcome] = {
     "resumable_draft": engine.Outcome("no"),
     "caller_has_mobile": engine.Outcome("yes"),
     "submit": engine.Outcome("ok", data={
-        "spoken_code": "2612010001", "due": None,
+        "spoken_code": "2612018001", "due": None,
         "missing": ["safety_certificate_number", "main_gear"]}),
 }  # fmt: skip
 
 
-def check_walk(answers: Sequence[Answer], phone_questions: dict, today: dt.date | None = None):
-    """Walk the flow engine through `answers`; SystemExit naming the first step whose question
-    is not the one the flow asks, or when the call does not end at the goodbye."""
-    context = engine.Context(
-        home_province="QNg",
-        caller_national="0912345678",
-        fees={"fishing_licence:new": 40000},
-        hotline="02553822222",
-        phone_questions=phone_questions,
-        today=today or dt.date(2026, 12, 1),
+@dataclass(frozen=True)
+class Heard:
+    """Before answer `answer`: the prompt audio keys played since the previous answer."""
+
+    answer: Answer
+    keys: tuple[str, ...]
+
+
+def context_of(settings: Settings, today: dt.date, caller_national: str = "0912345678"):
+    """The engine context the call service builds (ivr/call_service.py `context`)."""
+    from intake.phone import national_display
+
+    ivr = settings.ivr
+    return engine.Context(
+        home_province=settings.centre.home_province,
+        caller_national=caller_national,
+        max_failures=ivr.max_failures,
+        timeout=ivr.input_timeout_seconds,
+        record_max_seconds=ivr.record_max_seconds,
+        operator_number=ivr.operator_number,
+        fees={
+            f"{code}:{name}": variant.fee_vnd
+            for code, procedure in settings.procedures.items()
+            for name, variant in procedure.variants.items()
+        },
+        hotline=national_display(settings.centre.hotline),
+        phone_questions={
+            code: tuple(procedure.phone_questions)
+            for code, procedure in settings.procedures.items()
+        },
+        today=today,
     )
+
+
+def rehearse(
+    context: engine.Context,
+    answers: Sequence[Answer] = NEW_LICENCE,
+    outcomes: Mapping[str, engine.Outcome] = _OUTCOMES,
+    vessel: str = "90617",
+) -> list[Heard]:
+    """Walk the flow engine through `answers`; raise SystemExit where the flow waits at another
+    node than the list says, or does not end with the goodbye. Returns, for each answer, the
+    prompt keys heard just before it (the last item: the goodbye, after the last answer)."""
     state = engine.new_state()
+    heard: list[Heard] = []
+    keys: list[str] = []
     pending: list[engine.Event] = [engine.Start()]
-    remaining = list(zip(answers, engine_events(answers), strict=True))
-    while pending:
-        actions, state = engine.step(state, pending.pop(0), context)
-        asks = [action for action in actions if isinstance(action, engine.Ask)]
-        if asks:
-            pending.append(ASKED[asks[0].question])
-            continue
-        asking = [
-            action for action in engine.telephony(actions)
-            if isinstance(action, engine.RecordAnswer)
-            or (isinstance(action, engine.Play) and action.gather is not None)
-        ]  # fmt: skip
-        if not asking:
-            continue
-        if not remaining:
+    script = list(answers)
+    while True:
+        while pending:
+            actions, state = engine.step(state, pending.pop(0), context)
+            for action in engine.telephony(actions):
+                keys += part_keys(action.parts)
+            asks = [action for action in actions if isinstance(action, engine.Ask)]
+            if asks:
+                pending.append(outcomes[asks[0].question])
+        if not script or state["done"]:
+            break
+        answer = script.pop(0)
+        if state["node"] != answer.node:
             raise SystemExit(
-                f"the flow asks {part_keys(asking[0].parts)[:1]} after the last answer"
+                f"the flow has changed: the walk answers at {answer.node!r} but the call waits at"
+                f" {state['node']!r} (bench/licence_call.py NEW_LICENCE)"
             )
-        answer, event = remaining.pop(0)
-        first = part_keys(asking[0].parts)[:1]
-        if first != [answer.question]:
-            raise SystemExit(
-                f"the licence walk (bench/licence_call.py) is out of date: answer {answer!r} "
-                f"expects the question {answer.question!r}, the flow asks {first}"
-            )
-        pending.append(event)
-    if remaining or not state["done"] or state["node"] != "goodbye":
+        heard.append(Heard(answer, tuple(keys)))
+        keys = []
+        pending.append(answer.event(vessel))
+    if script or not state["done"] or state["node"] != "goodbye":
         raise SystemExit(
-            f"the licence walk ended at {state['node']!r} with {len(remaining)} answers left"
+            f"the flow has changed: the walk ended at {state['node']!r} with"
+            f" {len(script)} answers left, not at the goodbye (bench/licence_call.py NEW_LICENCE)"
         )
+    heard.append(Heard(Answer("goodbye"), tuple(keys)))
+    return heard
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr import engine
-from ivr.audio import PromptFiles, build_prompts
-from ivr.prompts import part_keys
-from tongdai.startup import load_checked_settings
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.licence_call import NEW_LICENCE  # noqa: E402
+from ivr import engine  # noqa: E402
+from ivr.audio import PromptFiles, build_prompts  # noqa: E402
+from ivr.prompts import part_keys  # noqa: E402
+from tongdai.startup import load_checked_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.licence_call import engine_events, new_licence  # noqa: E402
-
 TARGET_SECONDS = 150.0
 
 FEES = {"fishing_licence:new": 40000, "fishing_licence:reissue": 20000, "vessel_safety:new": 0}
@@ -43,10 +44,8 @@ SUBMITTED = {
     "vessel_safety": engine.Outcome("ok", data={
         "spoken_code": "2612010002", "due": "2026-12-08", "missing": []}),
 }  # fmt: skip
-# Today's licence call, shared with the call ladders (bench/licence_call.py): the vessel and
-# its length, the citizen id, the date of birth, two recordings not heard back, by post, SMS to
-# this phone, send; then the code, due date, SMS and hotline heard, nothing more wanted.
-NEW = tuple(engine_events(new_licence()))
+# Today's new licence, the answers every bench walks (bench/licence_call.py).
+NEW = tuple(answer.event("90617", f"rec-{i}") for i, answer in enumerate(NEW_LICENCE))
 REISSUE = (*NEW[:1], engine.Keys("2"), engine.Keys("1"), *NEW[2:])  # re-issue, licence lost
 # The safety certificate: no variant, no date of birth (config.toml phone_questions).
 SAFETY = (engine.Keys("2"), *NEW[2:7], *NEW[9:])

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import hashlib
 import os
 import random
@@ -60,7 +61,14 @@ from bench._common import (  # noqa: E402
     wait_until,
 )
 from bench.deaf_gaps import deaf_gaps, deaf_report, worst_gaps  # noqa: E402
-from bench.licence_call import Answer, check_filed, check_walk, new_licence, vessel_number  # noqa: E402
+from bench.licence_call import (  # noqa: E402
+    Answer,
+    check_filed,
+    context_of,
+    new_licence,
+    rehearse,
+    vessel_number,
+)
 
 SIP_SERVER = ("127.0.0.1", 5060)
 FRAME = 160  # 20 ms of 8 kHz PCMU
@@ -382,11 +390,11 @@ class Caller:
             if answer.silent:
                 await asyncio.wait_for(self.ended.wait(), 120)
                 return
-            if answer.speak:
+            if answer.spoken:
                 await self.next_event(lambda c: c.startswith("RECORD FILE"))
                 await asyncio.sleep(self.rng.uniform(1.0, 3.0) * scale)
                 self.speaking_from = 0
-                await asyncio.sleep(answer.speak)
+                await asyncio.sleep(answer.spoken)
                 self.speaking_from = None
                 self.press("#")
                 continue
@@ -548,7 +556,7 @@ def main() -> None:
     from tongdai.startup import load_checked_settings
 
     settings = load_checked_settings()
-    check_walk(new_licence(), {c: p.phone_questions for c, p in settings.procedures.items()})
+    rehearse(context_of(settings, dt.date.today()), new_licence())
     from bench.agi_calls import Durations
     from ivr.audio import PromptFiles, build_prompts
 

@@ -58,9 +58,25 @@ def submit(
 ) -> Dossier:
     """Turn a finished draft into a received dossier: code, receipt time, event. The legal due
     date is set only if nothing required is missing; otherwise it waits for the dossier to be
-    complete (intake/completeness.py), which staff must see to by the completeness deadline."""
+    complete (intake/completeness.py), which staff must see to by the completeness deadline.
+
+    The code is taken last: from the counter's upsert to the commit every other submit of the
+    day waits on the counter's row (intake/codes.py), so everything that does not need the code
+    is read and written before it, and after it come only the writes that carry the code (the
+    dossier's row and its "received" event). The caller should commit soon after."""
     working_days_for(settings, draft.procedure, draft.variant)  # a known variant, or refuse
     local_day = calendar.local(now).date()
+    # Held here, so the reads below find it in the session instead of asking the database again.
+    vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
+    draft.received_at = now
+    details = {}
+    if not start_clock_if_complete(
+        session, draft, settings=settings, calendar=calendar, actor=actor, now=now
+    ):
+        draft.completeness_due = completeness_deadline(settings, calendar, draft)
+        # What was missing at the reception, as the receipt SMS says it (whenever it is sent).
+        details["missing"] = [item.label for item in missing_items(settings, draft, vessel)]
+    session.flush()
     onestop = settings.onestop
     sequence = allocate_sequence(
         session,
@@ -70,15 +86,6 @@ def submit(
         onestop.sequence_last,
     )
     draft.code = format_code(settings.centre.agency_id, local_day, sequence)
-    draft.received_at = now
-    details = {}
-    if not start_clock_if_complete(
-        session, draft, settings=settings, calendar=calendar, actor=actor, now=now
-    ):
-        draft.completeness_due = completeness_deadline(settings, calendar, draft)
-        # What was missing at the reception, as the receipt SMS says it (whenever it is sent).
-        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
-        details["missing"] = [item.label for item in missing_items(settings, draft, vessel)]
     change_status(
         session,
         draft,

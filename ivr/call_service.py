@@ -372,6 +372,9 @@ class CallService:
         if duplicate is not None:
             return duplicate
         create_applicant(session, draft, now)
+        # Read before the submit: after it takes the day's code, the step reads nothing more
+        # (intake/dossiers.py `submit`).
+        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         submit(
             session,
             draft,
@@ -383,7 +386,6 @@ class CallService:
         # The receipt SMS is the notice rules' (scheduler/rules.py), from the "received" event.
         call.outcome = "submitted"
         log.info("call %d submitted dossier %s", call.id, draft.code)
-        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         return Outcome(
             "ok",
             {

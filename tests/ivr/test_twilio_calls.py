@@ -320,6 +320,31 @@ def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
     assert "FROM ivr_call LEFT OUTER JOIN dossier" in statements[0]
 
 
+def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
+    """Every submit of a day waits on the day's counter row from its upsert to its commit
+    (intake/codes.py): after the upsert a submit only writes what needs the code, reading
+    nothing, so the next caller's submit waits as little as it can (bench/voice_webhooks.py)."""
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:-1])
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *rest) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(voice_runtime.engine, "before_cursor_execute", seen)
+    try:
+        caller.press("1")  # the summary: send
+    finally:
+        event.remove(voice_runtime.engine, "before_cursor_execute", seen)
+    assert "mã hồ sơ là" in caller.heard()
+    counter = next(i for i, s in enumerate(statements) if "dossier_code_counter" in s)
+    after = sorted(
+        s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0] for s in statements[counter + 1 :]
+    )
+    assert after == ["INSERT INTO dossier_event", "UPDATE dossier", "UPDATE ivr_call"]
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_step_right_after_a_database_restart_is_answered_and_saved(
     new_caller, voice_runtime, monkeypatch

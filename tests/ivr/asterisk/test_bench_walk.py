@@ -5,6 +5,7 @@ fake Asterisk walks it through the FastAGI server, and deaf gaps are measured as
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 
 import pytest
@@ -12,25 +13,27 @@ from sqlalchemy import select
 
 from bench.agi_calls import paced_script
 from bench.deaf_gaps import deaf_gaps, listening
-from bench.licence_call import check_walk, new_licence
+from bench.licence_call import context_of, new_licence, rehearse
 from intake.models import Dossier
 from intake.statuses import DossierStatus
 from ivr.models import Recording
 from tests.ivr.asterisk.fake_asterisk import FakeAsterisk
 
-
-def _phone_questions(settings) -> dict:
-    return {code: p.phone_questions for code, p in settings.procedures.items()}
+TODAY = dt.date(2026, 12, 1)
 
 
 def test_the_benchmarks_walk_is_the_call_the_flow_asks_today(base_settings):
-    check_walk(new_licence(), _phone_questions(base_settings))
+    heard = rehearse(context_of(base_settings, TODAY), new_licence())
+    assert [h.answer.node for h in heard[:-1]] == [a.node for a in new_licence()]
+    assert heard[-1].answer.node == "goodbye"
 
 
 def test_a_walk_the_flow_no_longer_asks_stops_the_benchmark_naming_the_question(base_settings):
-    without_birth_date = [a for a in new_licence() if not a.question.startswith("birth_date")]
-    with pytest.raises(SystemExit, match="expects the question 'owner_name'.*'birth_date'"):
-        check_walk(without_birth_date, _phone_questions(base_settings))
+    without_birth_date = [a for a in new_licence() if not a.node.startswith("birth_date")]
+    with pytest.raises(
+        SystemExit, match="answers at 'owner_name' but the call waits at 'birth_date'"
+    ):
+        rehearse(context_of(base_settings, TODAY), without_birth_date)
 
 
 def test_a_paced_fake_asterisk_files_the_licence_through_the_agi_server(
