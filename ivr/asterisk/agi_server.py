@@ -35,6 +35,7 @@ import time
 import uuid
 import wave
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,6 +85,8 @@ class AgiServer:
         self.settings = runtime.settings.asterisk
         self.active = 0
         self.served = 0
+        # One ffmpeg at a time, beside the flow steps' threads rather than among them.
+        self._conversions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agi-mp3")
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         server = await asyncio.start_server(self._connection, host, port, limit=16384)
@@ -205,22 +208,44 @@ class AgiServer:
             return str(recording.id)
 
     def _keep_recording(self, name: str) -> str | None:
-        """Copy Asterisk's WAV into our data folder as MP3 for the admin page (pydub)."""
+        """Copy Asterisk's WAV into our data folder (milliseconds): the recording is ours and
+        playable on the admin page from now on; `_compress` makes it an MP3 later."""
         source = self._local_recording(name)
         if source is None:
             return None
         folder = self.runtime.settings.data_dir / "recordings"
         folder.mkdir(parents=True, exist_ok=True)
-        try:
-            from ivr.audio import AudioError, convert_recording
-
-            target = folder / f"asterisk-{name}.mp3"
-            convert_recording(source, target)
-        except (AudioError, OSError) as exc:
-            log.warning("agi: could not convert %s (%s); keeping the WAV", source.name, exc)
-            target = folder / f"asterisk-{name}.wav"
-            shutil.copyfile(source, target)
+        target = folder / f"asterisk-{name}.wav"
+        shutil.copyfile(source, target)
         return str(target.relative_to(self.runtime.settings.data_dir))
+
+    @retry_if_disconnected
+    def _compress(self, recording_id: int) -> None:
+        """Our WAV copy of a recording as MP3 (a tenth of the size), the row pointed at it, then
+        the WAV removed. Any failure keeps the WAV, which plays as well; a process that stops
+        first leaves the WAV too."""
+        from ivr.audio import AudioError, convert_recording
+        from ivr.models import Recording
+
+        data_dir = self.runtime.settings.data_dir
+        with self.runtime.sessions() as session:
+            recording = session.get(Recording, recording_id)
+            wav = recording.path if recording is not None else None
+        if not wav or not wav.endswith(".wav") or not (data_dir / wav).is_file():
+            return
+        mp3 = str(Path(wav).with_suffix(".mp3"))
+        try:
+            convert_recording(data_dir / wav, data_dir / mp3)
+        except (AudioError, OSError) as exc:
+            log.warning("agi: could not convert %s (%s); keeping the WAV", wav, exc)
+            return
+        with self.runtime.sessions() as session, session.begin():
+            recording = session.get(Recording, recording_id, with_for_update=True)
+            if recording is None or recording.path != wav:  # deleted meanwhile (retention)
+                (data_dir / mp3).unlink(missing_ok=True)
+                return
+            recording.path = mp3
+        (data_dir / wav).unlink(missing_ok=True)
 
     def _local_recording(self, name: str) -> Path | None:
         folder = Path(self.settings.recording_dir_local or self.settings.recording_dir)
@@ -283,11 +308,19 @@ class AgiServer:
         if reply.result == -1:
             log.warning("agi: recording failed (%s)", reply.data)
             return engine.Recorded("", 0.0)
-        seconds = await asyncio.to_thread(self._seconds, name, reply.endpos)
-        if seconds < 1:
-            return engine.Recorded("", seconds)
-        recording_id = await asyncio.to_thread(self._store_recording, call_id, name, seconds)
+        recording_id, seconds = await asyncio.to_thread(self._take, call_id, name, reply.endpos)
+        if recording_id:
+            # The MP3 for staff follows the next question: ffmpeg takes some hundred ms a
+            # recording, in which the caller would hear silence and a key typed would be lost.
+            self._conversions.submit(self._compress, int(recording_id))
         return engine.Recorded(recording_id, seconds)
+
+    def _take(self, call_id: int, name: str, endpos: int | None) -> tuple[str, float]:
+        """The recording's length and (a second or more) its row, in one worker-thread trip."""
+        seconds = self._seconds(name, endpos)
+        if seconds < 1:
+            return "", seconds
+        return self._store_recording(call_id, name, seconds), seconds
 
     def _seconds(self, name: str, endpos: int | None) -> float:
         source = self._local_recording(name)
