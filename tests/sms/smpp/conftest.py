@@ -112,6 +112,15 @@ def wait_until(predicate, timeout: float = 15.0, step: float = 0.05) -> bool:
     return True
 
 
+@pytest.fixture
+def carrier() -> Iterator[CarrierSimulator]:
+    """A carrier simulator of its own, for tests that bind to it directly (not through Jasmin)."""
+    carrier = CarrierSimulator(system_id="tongdai", password="secret")
+    carrier.start()
+    yield carrier
+    carrier.stop()
+
+
 def carrier_log(stack: Stack) -> Path:
     assert stack.carrier.log_path is not None
     return stack.carrier.log_path

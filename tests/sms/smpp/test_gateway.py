@@ -16,17 +16,8 @@ from sms.gateways.base import (
 )
 from sms.gateways.smpp import ESME_RX_T_APPN, SmppGateway
 from sms.gateways.smpp_codec import MobileOriginated, Receipt
-from tests.sms.smpp.carrier import CarrierSimulator
 
 PHONE = "+84912345678"
-
-
-@pytest.fixture
-def carrier():
-    carrier = CarrierSimulator(system_id="tongdai", password="secret")
-    carrier.start()
-    yield carrier
-    carrier.stop()
 
 
 class Inbox:

@@ -15,15 +15,6 @@ from sms.gateways.smpp import SmppGateway
 from sms.models import Notice, NoticeStatus
 from sms.receipt_queries import query_overdue
 from tests.factories import create_notice
-from tests.sms.smpp.carrier import CarrierSimulator
-
-
-@pytest.fixture
-def carrier():
-    carrier = CarrierSimulator(system_id="tongdai", password="secret")
-    carrier.start()
-    yield carrier
-    carrier.stop()
 
 
 def _with_queries(runtime, **values) -> None:
