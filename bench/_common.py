@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -275,3 +277,15 @@ def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def stop_server(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a server we started: SIGINT (each stops cleanly on it), then SIGKILL after `timeout`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -25,7 +25,6 @@ import http.client
 import multiprocessing
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from bench._common import (
     ancestors,
     free_port,
     status_kib,
+    stop_server,
     summarize,
     throwaway_database,
     wait_until,
@@ -328,11 +328,7 @@ def main() -> None:
             abused.rss_kib = status_kib(server.pid, "VmRSS")
             peak = status_kib(server.pid, "VmHWM")
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         report(quiet, abused, peak, args)
 
 

@@ -42,7 +42,6 @@ import http.cookiejar
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ from bench._common import (
     cpu_seconds,
     free_port,
     status_kib,
+    stop_server,
     summarize,
     throwaway_database,
     wait_until,
@@ -506,14 +506,6 @@ def start_server(label: str, python: str, tree: Path, env: dict[str, str], data_
         stop_server(process)
         raise
     return server
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @dataclass

@@ -31,7 +31,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from bench._common import (  # noqa: E402
     CpuWindow,
     free_port,
     status_kib,
+    stop_server,
     summarize,
     throwaway_database,
     wait_until,
@@ -289,11 +289,7 @@ def main() -> None:
             if durations.unknown:
                 print(f"prompts of unknown length (played as 1 s): {sorted(durations.unknown)}")
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
 
 
 def _listening(port: int) -> bool:

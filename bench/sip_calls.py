@@ -41,7 +41,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import socket
 import struct
 import subprocess
@@ -57,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 from bench._common import (  # noqa: E402
     CpuWindow,
     free_port,
+    stop_server,
     throwaway_database,
     wait_until,
 )
@@ -608,11 +608,7 @@ def main() -> None:
                 load = _load()
             finally:
                 if server is not None:
-                    server.send_signal(signal.SIGINT)
-                    try:
-                        server.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        server.kill()
+                    stop_server(server, timeout=15)
                 asterisk.stop()
             time.sleep(2)
             filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
