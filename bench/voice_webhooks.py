@@ -7,8 +7,21 @@ length, from the prompt manifest) and then takes 1-3 s; a recording takes its sp
 silence after the code lasts the question's timeout. The server is the one the compose stack
 ships (`tongdai web`: waitress, tongdai/serve.py), or gunicorn for comparison, on a throw-away
 PostgreSQL database on this machine; the callers are asyncio clients in `--client-procs`
-processes with keep-alive connections (bench/twilio_call.py gives the webhooks and checks
-their TwiML).
+processes (bench/twilio_call.py posts the webhooks and checks their TwiML).
+
+The callers reach waitress as nginx does in production, on a new connection for every request,
+closed after its answer (aiohttp `force_close`: it sends `Connection: close`, so waitress closes
+where nginx would; deploy/nginx proxies to a variable with no `upstream ... keepalive`, which
+caches no connection to a replica). Waitress serves at most `connection_limit` (100) open
+connections per process, idle ones included, and leaves the rest unaccepted in the kernel's
+listen backlog until one closes (waitress/server.py `readable`: no accepting while
+`len(map) >= connection_limit`). Until 3 December 2026 the callers kept their connections open
+(`keepalive_timeout=30`) in each client process's pool: a burst of more than about 100 requests
+in flight to a replica opened connections that waited, unaccepted, for an idle pooled one to
+close after 30 s, and requests sent on them timed out at 15 s (the 1,000-caller rung lost 77
+calls that way with the machine a third idle). No caller behind nginx ever holds a connection:
+only requests in flight count against the limit, and what queues beyond the threads is the real
+backlog of work (waitress's `Task queue depth` warnings).
 
 Per rung: p50/p95/p99/max per step type, errors, dossiers filed and distinct codes against
 calls, requests/s, CPU by process (server, our PostgreSQL backends, other PostgreSQL, clients),
@@ -259,7 +272,9 @@ async def _run_callers(job: ClientJob) -> dict:
             await asyncio.sleep(0.1)
             done["lag"].append(loop.time() - asked - 0.1)
 
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+    # A connection per request, closed after its answer, as nginx reaches the replicas (no
+    # upstream keep-alive in deploy/nginx): see the module's docstring.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=TWILIO_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
@@ -731,8 +746,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"server: {args.replicas} x {shape} on {HOST}:{','.join(map(str, ports))};"
                 f" database {db_url.rsplit('/', 1)[-1]} (PostgreSQL, thrown away at the end)\n"
-                f"callers: {args.client_procs} asyncio processes (aiohttp keep-alive), started"
-                f" over {args.ramp:g} s; each call {len(NEW_LICENCE) + 2} requests"
+                f"callers: {args.client_procs} asyncio processes (a connection per request, as"
+                f" nginx), started over {args.ramp:g} s; each call {len(NEW_LICENCE) + 2} requests"
                 f" and about {call_seconds * args.pace:.0f} s"
                 f" ({sum(pacing.prompts) * args.pace:.0f} s of prompts, 1-3 s per key answer,"
                 f" recordings their length)"
