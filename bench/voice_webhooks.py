@@ -247,12 +247,12 @@ def _client_process(job: ClientJob, results, ready, go, start) -> None:
         ready.wait(timeout=300)
         go.wait(timeout=300)
         job.t0 = start.value
-        results.put(asyncio.run(_run_callers(job)))
+        results.put(asyncio.run(run_callers(job)))
     except BaseException as exc:  # report, so the parent does not wait for nothing
         results.put({"fatal": f"{type(exc).__name__}: {exc}"})
 
 
-async def _run_callers(job: ClientJob) -> dict:
+async def run_callers(job: ClientJob) -> dict:
     import aiohttp
     from twilio.request_validator import RequestValidator
 

@@ -19,7 +19,7 @@ from bench.agi_calls import paced_script
 from bench.deaf_gaps import deaf_gaps, listening
 from bench.licence_call import NEW_LICENCE, context_of, new_licence, rehearse, vessel_number
 from bench.twilio_call import TwilioCall, post_webhook
-from bench.voice_webhooks import ClientJob, Pacing, _run_callers
+from bench.voice_webhooks import ClientJob, Pacing, run_callers
 from intake.models import Dossier
 from intake.statuses import DossierStatus
 from ivr.models import Recording
@@ -84,7 +84,7 @@ def test_the_twilio_benches_callers_file_the_licence_a_connection_per_request(
     try:
         silent = Pacing(prompts=(0.0,) * (len(NEW_LICENCE) + 1), scale=0.0)
         job = ClientJob([port], [TOKEN], 0, 2, [0.0, 0.0], time.time(), silent, seed=1)
-        ladder = asyncio.run(_run_callers(job))
+        ladder = asyncio.run(run_callers(job))
         call, validator = TwilioCall("+84912000002", vessel_number(2)), RequestValidator(TOKEN)
         while call.next is not None:
             call.answered(*post_webhook(port, call.next, validator)[:2])
