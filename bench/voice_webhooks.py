@@ -18,10 +18,10 @@ listen backlog until one closes (waitress/server.py `readable`: no accepting whi
 `len(map) >= connection_limit`). Until 3 December 2026 the callers kept their connections open
 (`keepalive_timeout=30`) in each client process's pool: a burst of more than about 100 requests
 in flight to a replica opened connections that waited, unaccepted, for an idle pooled one to
-close after 30 s, and requests sent on them timed out at 15 s (the 1,000-caller rung lost 77
-calls that way with the machine a third idle). No caller behind nginx ever holds a connection:
-only requests in flight count against the limit, and what queues beyond the threads is the real
-backlog of work (waitress's `Task queue depth` warnings).
+close after 30 s, and requests sent on them timed out at 15 s (which fits the 77 calls the
+1,000-caller rung lost with the machine a third idle). No caller behind nginx ever holds a
+connection: only requests in flight count against the limit, and what queues beyond the threads
+is the real backlog of work (waitress's `Task queue depth` warnings).
 
 Per rung: p50/p95/p99/max per step type, errors, dossiers filed and distinct codes against
 calls, requests/s, CPU by process (server, our PostgreSQL backends, other PostgreSQL, clients),
