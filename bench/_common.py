@@ -1,8 +1,9 @@
 """Helpers shared by the benchmarks: percentiles, a throw-away PostgreSQL database, the memory and
-CPU of a process tree read from /proc, a free local port."""
+CPU of a process tree read from /proc, a free local port, a web app's health, stopping a server."""
 
 from __future__ import annotations
 
+import http.client
 import math
 import os
 import signal
@@ -64,6 +65,19 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def healthy(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the web app on `port` answers /healthz with 200 (False while it is starting)."""
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        finally:
+            connection.close()
+    except OSError:
+        return False
 
 
 # ---- a throw-away PostgreSQL database ----------------------------------------------------------
@@ -280,12 +294,20 @@ def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
 
 
 def stop_server(process: subprocess.Popen, timeout: float = 10) -> None:
-    """Stop a server we started: SIGINT (each stops cleanly on it), then SIGKILL after `timeout`."""
+    """Stop a server we started: SIGINT (each stops cleanly on it), then SIGKILL after `timeout`,
+    to its whole process group when it was started in a session of its own (gunicorn's workers)."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
+        try:
+            own_group = os.getpgid(process.pid) == process.pid
+        except ProcessLookupError:  # it ended just now
+            own_group = False
+        if own_group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
         process.wait()

@@ -3,8 +3,9 @@
 Starts the web app as `python -m tongdai web` (waitress, 8 threads) on a throw-away PostgreSQL
 database, then runs two phases of the same length on 127.0.0.1:
 
-- quiet: one normal caller walks whole signed licence calls (13 webhooks each, as Twilio sends
-  them) while a monitor polls /healthz;
+- quiet: one normal caller walks whole licence calls (bench/licence_call.py, 19 signed webhooks
+  each as Twilio sends them, on a connection each as nginx opens them: bench/twilio_call.py),
+  pausing 20 ms before each answer, while a monitor polls /healthz;
 - abuse: the same, while `--abusers` (4) clients send, back to back, the bodies that exhausted
   the app before it had limits: 500,000 form fields (4.5 MB) and one 100 MB field to /twilio/
   with a signature header, the same fields chunked (no Content-Length), 3,000 fields in 27 KB,
@@ -16,6 +17,7 @@ p99s against the target of at most 2, what the abusive requests got back (status
 server's resident memory (now and peak). Loops are bounded by `--seconds` and by a request count.
 
     .venv/bin/python bench/abuse.py [--seconds 20] [--abusers 4]
+    .venv/bin/python bench/abuse.py --quick      # smoke test: 5 s phases, 2 abusers
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from twilio.request_validator import RequestValidator
+
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,19 +48,21 @@ from bench._common import (
     Summary,
     ancestors,
     free_port,
+    healthy,
     status_kib,
     stop_server,
     summarize,
     throwaway_database,
     wait_until,
 )
-from bench.voice_webhooks import CallFailed, Line, walk_call
+from bench.licence_call import vessel_number
+from bench.twilio_call import HOST, CallFailed, TwilioCall, post_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 TARGET_RATIO = 2.0
 MAX_REQUESTS = 100_000  # per client and phase: the loops end even if the clock misbehaves
 CHUNK = 64 * 1024
+THINK = 0.02  # the caller's pause before each answer: a short one, to make many requests
 
 
 # ---- abusive bodies (built once per abusing process; the 100 MB one is never held whole) -------
@@ -197,25 +203,23 @@ def run_phase(
     stop = threading.Event()
 
     def caller() -> None:
-        line = Line(port, token)
-        try:
-            for i in range(first_call, first_call + MAX_REQUESTS):
-                if stop.is_set():
-                    return
-                try:
-                    walk_call(
-                        line,
-                        f"+8491{i:07d}",
-                        f"{i % 100000:05d}",
-                        lambda: not stop.wait(0.02),  # a short think before each answer
-                        lambda _kind, spent: phase.steps.append(spent),
-                    )
-                    phase.calls += 1
-                except (CallFailed, OSError, http.client.HTTPException) as exc:
-                    phase.errors.append(f"{type(exc).__name__}: {exc}")
-                    line.close()
-        finally:
-            line.close()
+        validator = RequestValidator(token)
+        for i in range(first_call, first_call + MAX_REQUESTS):
+            if stop.is_set():
+                return
+            try:
+                call = TwilioCall(f"+8491{i:07d}", vessel_number(i))
+                webhook = call.next
+                while webhook is not None:
+                    if webhook.kind != "dial-in" and stop.wait(THINK):
+                        return  # the phase is over: the call is abandoned
+                    status, body, spent = post_webhook(port, webhook, validator)
+                    call.answered(status, body)
+                    phase.steps.append(spent)
+                    webhook = call.next
+                phase.calls += 1
+            except (CallFailed, OSError, http.client.HTTPException) as exc:
+                phase.errors.append(f"{type(exc).__name__}: {exc}")
 
     def monitor() -> None:
         for _ in range(MAX_REQUESTS):
@@ -275,7 +279,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--abusers", type=int, default=4, help="abusive clients in phase two")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 5 s phases, 2 abusers")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.abusers = 5.0, 2
 
     from plumbing.settings import load_settings
     from tongdai.bootstrap import prepare_database
@@ -309,7 +316,7 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )
         try:
-            if not wait_until(lambda: server.poll() is not None or _answers(port), 60):
+            if not wait_until(lambda: server.poll() is not None or healthy(port), 60):
                 raise SystemExit("the web app did not start")
             if server.poll() is not None:
                 raise SystemExit(log.read_text()[-3000:])
@@ -320,27 +327,16 @@ def main() -> None:
                 f"(/twilio/ {web.twilio_max_body_kib} KiB), {web.max_form_fields} fields; "
                 f"{os.cpu_count()} cores, load {', '.join(f'{n:.1f}' for n in os.getloadavg())}"
             )
-            run_phase(port, token, min(3.0, args.seconds), 0, 9_000_000, server.pid)  # warm-up
+            run_phase(port, token, min(3.0, args.seconds), 0, 60_000, server.pid)  # warm-up
             print(f"rss after warm-up: {_mib(status_kib(server.pid, 'VmRSS'))}")
             quiet = run_phase(port, token, args.seconds, 0, 0, server.pid)
             quiet.rss_kib = status_kib(server.pid, "VmRSS")
-            abused = run_phase(port, token, args.seconds, args.abusers, 1_000_000, server.pid)
+            abused = run_phase(port, token, args.seconds, args.abusers, 30_000, server.pid)
             abused.rss_kib = status_kib(server.pid, "VmRSS")
             peak = status_kib(server.pid, "VmHWM")
         finally:
             stop_server(server)
         report(quiet, abused, peak, args)
-
-
-def _answers(port: int) -> bool:
-    try:
-        connection = http.client.HTTPConnection(HOST, port, timeout=2)
-        connection.request("GET", "/healthz")
-        ok = connection.getresponse().status == 200
-        connection.close()
-        return ok
-    except OSError:
-        return False
 
 
 def report(quiet: Phase, abused: Phase, peak_kib: int | None, args) -> None:

@@ -30,7 +30,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import TreeMemory, free_port, summarize, throwaway_database, wait_until
+from bench._common import (
+    TreeMemory,
+    free_port,
+    healthy,
+    stop_server,
+    summarize,
+    throwaway_database,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -147,17 +155,6 @@ def check_database(env: dict[str, str]) -> tuple[int, int]:
     return events, audits
 
 
-def healthy(port: int) -> bool:
-    try:
-        connection = http.client.HTTPConnection(HOST, port, timeout=2)
-        connection.request("GET", "/healthz")
-        ok = connection.getresponse().status == 200
-        connection.close()
-        return ok
-    except OSError:
-        return False
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f}"
 
@@ -234,11 +231,7 @@ def main() -> None:
             desk_thread.join()
             memory.stop()
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            stop_server(server, timeout=15)
         events, audits = check_database(env)
 
     ok = [t for s, t in backlog if s == 200]

@@ -11,6 +11,7 @@ application.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import sys
@@ -96,6 +97,7 @@ def report(name: str, result: Walk, files: PromptFiles) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     os.environ.setdefault("TONGDAI_CONFIG", str(ROOT / "config.toml"))
     os.environ.setdefault("TONGDAI_DATA_DIR", str(ROOT / "var"))
     settings = load_checked_settings()

@@ -7,7 +7,21 @@ length, from the prompt manifest) and then takes 1-3 s; a recording takes its sp
 silence after the code lasts the question's timeout. The server is the one the compose stack
 ships (`tongdai web`: waitress, tongdai/serve.py), or gunicorn for comparison, on a throw-away
 PostgreSQL database on this machine; the callers are asyncio clients in `--client-procs`
-processes with keep-alive connections.
+processes (bench/twilio_call.py posts the webhooks and checks their TwiML).
+
+The callers reach waitress as nginx does in production, on a new connection for every request,
+closed after its answer (aiohttp `force_close`: it sends `Connection: close`, so waitress closes
+where nginx would; deploy/nginx proxies to a variable with no `upstream ... keepalive`, which
+caches no connection to a replica). Waitress serves at most `connection_limit` (100) open
+connections per process, idle ones included, and leaves the rest unaccepted in the kernel's
+listen backlog until one closes (waitress/server.py `readable`: no accepting while
+`len(map) >= connection_limit`). Until 3 December 2026 the callers kept their connections open
+(`keepalive_timeout=30`) in each client process's pool: a burst of more than about 100 requests
+in flight to a replica opened connections that waited, unaccepted, for an idle pooled one to
+close after 30 s, and requests sent on them timed out at 15 s (which fits the 77 calls the
+1,000-caller rung lost with the machine a third idle). No caller behind nginx ever holds a
+connection: only requests in flight count against the limit, and what queues beyond the threads
+is the real backlog of work (waitress's `Task queue depth` warnings).
 
 Per rung: p50/p95/p99/max per step type, errors, dossiers filed and distinct codes against
 calls, requests/s, CPU by process (server, our PostgreSQL backends, other PostgreSQL, clients),
@@ -25,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import http.client
 import json
 import multiprocessing
 import os
@@ -38,8 +51,6 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import uuid
-import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,20 +64,27 @@ from bench._common import (
     TreeMemory,
     ancestors,
     free_port,
+    healthy,
     process_tree,
     status_kib,
+    stop_server,
     summarize,
     throwaway_database,
     wait_until,
 )
-from bench.licence_call import NEW_LICENCE, Answer
+from bench.licence_call import NEW_LICENCE
+from bench.twilio_call import (
+    HOST,
+    TWILIO_TIMEOUT,
+    CallFailed,
+    TwilioCall,
+    Webhook,
+    signed_headers,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 TARGET_P99_MS = 50.0
 TARGET_CALLERS = 1000
-HTTP_TIMEOUT = 15.0  # Twilio gives up on a webhook after 15 s
-CENTRE_NUMBER = "+842553822222"
 STEP_KINDS = ("dial-in", "menu key", "number", "recording", "submit", "silence", "status")
 PROBE_DIR_ENV = "TONGDAI_BENCH_PROBE_DIR"
 
@@ -187,70 +205,6 @@ def read_probe(folder: Path, start: float, end: float) -> list[dict[str, float]]
 # ---- the paced callers (after tests/ivr/twilio_caller.py, over real HTTP) ------------------------
 
 
-class CallFailed(Exception):
-    pass
-
-
-def twilio_form(call_sid: str, caller: str, status: str = "in-progress") -> dict[str, str]:
-    """The parameters Twilio sends with every voice webhook (they are all signed)."""
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "ApiVersion": "2010-04-01",
-        "CallSid": call_sid,
-        "CallStatus": status,
-        "Called": CENTRE_NUMBER,
-        "CalledCountry": "VN",
-        "Caller": caller,
-        "CallerCountry": "VN",
-        "Direction": "inbound",
-        "From": caller,
-        "FromCountry": "VN",
-        "To": CENTRE_NUMBER,
-        "ToCountry": "VN",
-    }
-
-
-def _parse(status: int, body: bytes, kind: str) -> ET.Element:
-    if status != 200:
-        raise CallFailed(f"{kind}: HTTP {status}: {body[:120]!r}")
-    try:
-        return ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise CallFailed(f"{kind}: not TwiML ({exc}): {body[:120]!r}") from exc
-
-
-def _heard(twiml: ET.Element) -> str:
-    said = " ".join(el.text or "" for el in twiml.iter("Say"))
-    played = " ".join((el.text or "").rsplit("/", 1)[-1] for el in twiml.iter("Play"))
-    return (said or played)[:160]
-
-
-def answer_request(twiml: ET.Element, answer: Answer, vessel: str) -> tuple[str, dict[str, str]]:
-    """The action URL and the fields Twilio posts for `answer` to this TwiML; CallFailed when the
-    TwiML does not ask what the walk expects (a menu key, a number ending with #, a recording)."""
-    if answer.spoken:
-        record = twiml.find("Record")
-        if record is None:
-            raise CallFailed(f"{answer.node}: no <Record> after: {_heard(twiml)}")
-        sid = "RE" + uuid.uuid4().hex
-        return record.get("action", ""), {
-            "RecordingSid": sid,
-            "RecordingDuration": str(int(answer.spoken)),
-            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{sid}",
-        }
-    gathers = twiml.findall("Gather")
-    if not gathers:
-        raise CallFailed(f"{answer.node}: no <Gather> after: {_heard(twiml)}")
-    gather, digits = gathers[-1], answer.typed(vessel)
-    if not digits:
-        return gather.get("action", ""), {}
-    one_key = gather.get("numDigits") == "1"
-    if one_key != (answer.kind in ("menu key", "submit")):
-        raise CallFailed(f"{answer.node}: asked {'a key' if one_key else 'a number'} instead")
-    reported = digits[:1] if one_key else digits.removesuffix("#")
-    return gather.get("action", ""), {"Digits": reported, "FinishedOnKey": "" if one_key else "#"}
-
-
 @dataclass(frozen=True)
 class Pacing:
     """How long a caller takes before each answer (seconds, the same order as the walk): the
@@ -261,9 +215,14 @@ class Pacing:
     silence: float = 6.0  # a question's timeout ([ivr] input_timeout_seconds)
     scale: float = 1.0  # < 1 for smoke tests
 
-    def before(self, index: int, answer: Answer, rng: random.Random) -> float:
+    def before(self, webhook: Webhook, rng: random.Random) -> float:
+        """The pause before posting `webhook`: none before the dial-in; before the status
+        callback, the goodbye (the last prompts)."""
+        if webhook.answer is None:
+            return self.prompts[-1] * self.scale if webhook.kind == "status" else 0.0
+        answer = webhook.answer
         own = answer.spoken or (self.silence if not answer.keys else rng.uniform(*self.think))
-        return (self.prompts[index] + own) * self.scale
+        return (self.prompts[webhook.index] + own) * self.scale
 
 
 @dataclass
@@ -288,12 +247,12 @@ def _client_process(job: ClientJob, results, ready, go, start) -> None:
         ready.wait(timeout=300)
         go.wait(timeout=300)
         job.t0 = start.value
-        results.put(asyncio.run(_run_callers(job)))
+        results.put(asyncio.run(run_callers(job)))
     except BaseException as exc:  # report, so the parent does not wait for nothing
         results.put({"fatal": f"{type(exc).__name__}: {exc}"})
 
 
-async def _run_callers(job: ClientJob) -> dict:
+async def run_callers(job: ClientJob) -> dict:
     import aiohttp
     from twilio.request_validator import RequestValidator
 
@@ -313,55 +272,33 @@ async def _run_callers(job: ClientJob) -> dict:
             await asyncio.sleep(0.1)
             done["lag"].append(loop.time() - asked - 0.1)
 
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
+    # A connection per request, closed after its answer, as nginx reaches the replicas (no
+    # upstream keep-alive in deploy/nginx): see the module's docstring.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=TWILIO_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
-        async def post(line: int, path: str, form: dict[str, str]) -> tuple[int, bytes, float]:
-            url = f"http://{HOST}:{job.ports[line]}{path}"
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "User-Agent": "TwilioProxy/1.1",
-                "X-Twilio-Signature": validators[line].compute_signature(url, form),
-            }
+        async def post(line: int, webhook: Webhook) -> tuple[int, bytes, float]:
+            url = f"http://{HOST}:{job.ports[line]}{webhook.path}"
+            headers = signed_headers(validators[line], url, webhook.form)
             started = time.perf_counter()
-            async with session.post(url, data=urllib.parse.urlencode(form), headers=headers) as r:
-                body = await r.read()
-            return r.status, body, time.perf_counter() - started
+            form = urllib.parse.urlencode(webhook.form)
+            async with session.post(url, data=form, headers=headers) as response:
+                body = await response.read()
+            return response.status, body, time.perf_counter() - started
 
         async def one_call(number: int, start: float) -> None:
             rng = random.Random(job.seed * 1_000_003 + number)
             line = number % len(job.ports)
-            caller, vessel = f"+849{number:08d}", f"{10_000 + number % 90_000}"
-            call_sid = "CA" + uuid.uuid4().hex
+            call = TwilioCall(f"+849{number:08d}", f"{10_000 + number % 90_000}")
             await asyncio.sleep(max(0.0, base + start - loop.time()))
-
-            def timed(kind: str, node: str, seconds: float) -> None:
-                latencies.append((kind, node, seconds, time.time() - job.t0))
-
-            status, body, seconds = await post(
-                line, "/twilio/voice", twilio_form(call_sid, caller, "ringing")
-            )
-            twiml = _parse(status, body, "dial-in")
-            timed("dial-in", "start", seconds)
-            for index, answer in enumerate(NEW_LICENCE):
-                await asyncio.sleep(job.pacing.before(index, answer, rng))
-                path, fields = answer_request(twiml, answer, vessel)
-                status, body, seconds = await post(
-                    line, path, {**twilio_form(call_sid, caller), **fields}
-                )
-                twiml = _parse(status, body, answer.node)
-                timed(answer.kind, answer.node, seconds)
-                last = index == len(NEW_LICENCE) - 1
-                if (twiml.find("Hangup") is not None) != last:
-                    what = "no hang-up" if last else "an early hang-up"
-                    raise CallFailed(f"{answer.node}: {what}: {_heard(twiml)}")
-            await asyncio.sleep(job.pacing.prompts[-1] * job.pacing.scale)  # the goodbye
-            form = {**twilio_form(call_sid, caller, "completed"), "CallDuration": "240"}
-            status, body, seconds = await post(line, "/twilio/voice/status", form)
-            if status != 204:
-                raise CallFailed(f"status: HTTP {status}")
-            timed("status", "status", seconds)
+            webhook = call.next
+            while webhook is not None:
+                await asyncio.sleep(job.pacing.before(webhook, rng))
+                status, body, seconds = await post(line, webhook)
+                call.answered(status, body)
+                latencies.append((webhook.kind, webhook.node, seconds, time.time() - job.t0))
+                webhook = call.next
             done["completed"] += 1
 
         async def guarded(number: int, start: float) -> None:
@@ -438,7 +375,7 @@ def run_rung(
     result = RungResult(callers)
     longest = ramp + (sum(pacing.prompts) + len(NEW_LICENCE) * 6) * pacing.scale
     for _ in processes:
-        part = results.get(timeout=longest + len(NEW_LICENCE) * HTTP_TIMEOUT + 120)
+        part = results.get(timeout=longest + len(NEW_LICENCE) * TWILIO_TIMEOUT + 120)
         if "fatal" in part:
             raise SystemExit(f"a client process failed: {part['fatal']}")
         result.completed += part["completed"]
@@ -562,27 +499,6 @@ def start_server(
         return subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-
-
-def healthy(port: int) -> bool:
-    try:
-        connection = http.client.HTTPConnection(HOST, port, timeout=2)
-        connection.request("GET", "/healthz")
-        ok = connection.getresponse().status == 200
-        connection.close()
-        return ok
-    except OSError:
-        return False
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)  # both stop cleanly on it (waitress: stop_on_signals)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
 
 
 def classifier(server_pids: set[int], our_backends: set[int]) -> Callable[[int, str], str]:
@@ -830,10 +746,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"server: {args.replicas} x {shape} on {HOST}:{','.join(map(str, ports))};"
                 f" database {db_url.rsplit('/', 1)[-1]} (PostgreSQL, thrown away at the end)\n"
-                f"callers: {args.client_procs} asyncio processes (aiohttp keep-alive), started"
-                f" over {args.ramp:g} s; each call {len(NEW_LICENCE) + 2} requests and about"
-                f" {call_seconds * args.pace:.0f} s ({sum(pacing.prompts) * args.pace:.0f} s of"
-                f" prompts, 1-3 s per key answer, recordings their length)"
+                f"callers: {args.client_procs} asyncio processes (a connection per request, as"
+                f" nginx), started over {args.ramp:g} s; each call {len(NEW_LICENCE) + 2} requests"
+                f" and about {call_seconds * args.pace:.0f} s"
+                f" ({sum(pacing.prompts) * args.pace:.0f} s of prompts, 1-3 s per key answer,"
+                f" recordings their length)"
                 f"{f', pacing x{args.pace:g}' if args.pace != 1 else ''}\n"
                 f"machine: {os.cpu_count()} cores, load average {_load()} (shared: other"
                 f" engineers' work shows as `other`)",
@@ -886,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             watch.dispose()
             for server in servers:
-                stop_server(server)
+                stop_server(server, timeout=15)
     return 0
 
 

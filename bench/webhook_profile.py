@@ -19,8 +19,6 @@ import pstats
 import sys
 import tempfile
 import time
-import uuid
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,8 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import summarize, throwaway_database
-from bench.licence_call import NEW_LICENCE
-from bench.voice_webhooks import CallFailed, answer_request, twilio_form
+from bench.twilio_call import TwilioCall
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "profile" * 4
@@ -73,24 +70,18 @@ def main() -> None:
         per_kind: dict[str, list[int]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
 
-        def post(kind: str, path: str, form: dict[str, str]) -> bytes:
-            signature = validator.compute_signature(BASE + path, form)
-            before, started = statements[0], time.process_time()
-            response = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
-            cpu[kind].append(time.process_time() - started)
-            per_kind[kind].append(statements[0] - before)
-            if response.status_code not in (200, 204):
-                raise CallFailed(f"{kind}: HTTP {response.status_code}")
-            return response.data
-
         def call(number: int) -> None:
-            sid, caller = "CA" + uuid.uuid4().hex, f"+849{number:08d}"
-            twiml = ET.fromstring(post("dial-in", "/twilio/voice", twilio_form(sid, caller)))
-            for answer in NEW_LICENCE:
-                path, fields = answer_request(twiml, answer, f"{10000 + number % 90000}")
-                body = post(answer.kind, path, {**twilio_form(sid, caller), **fields})
-                twiml = ET.fromstring(body)
-            post("status", "/twilio/voice/status", twilio_form(sid, caller, "completed"))
+            walk = TwilioCall(f"+849{number:08d}", f"{10000 + number % 90000}")
+            webhook = walk.next
+            while webhook is not None:
+                signature = validator.compute_signature(BASE + webhook.path, webhook.form)
+                before, started = statements[0], time.process_time()
+                response = client.post(
+                    webhook.path, data=webhook.form, headers={"X-Twilio-Signature": signature}
+                )
+                cpu[webhook.kind].append(time.process_time() - started)
+                per_kind[webhook.kind].append(statements[0] - before)
+                webhook = walk.answered(response.status_code, response.data)
 
         for number in range(5):  # warm-up: imports, caches, the calendar
             call(50_000 + number)

@@ -22,6 +22,24 @@ def web_server(app, limits: WebSettings, host: str, port: int):
         threads=8,
         ident="tongdai",
         max_request_body_size=server_body_limit(limits),
+        # Waitress's own defaults, kept on purpose and named here because the capacity figures
+        # (bench/README.md) rest on them. Behind nginx (deploy/nginx: no upstream keep-alive)
+        # every connection is one request whose body nginx has already read, closed after its
+        # answer: the limit bounds the requests in flight in this process (8 running, the rest
+        # in waitress's task queue, about a second of work at 10-12 ms of CPU each). Beyond it
+        # waitress stops accepting and connections wait in the kernel's listen queue, in order.
+        # A larger limit would only move that queue into this process's memory; a smaller one
+        # gains nothing either. The queue of 1,024 (the kernel caps it at net.core.somaxconn)
+        # plus the 100 is about 13 s of one process's work, about Twilio's 15-s wait for a
+        # webhook: a request further back would be answered after Twilio gave up, so a longer
+        # one helps no caller, and a much shorter one would refuse bursts two processes clear
+        # in seconds (nginx waits 3 s to connect before trying the other replica). A connection
+        # held open between requests would keep its channel, which is why the webhook ladder
+        # reaches this server a connection per request, as nginx does (bench/twilio_call.py).
+        # channel_timeout stays at 120 s: it closes only idle channels, and behind nginx none
+        # is idle (direct clients: `make run`, the container's health check).
+        connection_limit=100,
+        backlog=1024,
         # Waitress would delete X-Forwarded-For (no proxy of its own is configured): the app
         # believes it only from TONGDAI_TRUSTED_PROXIES (plumbing/client_address.py), so behind
         # nginx the client's address must reach it.

@@ -1,23 +1,32 @@
 """The call benchmarks' shared licence walk (bench/licence_call.py) is today's call, the paced
-fake Asterisk walks it through the FastAGI server, and deaf gaps are measured as documented
-(bench/deaf_gaps.py)."""
+fake Asterisk walks it through the FastAGI server, the Twilio benches' callers walk it through
+waitress a connection per request as nginx does (bench/twilio_call.py), and deaf gaps are
+measured as documented (bench/deaf_gaps.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import random
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from bench.agi_calls import paced_script
 from bench.deaf_gaps import deaf_gaps, listening
-from bench.licence_call import context_of, new_licence, rehearse
+from bench.licence_call import NEW_LICENCE, context_of, new_licence, rehearse, vessel_number
+from bench.twilio_call import TwilioCall, post_webhook
+from bench.voice_webhooks import ClientJob, Pacing, run_callers
 from intake.models import Dossier
 from intake.statuses import DossierStatus
 from ivr.models import Recording
+from tests.conftest import free_port
 from tests.ivr.asterisk.fake_asterisk import FakeAsterisk
+from tests.ivr.twilio_caller import TOKEN
+from tongdai.serve import web_server
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -54,6 +63,40 @@ def test_a_paced_fake_asterisk_files_the_licence_through_the_agi_server(
     timed = [command for _, _, command in fake.timeline]
     assert timed and timed == [command for command, _ in fake.transcript][: len(timed)]
     assert any(listening(command) for _, _, command in fake.timeline)
+
+
+def test_the_twilio_benches_callers_file_the_licence_a_connection_per_request(
+    voice_app, voice_runtime, session
+):
+    # Two callers of the webhook ladder (asyncio) and one of the flood bench (a thread) against
+    # the server `tongdai web` runs. Waitress keeps at most 100 connections open per process:
+    # callers holding theirs between requests would take them all, which nginx never does.
+    connections: list[str] = []
+
+    def remembering(environ, start_response):
+        connections.append(environ["REMOTE_PORT"])  # the caller's end of the connection
+        return voice_app(environ, start_response)
+
+    port = free_port()
+    server = web_server(remembering, voice_runtime.settings.web, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        silent = Pacing(prompts=(0.0,) * (len(NEW_LICENCE) + 1), scale=0.0)
+        job = ClientJob([port], [TOKEN], 0, 2, [0.0, 0.0], time.time(), silent, seed=1)
+        ladder = asyncio.run(run_callers(job))
+        call, validator = TwilioCall("+84912000002", vessel_number(2)), RequestValidator(TOKEN)
+        while call.next is not None:
+            call.answered(*post_webhook(port, call.next, validator)[:2])
+    finally:
+        server.close()
+        thread.join(timeout=5)
+    assert ladder["errors"] == [] and ladder["completed"] == 2
+    requests = 3 * (len(NEW_LICENCE) + 2)  # the dial-in, the answers, the status callback
+    assert len(connections) == requests
+    assert len(set(connections)) == requests
+    filed = session.scalars(select(Dossier).where(Dossier.status == DossierStatus.RECEIVED))
+    assert len(filed.all()) == 3
 
 
 def test_deaf_gaps_leave_out_prompts_without_keys_and_recordings():
