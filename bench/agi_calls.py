@@ -330,12 +330,12 @@ def main() -> None:
                 filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
                 offset += size
                 _report(size, fakes, errors, ended, elapsed, filed, window, server.pid, load)
-                time.sleep(0.5)  # the last calls' lines, written as their connections closed
-                print(steps_report(steps.take()))
                 print(
                     f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
                     f"{converting / (window.seconds * (os.cpu_count() or 1)):.0%}"
                 )
+                time.sleep(0.5)  # the last calls' lines, written as their connections closed
+                print(steps_report(steps.take()))
             if durations.unknown:
                 print(f"prompts of unknown length (played as 1 s): {sorted(durations.unknown)}")
         finally:
