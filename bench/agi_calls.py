@@ -13,8 +13,9 @@ few seconds (`--ramp 10` shows that burst); each rung waits for all of its calls
 Per rung it prints the server's added latency per AGI command (from our reply to its next
 command: the flow, the database and the event loop) p50/p95/p99/max against the target
 p99 < 20 ms, errors, whole calls filed with every answer saved and their distinct codes, the
-deaf time (bench/deaf_gaps.py) overall and per call, CPU by process and the AGI process's
-resident memory.
+deaf time (bench/deaf_gaps.py) overall and per call, the flow steps behind the latency from the
+server's own line per call (time queued for a step thread apart from time running in it),
+CPU by process and the AGI process's resident memory.
 
     .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
     .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~6 minutes
@@ -31,9 +32,11 @@ import asyncio
 import datetime as dt
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from pathlib import Path
@@ -153,6 +156,49 @@ async def rung(port: int, calls: int, offset: int, durations: Durations, ramp: f
     return fakes, errors, ended, elapsed
 
 
+# The server's line per call (ivr/asterisk/agi_server.py, `_report_deaf_time`).
+_STEPS_LINE = re.compile(
+    r"flow steps p95 ([\d.]+) ms, max ([\d.]+) ms; queued for a thread p95 ([\d.]+) ms, "
+    r"max ([\d.]+) ms"
+)
+
+
+class StepLines:
+    """Reads the server's log (at INFO): keeps each call's flow-step figures, passes on
+    everything above INFO (warnings, errors, tracebacks) to our stderr as before."""
+
+    def __init__(self, stream) -> None:
+        self.calls: list[tuple[float, ...]] = []  # (step p95, step max, queued p95, queued max)
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, name="agi-log", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            if match := _STEPS_LINE.search(line):
+                self.calls.append(tuple(float(value) for value in match.groups()))
+            elif " INFO " not in line[:40]:
+                sys.stderr.write(line)
+
+    def take(self) -> list[tuple[float, ...]]:
+        """The calls logged since the last take (a rung's)."""
+        taken, self.calls = self.calls, []
+        return taken
+
+
+def steps_report(calls: list[tuple[float, ...]]) -> str:
+    if not calls:
+        return "flow steps: no line per call in the server's log"
+    step_p95, step_max, queued_p95, queued_max = (
+        summarize(column) for column in zip(*calls, strict=True)
+    )
+    return (
+        f"flow steps per call (server's log, {len(calls)} calls): queued for a thread p95 "
+        f"median {queued_p95.p50:.1f} ms, worst {queued_max.max:.0f} ms; running p95 median "
+        f"{step_p95.p50:.1f} ms, worst {step_max.max:.0f} ms"
+    )
+
+
 def ps_line(classify_pids: dict[int, str]):
     def classify(pid: int, comm: str) -> str:
         if pid in classify_pids:
@@ -239,15 +285,17 @@ def main() -> None:
             "TONGDAI_CONFIG": str(config),
             "TONGDAI_DATA_DIR": data,
             "TONGDAI_SECRET_KEY": "bench",
-            "TONGDAI_LOG_LEVEL": "WARNING",
+            "TONGDAI_LOG_LEVEL": "INFO",  # for the line per call; StepLines passes on the rest
         }
         env.pop("TONGDAI_AMI_URL", None)
         subprocess.run([sys.executable, "-m", "tongdai", "db", "upgrade"], env=env, cwd=ROOT,
                        check=True, capture_output=True)  # fmt: skip
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "tongdai", "agi", "--port", str(port)], env=env, cwd=ROOT
-        )
+            [sys.executable, "-m", "tongdai", "agi", "--port", str(port)], env=env, cwd=ROOT,
+            stderr=subprocess.PIPE, text=True, errors="replace",
+        )  # fmt: skip
+        steps = StepLines(server.stderr)
         try:
             if not wait_until(lambda: _listening(port), 30):
                 raise SystemExit("the AGI server did not start")
@@ -286,6 +334,8 @@ def main() -> None:
                     f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
                     f"{converting / (window.seconds * (os.cpu_count() or 1)):.0%}"
                 )
+                time.sleep(0.5)  # the last calls' lines, written as their connections closed
+                print(steps_report(steps.take()))
             if durations.unknown:
                 print(f"prompts of unknown length (played as 1 s): {sorted(durations.unknown)}")
         finally:

@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ ESPEAK_ARGS = ("-s", "140", "-b", "1")  # -b 1: UTF-8 whatever the locale; voice
 EDGE_SILENCE_MS = 100
 SILENCE_DBFS = -50.0
 PAUSE_MS = 300  # between groups of digits (ivr/speech.py PAUSE)
+# A recording's MP3 is for staff, who can wait; callers cannot. Its encoder runs at the lowest
+# CPU priority (nice 19: coreutils' `nice`, on every Debian system), so on a busy machine it
+# takes only the time the call steps, PostgreSQL and Asterisk leave idle. Only the child: a
+# Python thread at nice 19 could be descheduled holding the GIL and stall the event loop.
+LOWEST_PRIORITY = ("nice", "-n", "19")
 
 
 class AudioError(Exception):
@@ -191,15 +197,22 @@ def _speak(text: str, voice: str) -> AudioSegment:
         return AudioSegment.from_wav(wav)
 
 
-def _export(sound: AudioSegment, dst: Path, **options: Any) -> None:
-    """Write through a temporary file so a call never plays a half-written prompt."""
+@contextmanager
+def _written_whole(dst: Path) -> Iterator[Path]:
+    """A temporary file beside `dst` to write, moved onto `dst` only when the block succeeds, so
+    a call never plays (nor a page serves) a half-written file."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(f".{dst.name}.partial")
     try:
-        sound.export(partial, **options).close()
+        yield partial
         os.replace(partial, dst)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _export(sound: AudioSegment, dst: Path, **options: Any) -> None:
+    with _written_whole(dst) as partial:
+        sound.export(partial, **options).close()
 
 
 def _write_asterisk(sound: AudioSegment, dst: Path) -> None:
@@ -234,11 +247,21 @@ def speak_for_asterisk(text: str, voice: str, dst: Path) -> float:
 def convert_recording(src: Path, dst_mp3: Path) -> float:
     """A caller's recording (Asterisk or Twilio WAV) as a web MP3; returns its seconds.
 
-    Unlike prompts it is neither trimmed nor normalised: it is what the caller said."""
+    Unlike prompts it is neither trimmed nor normalised: it is what the caller said. ffmpeg
+    reads, resamples and encodes it at the lowest CPU priority (`LOWEST_PRIORITY`), rather than
+    pydub resampling it in Python under the GIL the FastAGI server's event loop needs."""
     _require("ffmpeg")
-    sound = _load(Path(src))
-    _write_web(sound, Path(dst_mp3))
-    return len(sound) / 1000
+    seconds = len(_load(Path(src))) / 1000  # a WAV is read in Python: no ffmpeg at full priority
+    with _written_whole(Path(dst_mp3)) as partial:
+        result = subprocess.run(
+            [*LOWEST_PRIORITY, "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+             "-ac", "1", "-ar", str(WEB_RATE), "-b:a", WEB_BITRATE, "-f", "mp3", str(partial)],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            error = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise AudioError(f"{src}: no MP3 made: {error[-1] if error else 'ffmpeg failed'}")
+    return seconds
 
 
 def build_prompts(

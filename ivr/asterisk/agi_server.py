@@ -21,12 +21,13 @@ Mapping of the engine's actions to AGI:
 - Hangup: the goodbye as one Playback, TONGDAI_NEXT=hangup, return.
 A hang-up at any point ends the task; every answer given so far is already on the draft. At the
 end of each call one log line gives its deaf time (the gaps between commands, p50/p95/max) and
-the flow steps behind them.
+the flow steps behind them: the time each waited for a thread, and the time it then ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import shutil
@@ -37,6 +38,7 @@ import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from intake.runtime import Runtime
@@ -56,6 +58,7 @@ from ivr.speech import Playback
 from plumbing.db import retry_if_disconnected
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 SAMPLES_PER_SECOND = 8000  # endpos counts 8 kHz samples for our WAV recordings
 
 
@@ -67,7 +70,10 @@ class _Connection:
     channel: AgiChannel | None = None
 
     def __init__(self) -> None:
-        self.step_seconds: list[float] = []  # each flow step in its thread: engine and database
+        # Each flow step: seconds queued for a step thread, then seconds running in it (engine
+        # and database, the wait for the GIL and a core included).
+        self.queued_seconds: list[float] = []
+        self.step_seconds: list[float] = []
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -85,6 +91,17 @@ class AgiServer:
         self.settings = runtime.settings.asterisk
         self.active = 0
         self.served = 0
+        # The flow steps' own threads, as many as the database pool keeps connections: each step
+        # holds one connection from start to commit, so with fewer threads a burst of answers
+        # queues while pooled connections sit idle, and with more the extra steps would open
+        # and close an overflow connection each (a PostgreSQL backend started per step) or
+        # wait for one inside the thread, where nobody sees it. More threads do not make the
+        # Python of the steps faster either (one GIL): they only overlap the database round
+        # trips. Not asyncio's default executor (min(32, cores + 4) threads: 6 on 2 cores),
+        # which the AMI call log shares. The queue wait is logged per call apart from the run.
+        self._steps = ThreadPoolExecutor(
+            max_workers=_pool_size(runtime), thread_name_prefix="agi-step"
+        )
         # One ffmpeg at a time, beside the flow steps' threads rather than among them.
         self._conversions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agi-mp3")
 
@@ -131,22 +148,46 @@ class AgiServer:
     def _report_deaf_time(self, this: _Connection) -> None:
         """One line per call: the gaps in which a key typed ahead would be lost (from the end
         of one command that plays or listens to the start of the next) and the flow steps
-        behind them. Operators read these lines;
-        bench/agi_calls.py measures the same gaps from Asterisk's side."""
+        behind them, queued for a thread apart from running. Operators read these lines;
+        bench/agi_calls.py measures the same gaps from Asterisk's side and reads the steps."""
         gaps = this.channel.deaf_gaps if this.channel is not None else []
         if this.call_id is None or not gaps:
             return
-        steps = this.step_seconds
+        steps, queued = this.step_seconds, this.queued_seconds
         log.info(
             "agi: call %s deaf time: %d gaps, p50 %.1f ms, p95 %.1f ms, max %.1f ms; "
-            "flow steps p95 %.1f ms, max %.1f ms",
+            "flow steps p95 %.1f ms, max %.1f ms; queued for a thread p95 %.1f ms, max %.1f ms",
             this.call_id, len(gaps), 1000 * percentile(gaps, 0.5), 1000 * percentile(gaps, 0.95),
             1000 * max(gaps), 1000 * percentile(steps, 0.95), 1000 * max(steps, default=0.0),
+            1000 * percentile(queued, 0.95), 1000 * max(queued, default=0.0),
         )  # fmt: skip
+
+    async def _in_step_thread(self, this: _Connection | None, work: Callable[..., R],
+                              *args: object) -> R:  # fmt: skip
+        """`work(*args)` on a step thread (with the caller's context variables, as
+        `asyncio.to_thread`), its time queued and its time running noted on `this`."""
+        submitted = time.perf_counter()
+        started = finished = submitted
+
+        def timed() -> R:
+            nonlocal started, finished
+            started = time.perf_counter()
+            try:
+                return work(*args)
+            finally:
+                finished = time.perf_counter()
+
+        context = contextvars.copy_context()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._steps, context.run, timed)
+        finally:
+            if this is not None and finished > submitted:
+                this.queued_seconds.append(started - submitted)
+                this.step_seconds.append(finished - started)
 
     async def _end(self, this: _Connection, reason: str) -> None:
         if this.call_id is not None:
-            await asyncio.to_thread(self._ended, this.call_id, reason)
+            await self._in_step_thread(None, self._ended, this.call_id, reason)
 
     async def _run(self, channel: AgiChannel, headers: dict[str, str], this: _Connection) -> None:
         request = urlsplit(headers.get("agi_request", ""))
@@ -168,14 +209,14 @@ class AgiServer:
             first: engine.Event = engine.TransferFailed("busy" if busy else "no_answer")
         else:
             first = engine.Start()
-        this.call_id, actions = await asyncio.to_thread(self._open, uniqueid, caller, first)
+        this.call_id, actions = await self._in_step_thread(
+            this, self._open, uniqueid, caller, first
+        )
         while True:
-            event = await self._perform(channel, this.call_id, actions)
+            event = await self._perform(channel, this, actions)
             if event is None:
                 return
-            started = time.perf_counter()
-            actions = await asyncio.to_thread(self._handle, this.call_id, event)
-            this.step_seconds.append(time.perf_counter() - started)
+            actions = await self._in_step_thread(this, self._handle, this.call_id, event)
 
     # ---- database work (in threads) --------------------------------------------------------
 
@@ -254,7 +295,7 @@ class AgiServer:
 
     # ---- telephony ---------------------------------------------------------------------------
 
-    async def _perform(self, channel: AgiChannel, call_id: int,
+    async def _perform(self, channel: AgiChannel, this: _Connection,
                        actions: list[engine.Action]) -> engine.Event | None:  # fmt: skip
         """Carry out one step's actions. A question is one Read, its read-backs included, so
         no key typed ahead falls between two commands. Words said without a question (the
@@ -269,7 +310,7 @@ class AgiServer:
                 return engine.Keys(await self._gather(channel, question, action.gather))
             elif isinstance(action, engine.RecordAnswer):
                 await channel.playback(files + self._files(action.parts))
-                return await self._record(channel, call_id, action)
+                return await self._record(channel, this, action)
             elif isinstance(action, engine.Connect):
                 await channel.playback(files + self._files(action.parts))
                 await channel.set_variable("TONGDAI_OPERATOR_NUMBER", action.number)
@@ -300,15 +341,18 @@ class AgiServer:
         return await channel.read_keys(files, max_digits=gather.max_digits,
                                        timeout=gather.timeout)  # fmt: skip
 
-    async def _record(self, channel: AgiChannel, call_id: int,
+    async def _record(self, channel: AgiChannel, this: _Connection,
                       action: engine.RecordAnswer) -> engine.Event:  # fmt: skip
+        call_id = this.call_id
         name = f"{call_id}-{uuid.uuid4().hex[:12]}"
         reply = await channel.record_file(f"{self.settings.recording_dir}/{name}",
                                           max_seconds=action.max_seconds)  # fmt: skip
         if reply.result == -1:
             log.warning("agi: recording failed (%s)", reply.data)
             return engine.Recorded("", 0.0)
-        recording_id, seconds = await asyncio.to_thread(self._take, call_id, name, reply.endpos)
+        recording_id, seconds = await self._in_step_thread(
+            this, self._take, call_id, name, reply.endpos
+        )
         if recording_id:
             # The MP3 for staff follows the next question: ffmpeg takes some hundred ms a
             # recording, in which the caller would hear silence and a key typed would be lost.
@@ -331,6 +375,13 @@ class AgiServer:
             except (wave.Error, EOFError, OSError):
                 pass
         return (endpos or 0) / SAMPLES_PER_SECOND
+
+
+def _pool_size(runtime: Runtime) -> int:
+    """How many connections the database pool keeps (SQLAlchemy's QueuePool: 10, plumbing/db.py);
+    for a pool without a size (SQLite's), asyncio's default on two cores."""
+    size = getattr(runtime.engine.pool, "size", None)
+    return size() if callable(size) else 6
 
 
 async def serve_asterisk_side(

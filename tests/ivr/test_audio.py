@@ -223,6 +223,43 @@ def test_a_callers_recording_converts_to_a_web_mp3_of_the_same_length(settings, 
     assert mp3.dBFS > -30
 
 
+def test_a_callers_recording_is_encoded_at_the_lowest_cpu_priority(tmp_path, monkeypatch):
+    """Staff can wait for the MP3, callers cannot wait for a core: ffmpeg runs at nice 19."""
+    src = tmp_path / "call.wav"
+    Sine(440, sample_rate=8000).to_audio_segment(duration=1000, volume=-10).export(src, "wav")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    niceness = tmp_path / "niceness"
+    fake = tools / "ffmpeg"  # notes its own niceness (field 19 of /proc/PID/stat), writes an MP3
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"cut -d' ' -f19 /proc/$$/stat > {niceness}\n"
+        'for last in "$@"; do :; done\n'
+        'printf mp3 > "$last"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+    convert_recording(src, tmp_path / "call.mp3")
+
+    assert int(niceness.read_text()) == 19
+    assert (tmp_path / "call.mp3").read_bytes() == b"mp3"
+
+
+def test_a_recording_ffmpeg_cannot_encode_fails_naming_the_file(tmp_path, monkeypatch):
+    src = tmp_path / "call.wav"
+    Sine(440, sample_rate=8000).to_audio_segment(duration=1000, volume=-10).export(src, "wav")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "ffmpeg").write_text("#!/bin/sh\necho 'Unknown encoder' >&2\nexit 1\n")
+    (tools / "ffmpeg").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+    with pytest.raises(AudioError, match=r"call\.wav: no MP3 made: Unknown encoder"):
+        convert_recording(src, tmp_path / "call.mp3")
+    assert list(tmp_path.glob("*.mp3")) + list(tmp_path.glob(".*partial")) == []
+
+
 def test_without_ffmpeg_the_build_names_the_debian_package(base_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     settings = base_settings.model_copy(update={"data_dir": tmp_path})

@@ -15,6 +15,7 @@ from sqlalchemy import select
 import plumbing.db
 from intake.models import Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
+from ivr.asterisk.agi_server import AgiServer
 from ivr.models import CallbackRequest, IvrCall, Recording
 from scheduler.rules import run_rules
 from sms.models import Notice
@@ -262,10 +263,32 @@ def test_each_call_logs_the_gaps_between_its_commands_when_it_ends(agi_port, agi
     [line] = _eventually(logged)
     audio = [c for c, _ in fake.transcript if c.startswith(("EXEC Read", "EXEC Playback"))]
     pattern = (r"agi: call \d+ deaf time: (\d+) gaps, p50 [\d.]+ ms, p95 [\d.]+ ms, "
-               r"max [\d.]+ ms; flow steps p95 [\d.]+ ms, max [\d.]+ ms")  # fmt: skip
+               r"max [\d.]+ ms; flow steps p95 [\d.]+ ms, max [\d.]+ ms; "
+               r"queued for a thread p95 [\d.]+ ms, max [\d.]+ ms")  # fmt: skip
     match = re.fullmatch(pattern, line)
     assert match is not None, line
     assert int(match[1]) == len(audio) - 1  # one gap before each command but the first
+
+
+def test_flow_steps_run_on_threads_of_their_own_one_per_pooled_connection(
+    agi_port, agi_runtime, monkeypatch
+):
+    """Not on asyncio's default executor (6 threads on 2 cores, shared with the AMI call log):
+    as many threads as the database pool keeps connections, so a step never waits for one."""
+    from ivr.call_service import CallService
+
+    handle, threads = CallService.handle, set()
+
+    def noting_the_thread(self, session, call, event):
+        threads.add(threading.current_thread().name)
+        return handle(self, session, call, event)
+
+    monkeypatch.setattr(CallService, "handle", noting_the_thread)
+    call(agi_port, agi_runtime, "1", "1", "90617#", "1")
+
+    assert threads and all(name.startswith("agi-step") for name in threads)
+    workers = AgiServer(agi_runtime)._steps._max_workers
+    assert workers == agi_runtime.engine.pool.size()
 
 
 def test_the_mp3_conversion_never_holds_the_call_and_follows_it(
