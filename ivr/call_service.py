@@ -391,13 +391,17 @@ class CallService:
     def _q_submit(self, session, call, args, state) -> Outcome:
         draft = self._draft(session, call)
         now = self.runtime.clock.now()
-        duplicate = self._duplicate_of(session, call, draft)
-        if duplicate is not None:
-            return duplicate
+        # These reads do not look at the draft's own row (the duplicate check leaves it out), so
+        # the answer just saved on it need not be written first: the submit writes it with
+        # everything else in one UPDATE.
+        with session.no_autoflush:
+            duplicate = self._duplicate_of(session, call, draft)
+            if duplicate is not None:
+                return duplicate
+            # Read before the submit: after it takes the day's code, the step reads nothing
+            # more (intake/dossiers.py `submit`).
+            vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         create_applicant(session, draft, now)
-        # Read before the submit: after it takes the day's code, the step reads nothing more
-        # (intake/dossiers.py `submit`).
-        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         submit(
             session,
             draft,
