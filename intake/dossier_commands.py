@@ -173,6 +173,10 @@ def _copy_to_applicant(session: Session, dossier: Dossier, form: Mapping[str, An
     applicant = session.get(Applicant, dossier.applicant_id)
     if applicant is None:
         return
+    _copy_answers(applicant, dossier, form)
+
+
+def _copy_answers(applicant: Applicant, dossier: Dossier, form: Mapping[str, Any]) -> None:
     for field, column in _APPLICANT_COPIES.items():
         if field in form:
             setattr(applicant, column, form[field] or None)
@@ -180,12 +184,15 @@ def _copy_to_applicant(session: Session, dossier: Dossier, form: Mapping[str, An
 
 
 def create_applicant(session: Session, dossier: Dossier, now: dt.datetime) -> Applicant:
-    """The applicant record of a dossier being submitted, with the copies of its answers."""
+    """The applicant record of a dossier being submitted, with the copies of its answers.
+
+    Inserted at the next flush, together with the dossier's other changes (its id is not known
+    until then): one INSERT and the dossier's one UPDATE, not an INSERT, an UPDATE of the new
+    row and an UPDATE of the dossier for its id alone."""
     applicant = Applicant(created_at=now)
+    _copy_answers(applicant, dossier, dossier.form or {})
     session.add(applicant)
-    session.flush()
-    dossier.applicant_id = applicant.id
-    _copy_to_applicant(session, dossier, dossier.form or {})
+    dossier.applicant = applicant
     return applicant
 
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from intake.codes import spoken_part
@@ -73,6 +73,29 @@ def _same_caller(call: IvrCall, caller: str | None, caller_raw: str | None) -> b
     return call.caller_raw == (caller_raw or "")[:64]
 
 
+# The locking read of a step, composed once: building the statement and its criteria on every
+# request cost more CPU than executing it (bench/webhook_profile.py).
+_CALL_WITH_DRAFT = (
+    select(IvrCall, Dossier)
+    .outerjoin(Dossier, Dossier.id == IvrCall.dossier_id)
+    .with_for_update(of=IvrCall)
+)
+_LOCK_BY_ID = _CALL_WITH_DRAFT.where(IvrCall.id == bindparam("call_id"))
+_LOCK_BY_PROVIDER_ID = _CALL_WITH_DRAFT.where(
+    IvrCall.provider == bindparam("provider"),
+    IvrCall.provider_call_id == bindparam("provider_call_id"),
+)
+
+
+def _locked(session: Session, statement: Select, params: dict[str, Any]) -> IvrCall | None:
+    row = session.execute(statement, params).first()
+    if row is None:
+        return None
+    call, draft = row
+    _keep_for_step(session, draft)
+    return call
+
+
 def _keep_for_step(session: Session, instance: object) -> None:
     """The identity map holds unchanged objects weakly: keep this one alive until the session
     ends, so a `session.get` for it later in the same step finds it without another query."""
@@ -125,21 +148,21 @@ class CallService:
         log.info("call %d from %s via %s", call.id, mask_phone(caller or "hidden"), provider)
         return call, True
 
-    def lock_call(self, session: Session, *criteria) -> IvrCall | None:
-        """The call row matching `criteria`, locked for this transaction (two deliveries of one
-        step must not both advance the call), loaded together with its draft: most steps save an
-        answer on the draft, and one round trip is cheaper than two."""
-        row = session.execute(
-            select(IvrCall, Dossier)
-            .outerjoin(Dossier, Dossier.id == IvrCall.dossier_id)
-            .where(*criteria)
-            .with_for_update(of=IvrCall)
-        ).first()
-        if row is None:
-            return None
-        call, draft = row
-        _keep_for_step(session, draft)
-        return call
+    def lock_call(self, session: Session, call_id: int) -> IvrCall | None:
+        """The call row `call_id`, locked for this transaction (two deliveries of one step must
+        not both advance the call), loaded together with its draft: most steps save an answer
+        on the draft, and one round trip is cheaper than two."""
+        return _locked(session, _LOCK_BY_ID, {"call_id": call_id})
+
+    def lock_provider_call(
+        self, session: Session, provider: str, provider_call_id: str
+    ) -> IvrCall | None:
+        """`lock_call` by the provider's id of the call (Twilio's CallSid)."""
+        return _locked(
+            session,
+            _LOCK_BY_PROVIDER_ID,
+            {"provider": provider, "provider_call_id": provider_call_id},
+        )
 
     def context(self, call: IvrCall) -> engine.Context:
         ivr = self.settings.ivr
@@ -368,13 +391,17 @@ class CallService:
     def _q_submit(self, session, call, args, state) -> Outcome:
         draft = self._draft(session, call)
         now = self.runtime.clock.now()
-        duplicate = self._duplicate_of(session, call, draft)
-        if duplicate is not None:
-            return duplicate
+        # These reads do not look at the draft's own row (the duplicate check leaves it out), so
+        # the answer just saved on it need not be written first: the submit writes it with
+        # everything else in one UPDATE.
+        with session.no_autoflush:
+            duplicate = self._duplicate_of(session, call, draft)
+            if duplicate is not None:
+                return duplicate
+            # Read before the submit: after it takes the day's code, the step reads nothing
+            # more (intake/dossiers.py `submit`).
+            vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         create_applicant(session, draft, now)
-        # Read before the submit: after it takes the day's code, the step reads nothing more
-        # (intake/dossiers.py `submit`).
-        vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
         submit(
             session,
             draft,

@@ -164,11 +164,7 @@ def _this_call() -> Iterator[tuple[CallService, Session, IvrCall | None]]:
         yield (
             service,
             session,
-            service.lock_call(
-                session,
-                IvrCall.provider == "twilio",
-                IvrCall.provider_call_id == webhook_values()["CallSid"],
-            ),
+            service.lock_provider_call(session, "twilio", webhook_values()["CallSid"]),
         )
 
 

@@ -17,6 +17,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     )
     app.extensions["tongdai"] = runtime
 
+    from tongdai.web_sessions import StaffSessions
+
+    app.session_interface = StaffSessions()
+
     from tongdai import limits
 
     limits.install(app, runtime.settings.web)  # first: before any hook can read the body

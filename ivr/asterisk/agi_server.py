@@ -229,7 +229,7 @@ class AgiServer:
     @retry_if_disconnected
     def _handle(self, call_id: int, event: engine.Event) -> list[engine.Action]:
         with self.runtime.sessions() as session, session.begin():
-            call = self.service.lock_call(session, IvrCall.id == call_id)
+            call = self.service.lock_call(session, call_id)
             return self.service.handle(session, call, event)
 
     @retry_if_disconnected

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from ivr import engine, flow
@@ -74,3 +76,21 @@ def test_zero_from_any_question_asks_for_a_person_and_keeps_every_answer(node, k
     assert prompt_keys(actions)[:2] == ["operator_busy", "operator_choice"]
     actions, state = engine.step(state, engine.Keys("2"), CONTEXT)
     assert state["node"] == node and "return_to" not in state["scratch"]
+
+
+def test_a_step_leaves_the_state_it_was_given_untouched():
+    """The engine copies the state (dicts and lists all the way down) before it changes it: the
+    call service keeps the old one until the step is saved, and a replay starts from it."""
+    state = at("summary")
+    state["scratch"] = {"review_answer": "citizen_id", "resume_answers": {"procedure": "x"}}
+    state["tallies"] = {"id_checks": 1}
+    state["history"] = [["menu", {"keys": "1"}]]
+    before = copy.deepcopy(state)
+    for event in (engine.Keys("0"), engine.Keys("9"), engine.Keys("1")):
+        _, after = engine.step(state, event, CONTEXT)
+        assert state == before
+        after["answers"]["procedure"] = "changed"
+        after["scratch"]["resume_answers"]["procedure"] = "changed"
+        after.setdefault("tallies", {})["id_checks"] = 9
+        after.get("history", [[None, {}]])[0][1]["keys"] = "changed"
+        assert state == before

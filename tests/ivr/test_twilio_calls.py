@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 import plumbing.db
-from intake.models import Dossier, Vessel
+from intake.models import Applicant, Dossier, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
 from scheduler.rules import run_rules
@@ -343,6 +343,52 @@ def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
         s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0] for s in statements[counter + 1 :]
     )
     assert after == ["INSERT INTO dossier_event", "UPDATE dossier", "UPDATE ivr_call"]
+
+
+def test_the_submit_writes_the_draft_and_its_applicant_once_each(
+    new_caller, voice_runtime, session
+):
+    """The submit is the step with the most to do: read the call, check for a duplicate, read
+    the vessel, insert the applicant and write the draft once before the day's code is taken,
+    then only what carries the code. No write of a row just inserted, no draft write only for
+    the answer or only for the applicant's id (bench/webhook_profile.py)."""
+    caller = new_caller()
+    caller.dial_in()
+    walk(caller, LICENCE_NEW[:-1])
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *rest) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(voice_runtime.engine, "before_cursor_execute", seen)
+    try:
+        caller.press("1")  # the summary: send
+    finally:
+        event.remove(voice_runtime.engine, "before_cursor_execute", seen)
+    assert "mã hồ sơ là" in caller.heard()
+    kinds = [
+        " ".join(s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0].split()[:4])
+        for s in statements
+        if "FROM calendar_day" not in s  # the process's calendar, read every few seconds
+    ]
+    assert sorted(kinds) == sorted(
+        [
+            "SELECT ivr_call.id, ivr_call.provider, ivr_call.provider_call_id,",
+            "SELECT dossier.id, dossier.code, dossier.external_code,",
+            "SELECT vessel.id, vessel.province_code, vessel.digits,",
+            "INSERT INTO applicant",
+            "UPDATE dossier",
+            "INSERT INTO dossier_code_counter",
+            "UPDATE dossier",
+            "INSERT INTO dossier_event",
+            "UPDATE ivr_call",
+        ]
+    )
+    dossier = session.scalar(select(Dossier))
+    assert dossier.status is DossierStatus.RECEIVED and dossier.applicant_id is not None
+    assert dossier.form["citizen_id"] == "012345678901"
+    applicant = session.get(Applicant, dossier.applicant_id)
+    assert (applicant.citizen_id, applicant.phone) == ("012345678901", dossier.notify_phone)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

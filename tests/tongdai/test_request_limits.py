@@ -7,8 +7,8 @@ import socket
 import threading
 
 import pytest
-from twilio.request_validator import RequestValidator
 
+from plumbing import twilio_signature
 from tests.conftest import free_port
 from tongdai.app import create_app
 from tongdai.serve import web_server
@@ -27,13 +27,13 @@ def signed_app(runtime):
 def validations(monkeypatch) -> list[str]:
     """The URLs whose Twilio signature was computed."""
     seen: list[str] = []
-    original = RequestValidator.validate
+    original = twilio_signature.valid_signature
 
-    def counted(self, uri, params, signature):
+    def counted(token, uri, params, signature):
         seen.append(uri)
-        return original(self, uri, params, signature)
+        return original(token, uri, params, signature)
 
-    monkeypatch.setattr(RequestValidator, "validate", counted)
+    monkeypatch.setattr(twilio_signature, "valid_signature", counted)
     return seen
 
 
