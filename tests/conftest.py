@@ -43,6 +43,16 @@ collect_ignore = [] if os.environ.get("TONGDAI_DEPLOY_TEST") == "1" else ["deplo
 DEFAULT_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: `-p no:xdist` has no such hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile` with the longest files first and one worker for the Asterisk files."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import LongestFilesFirst
+
+    return LongestFilesFirst(config, log)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now."""
     import socket

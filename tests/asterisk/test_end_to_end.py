@@ -31,10 +31,11 @@ from intake.models import Dossier, Vessel
 from intake.runtime import Runtime
 from intake.statuses import Delivery, DossierStatus
 from ivr.asterisk.agi_server import AgiThread
-from ivr.audio import PromptFiles
+from ivr.audio import PromptFiles, build_prompts
 from ivr.models import CallLog, IvrCall, Recording
 from plumbing.db import make_engine, make_session_factory
 from plumbing.heartbeat import Heartbeat
+from plumbing.settings import Settings
 from tests.asterisk.harness import (
     Ami,
     AsteriskProcess,
@@ -48,6 +49,7 @@ from tests.conftest import _empty_tables, missing_service
 CALLER = "0912345678"
 LISTENING = ("0123456789*#",)
 CALLS_START = dt.datetime(2026, 11, 26, 7, 25, tzinfo=dt.UTC)
+PROMPT_CACHE = "var/cache/tongdai-test-prompts"  # in the Asterisk chroot
 
 
 class ClockFrom:
@@ -185,9 +187,7 @@ def stack(tmp_path_factory, pg_url, base_settings):
         "asterisk": base_settings.asterisk.model_copy(
             update={"recording_dir_local": str(asterisk.recording_dir)}),
     })  # fmt: skip
-    from ivr.audio import build_prompts
-
-    build_prompts(settings, asterisk_dir=asterisk.sounds_dir, progress=False)
+    build_cached_prompts(settings, asterisk)
     engine = make_engine(pg_url)
     runtime = Runtime(settings, engine, make_session_factory(engine), ClockFrom(CALLS_START))
     agi = AgiThread(runtime, "127.0.0.1", agi_port)
@@ -198,6 +198,19 @@ def stack(tmp_path_factory, pg_url, base_settings):
         agi.stop()
         asterisk.stop()
         engine.dispose()
+
+
+def build_cached_prompts(settings: Settings, asterisk: AsteriskProcess) -> None:
+    """The prompts in the chroot's sounds folder and in `settings.data_dir`, as `tongdai
+    prompts build` makes them. Building all of them takes over a minute (espeak-ng and ffmpeg
+    for each), so they are kept between runs in the chroot and only what is missing or stale
+    (text, voice: the build's own manifest says) is built again, then copied in. Runs hold the
+    Asterisk lock here, so no two write the cache at once."""
+    cached = settings.model_copy(update={"data_dir": asterisk.root / PROMPT_CACHE})
+    build_prompts(cached, progress=False)
+    cache = PromptFiles.of(cached)
+    shutil.copytree(cache.asterisk, asterisk.sounds_dir, dirs_exist_ok=True)
+    shutil.copytree(cache.root, PromptFiles.of(settings).root, dirs_exist_ok=True)
 
 
 def _phone(asterisk: AsteriskProcess, work: Path, name: str) -> Baresip:

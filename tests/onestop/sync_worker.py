@@ -27,7 +27,7 @@ from onestop.queries import backlog
 from onestop.sync import sync_due
 from plumbing.db import make_engine, make_session_factory
 from plumbing.settings import Settings, load_settings
-from tests.fleet import work_until_idle
+from tests.fleet import announce_ready, work_until_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL_TIMEOUT_SECONDS = 0.5
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     log.info("started: seed %s", args.seed)
+    announce_ready()
 
     def step() -> bool:
         report = sync_due(

@@ -8,7 +8,8 @@ settings made fast: `unknown_after_seconds` 1.0, `retry_base_seconds` 0.05 (at m
 and no rate limit. At each checkpoint (after the claim, after the provider accepted, after the
 record) a random draw seeded by S kills the process with probability P. It exits by itself once
 no notice has been pending, sending or unknown for `--idle-exit` seconds, or after
-`--max-seconds` in any case. Logs go to standard error, with the pid.
+`--max-seconds` in any case. Logs go to standard error, with the pid; standard output only
+says when it is ready (tests/fleet.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from plumbing.db import make_engine, make_session_factory
 from plumbing.settings import Settings, load_settings
 from sms.dispatch import dispatch_due
 from sms.models import Notice, NoticeStatus
-from tests.fleet import work_until_idle
+from tests.fleet import announce_ready, work_until_idle
 from tests.scheduler.fault_gateway import HttpGateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     log.info("started: seed %s, batch %d", args.seed, batch)
+    announce_ready()
 
     def step() -> bool:
         report = dispatch_due(

@@ -6,7 +6,8 @@
 Loops `dispatch_due` with its own SmppGateway (its own bind, as each scheduler process has) on
 the real clock, with the crash test's fast settings (tests/scheduler/dispatcher_worker.py). At
 each checkpoint (after the claim, after Jasmin accepted, after the record) a random draw seeded
-by S kills the process with probability P. Exits when nothing is pending or sending.
+by S kills the process with probability P. Exits when nothing is pending or sending. Says on its
+standard output when it is bound and about to send (tests/fleet.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sms.dispatch import dispatch_due
 from sms.gateways.smpp import SmppGateway
 from sms.models import Notice, NoticeStatus
 from sms.smpp_deliveries import SmppDeliveries
+from tests.fleet import announce_ready
 from tests.scheduler.dispatcher_worker import fast_settings
 from tests.sms.smpp.jasmin import PASSWORD, USER
 
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     smpp = SmppSettings(port=args.port, system_id=USER, rate_per_second=0,
                         response_timeout_seconds=5, reconnect_max_seconds=1)  # fmt: skip
     gateway = SmppGateway(smpp, PASSWORD, on_delivery=SmppDeliveries(runtime)).start()
-    if not gateway.wait_bound(15):
+    # Not the timed part of the test (it waits for `announce_ready`): a loaded machine may be slow.
+    if not gateway.wait_bound(60):
         raise SystemExit(f"not bound: {gateway.health()}")
+    announce_ready()
     draws = random.Random(f"smpp-worker:{args.seed}")
 
     def checkpoint(point: str) -> None:
