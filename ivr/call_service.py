@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from intake.codes import spoken_part
+from intake.codes import SequenceExhausted, spoken_part
 from intake.completeness import missing_items
 from intake.dossier_commands import apply_answers, create_applicant
 from intake.dossier_queries import (
@@ -401,15 +401,24 @@ class CallService:
             # Read before the submit: after it takes the day's code, the step reads nothing
             # more (intake/dossiers.py `submit`).
             vessel = session.get(Vessel, draft.vessel_id) if draft.vessel_id else None
-        create_applicant(session, draft, now)
-        submit(
-            session,
-            draft,
-            settings=self.settings,
-            calendar=self.runtime.calendar(),
-            actor=IVR,
-            now=now,
-        )
+        try:
+            # In a savepoint: when the day's range of codes is used up (intake/codes.py), what
+            # the submit wrote goes, the call goes on, and the draft stays a draft with every
+            # answer, for staff to file once the range is widened.
+            with session.begin_nested():
+                create_applicant(session, draft, now)
+                submit(
+                    session,
+                    draft,
+                    settings=self.settings,
+                    calendar=self.runtime.calendar(),
+                    actor=IVR,
+                    now=now,
+                )
+        except SequenceExhausted as exc:
+            log.error("call %d: draft %d not filed: %s", call.id, draft.id, exc)
+            self._callback(session, call, "codes_exhausted", None)
+            return Outcome("not_filed")
         # The receipt SMS is the notice rules' (scheduler/rules.py), from the "received" event.
         call.outcome = "submitted"
         log.info("call %d submitted dossier %s", call.id, draft.code)

@@ -457,12 +457,14 @@ FLOW: tuple[Node, ...] = (
     # caller whose citizen id matches hears that one; anyone else only that staff will call.
     Decide("submit", "submit", {
         "ok": "submitted", "duplicate_known": "duplicate_known",
-        "duplicate_other": "duplicate_other",
+        "duplicate_other": "duplicate_other", "not_filed": "not_filed",
     }),
     Linger("submitted", _submitted, _code_again, "goodbye"),
     End("goodbye", P("goodbye")),
     End("duplicate_known", _duplicate_known),
     End("duplicate_other", P("duplicate_open", "duplicate_callback")),
+    # The day's codes are used up: nothing is lost, staff file it and call back.
+    End("not_filed", P("not_filed", "callback_promise")),
     # The status look-up. A code or vessel number that is not the caller's own goes through the
     # citizen-id check whether or not it exists (no "not found" before the digits: codes are
     # sequential and that would tell which exist), and every failed check counts against the

@@ -47,6 +47,7 @@ REASONS = {
     "operator_no_answer": "Tổng đài viên không nghe máy, để lại lời nhắn",
     "duplicate": "Tàu đã có hồ sơ cùng thủ tục đang giải quyết; người gọi không khớp số căn cước",
     "operator_message": "Để lại lời nhắn cho tổng đài viên",
+    "codes_exhausted": "Hết khoảng số hồ sơ của ngày: hồ sơ nháp chưa được cấp mã, cần nộp lại",
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 import plumbing.db
-from intake.models import Applicant, Dossier, Vessel
+from intake.models import Applicant, Dossier, DossierCodeCounter, Vessel
 from intake.statuses import Delivery, DossierStatus
 from ivr.models import CallbackRequest, IvrCall, Recording
 from scheduler.rules import run_rules
@@ -342,16 +342,61 @@ def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
     after = sorted(
         s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0] for s in statements[counter + 1 :]
     )
-    assert after == ["INSERT INTO dossier_event", "UPDATE dossier", "UPDATE ivr_call"]
+    assert after == [
+        "INSERT INTO dossier_event",
+        "RELEASE SAVEPOINT sa_savepoint_1",
+        "UPDATE dossier",
+        "UPDATE ivr_call",
+    ]
+
+
+def test_when_the_days_codes_run_out_the_caller_hears_it_and_the_draft_keeps_every_answer(
+    new_caller, session, voice_runtime
+):
+    """The phone's reserved range of the day's sequence numbers ([onestop] sequence_first ..
+    sequence_last) used up: no error page for Twilio to read out as "an application error", but
+    a sentence, a callback for staff, and the draft with every answer; the counter stays at the
+    range's end."""
+    onestop = voice_runtime.settings.onestop.model_copy(
+        update={"sequence_first": 8000, "sequence_last": 8000}
+    )
+    voice_runtime.settings = voice_runtime.settings.model_copy(update={"onestop": onestop})
+    first = new_caller("+84912345678")
+    first.dial_in()
+    walk_to_the_end(first, LICENCE_NEW)
+    second = new_caller("+84987654321")
+    second.dial_in()
+    walk(second, LICENCE_NEW[:2])
+    walk(second, [("press", "90618#")])  # another vessel: not a duplicate of the first
+    walk(second, LICENCE_NEW[3:])
+    assert second.hung_up
+    assert second.heard() == (
+        "Hệ thống chưa cấp được mã hồ sơ lúc này. Mọi câu trả lời của ông bà đã được lưu lại. "
+        "Tổng đài viên sẽ gọi lại ông bà sớm nhất. Xin cảm ơn."
+    )
+    filed, draft = session.scalars(select(Dossier).order_by(Dossier.id)).all()
+    assert filed.code.endswith("-8000") and filed.status is DossierStatus.RECEIVED
+    assert (draft.status, draft.code, draft.received_at) == (DossierStatus.DRAFT, None, None)
+    assert draft.applicant_id is None
+    assert draft.form["citizen_id"] == "012345678901" and draft.form["date_of_birth"]
+    callback = session.scalars(select(CallbackRequest)).one()
+    assert (callback.reason, callback.dossier_id, callback.phone) == (
+        "codes_exhausted",
+        draft.id,
+        "+84987654321",
+    )
+    call = session.scalars(select(IvrCall).where(IvrCall.caller == "+84987654321")).one()
+    assert call.outcome == "callback"
+    assert session.scalar(select(DossierCodeCounter.last_seq)) == 8000
 
 
 def test_the_submit_writes_the_draft_and_its_applicant_once_each(
     new_caller, voice_runtime, session
 ):
     """The submit is the step with the most to do: read the call, check for a duplicate, read
-    the vessel, insert the applicant and write the draft once before the day's code is taken,
-    then only what carries the code. No write of a row just inserted, no draft write only for
-    the answer or only for the applicant's id (bench/webhook_profile.py)."""
+    the vessel, write the answer, open a savepoint, insert the applicant and write the draft
+    once before the day's code is taken, then only what carries the code. No write of a row just
+    inserted, no draft write only for the applicant's id (bench/webhook_profile.py)."""
     caller = new_caller()
     caller.dial_in()
     walk(caller, LICENCE_NEW[:-1])
@@ -376,11 +421,16 @@ def test_the_submit_writes_the_draft_and_its_applicant_once_each(
             "SELECT ivr_call.id, ivr_call.provider, ivr_call.provider_call_id,",
             "SELECT dossier.id, dossier.code, dossier.external_code,",
             "SELECT vessel.id, vessel.province_code, vessel.digits,",
+            # The savepoint that keeps the draft whole if the day's codes have run out
+            # (SQLAlchemy writes the answer just saved on the draft before it).
+            "UPDATE dossier",
+            "SAVEPOINT sa_savepoint_1",
             "INSERT INTO applicant",
             "UPDATE dossier",
             "INSERT INTO dossier_code_counter",
             "UPDATE dossier",
             "INSERT INTO dossier_event",
+            "RELEASE SAVEPOINT sa_savepoint_1",
             "UPDATE ivr_call",
         ]
     )
