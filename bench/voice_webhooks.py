@@ -43,6 +43,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -656,6 +657,20 @@ def rehearsed_pacing(settings, scale: float) -> Pacing:
     )
 
 
+def whole_day_of_codes(folder: Path) -> Path:
+    """config.toml with the phone's daily sequence from 1 instead of 8000 ([onestop]
+    sequence_first): the rungs of one run file their dossiers on one day in one database, and
+    200 + 500 + 1,000 + 2,000 of them would use up the 2,000 numbers the phone channel keeps
+    beside the one-stop system's (the caller then hears that no code could be given)."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text, count = re.subn(r"(?m)^sequence_first = \d+$", "sequence_first = 1", text)
+    if count != 1:
+        raise SystemExit("config.toml: no single `sequence_first = N` line under [onestop]")
+    config = folder / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rungs", default="200,500,1000,2000", help="callers per rung")
@@ -692,22 +707,23 @@ def main(argv: list[str] | None = None) -> int:
     ):
         data_dir, probe_dir = Path(tmp), Path(tmp) / "probe"
         probe_dir.mkdir()
+        config = whole_day_of_codes(data_dir)
         built = ROOT / "var" / "prompts"
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
             "TONGDAI_SECRET_KEY": secrets.token_hex(16),
             "TONGDAI_DATA_DIR": str(data_dir),
-            "TONGDAI_CONFIG": str(ROOT / "config.toml"),
+            "TONGDAI_CONFIG": str(config),
             "TONGDAI_SMS_GATEWAY": "console",
             "TONGDAI_LOG_LEVEL": "INFO",
             PROBE_DIR_ENV: str(probe_dir),
         }
-        settings = load_settings(ROOT / "config.toml", env={**env, "TONGDAI_DATA_DIR": "var"})
+        settings = load_settings(config, env={**env, "TONGDAI_DATA_DIR": "var"})
         pacing = rehearsed_pacing(settings, args.pace)
         if built.is_dir():  # human recordings would be <Play>ed, as in production
             (data_dir / "prompts").symlink_to(built.resolve())
-        prepare_database(load_settings(ROOT / "config.toml", env=env))
+        prepare_database(load_settings(config, env=env))
         log = data_dir / "server.log"
         servers = []
         watch = DatabaseWatch(db_url)
