@@ -320,11 +320,8 @@ def test_a_step_reads_its_call_and_draft_in_one_query_and_writes_each_once(
     assert "FROM ivr_call LEFT OUTER JOIN dossier" in statements[0]
 
 
-def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
-    """Every submit of a day waits on the day's counter row from its upsert to its commit
-    (intake/codes.py): after the upsert a submit only writes what needs the code, reading
-    nothing, so the next caller's submit waits as little as it can (bench/voice_webhooks.py)."""
-    caller = new_caller()
+def submit_statements(caller, runtime) -> list[str]:
+    """The SQL of one submit: the caller walks a new licence up to the summary and sends it."""
     caller.dial_in()
     walk(caller, LICENCE_NEW[:-1])
     statements: list[str] = []
@@ -332,12 +329,20 @@ def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
     def seen(connection, cursor, statement, *rest) -> None:
         statements.append(" ".join(statement.split()))
 
-    event.listen(voice_runtime.engine, "before_cursor_execute", seen)
+    event.listen(runtime.engine, "before_cursor_execute", seen)
     try:
         caller.press("1")  # the summary: send
     finally:
-        event.remove(voice_runtime.engine, "before_cursor_execute", seen)
+        event.remove(runtime.engine, "before_cursor_execute", seen)
     assert "mã hồ sơ là" in caller.heard()
+    return statements
+
+
+def test_the_submit_takes_the_days_code_counter_last(new_caller, voice_runtime):
+    """Every submit of a day waits on the day's counter row from its upsert to its commit
+    (intake/codes.py): after the upsert a submit only writes what needs the code, reading
+    nothing, so the next caller's submit waits as little as it can (bench/voice_webhooks.py)."""
+    statements = submit_statements(new_caller(), voice_runtime)
     counter = next(i for i, s in enumerate(statements) if "dossier_code_counter" in s)
     after = sorted(
         s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0] for s in statements[counter + 1 :]
@@ -397,20 +402,7 @@ def test_the_submit_writes_the_draft_and_its_applicant_once_each(
     the vessel, write the answer, open a savepoint, insert the applicant and write the draft
     once before the day's code is taken, then only what carries the code. No write of a row just
     inserted, no draft write only for the applicant's id (bench/webhook_profile.py)."""
-    caller = new_caller()
-    caller.dial_in()
-    walk(caller, LICENCE_NEW[:-1])
-    statements: list[str] = []
-
-    def seen(connection, cursor, statement, *rest) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(voice_runtime.engine, "before_cursor_execute", seen)
-    try:
-        caller.press("1")  # the summary: send
-    finally:
-        event.remove(voice_runtime.engine, "before_cursor_execute", seen)
-    assert "mã hồ sơ là" in caller.heard()
+    statements = submit_statements(new_caller(), voice_runtime)
     kinds = [
         " ".join(s.split(" WHERE ")[0].split(" SET ")[0].split(" (")[0].split()[:4])
         for s in statements
