@@ -37,6 +37,7 @@ import uuid
 import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -74,6 +75,15 @@ class _Connection:
         # and database, the wait for the GIL and a core included).
         self.queued_seconds: list[float] = []
         self.step_seconds: list[float] = []
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A recording Asterisk has written (`name`.wav in its spool), not yet stored: the step
+    that stores it also runs the flow with it (`AgiServer._handle_recording`)."""
+
+    name: str
+    endpos: int | None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -216,7 +226,17 @@ class AgiServer:
             event = await self._perform(channel, this, actions)
             if event is None:
                 return
-            actions = await self._in_step_thread(this, self._handle, this.call_id, event)
+            if isinstance(event, _Taken):
+                actions, recording_id = await self._in_step_thread(
+                    this, self._handle_recording, this.call_id, event
+                )
+                if recording_id is not None:
+                    # The MP3 for staff follows the next question: ffmpeg takes some hundred
+                    # ms a recording, in which the caller would hear silence and a key typed
+                    # would be lost.
+                    self._conversions.submit(self._compress, recording_id)
+            else:
+                actions = await self._in_step_thread(this, self._handle, this.call_id, event)
 
     # ---- database work (in threads) --------------------------------------------------------
 
@@ -238,15 +258,26 @@ class AgiServer:
             self.service.ended(session, session.get(IvrCall, call_id), reason)
 
     @retry_if_disconnected
-    def _store_recording(self, call_id: int, name: str, seconds: float) -> str:
+    def _handle_recording(
+        self, call_id: int, taken: _Taken
+    ) -> tuple[list[engine.Action], int | None]:
+        """The recording's row and the flow step it answers in one transaction, as a Twilio
+        webhook does: one trip to a step thread and one commit, as after a key. (Two in a row
+        made the commands after a recording the slowest on the FastAGI ladder.) Returns the
+        step's actions and the new recording's id (None under a second: nothing recorded)."""
+        seconds = self._seconds(taken.name, taken.endpos)
+        kept = self._keep_recording(taken.name) if seconds >= 1 else None  # before the lock
         with self.runtime.sessions() as session, session.begin():
-            call = session.get(IvrCall, call_id)
-            path = self._keep_recording(name)
+            call = self.service.lock_call(session, call_id)
+            if seconds < 1:
+                return self.service.handle(session, call, engine.Recorded("", seconds)), None
             recording = self.service.add_recording(
-                session, call, provider_ref=f"{self.settings.recording_dir}/{name}.wav",
-                seconds=seconds, path=path,
+                session, call, provider_ref=f"{self.settings.recording_dir}/{taken.name}.wav",
+                seconds=seconds, path=kept,
             )  # fmt: skip
-            return str(recording.id)
+            recording_id = recording.id
+            event = engine.Recorded(str(recording_id), seconds)
+            return self.service.handle(session, call, event), recording_id
 
     def _keep_recording(self, name: str) -> str | None:
         """Copy Asterisk's WAV into our data folder (milliseconds): the recording is ours and
@@ -296,7 +327,7 @@ class AgiServer:
     # ---- telephony ---------------------------------------------------------------------------
 
     async def _perform(self, channel: AgiChannel, this: _Connection,
-                       actions: list[engine.Action]) -> engine.Event | None:  # fmt: skip
+                       actions: list[engine.Action]) -> engine.Event | _Taken | None:  # fmt: skip
         """Carry out one step's actions. A question is one Read, its read-backs included, so
         no key typed ahead falls between two commands. Words said without a question (the
         greeting, a status) cannot be skipped, as on Twilio: they are one Playback."""
@@ -342,29 +373,14 @@ class AgiServer:
                                        timeout=gather.timeout)  # fmt: skip
 
     async def _record(self, channel: AgiChannel, this: _Connection,
-                      action: engine.RecordAnswer) -> engine.Event:  # fmt: skip
-        call_id = this.call_id
-        name = f"{call_id}-{uuid.uuid4().hex[:12]}"
+                      action: engine.RecordAnswer) -> engine.Event | _Taken:  # fmt: skip
+        name = f"{this.call_id}-{uuid.uuid4().hex[:12]}"
         reply = await channel.record_file(f"{self.settings.recording_dir}/{name}",
                                           max_seconds=action.max_seconds)  # fmt: skip
         if reply.result == -1:
             log.warning("agi: recording failed (%s)", reply.data)
             return engine.Recorded("", 0.0)
-        recording_id, seconds = await self._in_step_thread(
-            this, self._take, call_id, name, reply.endpos
-        )
-        if recording_id:
-            # The MP3 for staff follows the next question: ffmpeg takes some hundred ms a
-            # recording, in which the caller would hear silence and a key typed would be lost.
-            self._conversions.submit(self._compress, int(recording_id))
-        return engine.Recorded(recording_id, seconds)
-
-    def _take(self, call_id: int, name: str, endpos: int | None) -> tuple[str, float]:
-        """The recording's length and (a second or more) its row, in one worker-thread trip."""
-        seconds = self._seconds(name, endpos)
-        if seconds < 1:
-            return "", seconds
-        return self._store_recording(call_id, name, seconds), seconds
+        return _Taken(name, reply.endpos)
 
     def _seconds(self, name: str, endpos: int | None) -> float:
         source = self._local_recording(name)

@@ -319,3 +319,34 @@ def test_the_mp3_conversion_never_holds_the_call_and_follows_it(
     assert [Path(path).suffix for path in paths] == [".mp3", ".mp3"]
     assert all((data / path).is_file() for path in paths)
     assert list((data / "recordings").glob("*.wav")) == []
+
+
+def test_a_recording_is_stored_in_the_transaction_of_the_step_it_answers(
+    agi_port, agi_runtime, session, monkeypatch
+):
+    """After RECORD FILE, one trip to a step thread and one commit, as after a key: the
+    recording's row and the flow step that saves it as the answer together (two in a row
+    made the commands after a recording the slowest on the FastAGI ladder)."""
+    from ivr import engine
+    from ivr.call_service import CallService
+
+    add, handle, seen = CallService.add_recording, CallService.handle, []
+
+    def noting_the_store(self, session, call, **fields):
+        seen.append(("stored", session.get_transaction()))
+        return add(self, session, call, **fields)
+
+    def noting_the_step(self, session, call, event):
+        if isinstance(event, engine.Recorded):
+            seen.append(("answered", session.get_transaction()))
+        return handle(self, session, call, event)
+
+    monkeypatch.setattr(CallService, "add_recording", noting_the_store)
+    monkeypatch.setattr(CallService, "handle", noting_the_step)
+    call(agi_port, agi_runtime, *LICENCE[: LICENCE.index(Speak(3)) + 1])
+
+    assert [what for what, _ in seen] == ["stored", "answered"]
+    assert seen[0][1] is seen[1][1]
+    [recording] = session.scalars(select(Recording)).all()
+    draft = session.scalars(select(Dossier)).one()
+    assert (recording.dossier_id, round(recording.seconds)) == (draft.id, 3)
