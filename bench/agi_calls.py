@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import math
 import os
 import random
 import re
@@ -143,17 +144,69 @@ async def rung(port: int, calls: int, offset: int, durations: Durations, ramp: f
         return await fake.call()
 
     delays = sorted(rng.uniform(0, ramp) for _ in fakes)
+    lag = LoopLag()
+    watching = asyncio.create_task(lag.watch())
     started = time.perf_counter()
     results = await asyncio.gather(
         *(one(fake, delay) for fake, delay in zip(fakes, delays, strict=True)),
         return_exceptions=True,
     )
     elapsed = time.perf_counter() - started
+    watching.cancel()
     errors = [result for result in results if isinstance(result, BaseException)]
     ended = sum(
         1 for fake in fakes if fake.variables.get("TONGDAI_NEXT") == "hangup" and fake.script == []
     )
-    return fakes, errors, ended, elapsed
+    return fakes, errors, ended, elapsed, lag
+
+
+class LoopLag:
+    """How late the callers' own event loop wakes a task. The latency above is timed by the
+    callers, so a caller whose reply sits unread while the loop serves other callers counts
+    that wait as the server's: this is the measuring side's share, printed beside it."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.late: list[float] = []
+
+    async def watch(self) -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            self.late.append(max(0.0, time.perf_counter() - asked - self.TICK))
+
+
+def command_kind(command: str) -> str:
+    """`EXEC Read`, `GET VARIABLE`, `RECORD FILE`...: the command without its arguments."""
+    words = command.split()
+    return " ".join(words[:3] if words[:1] == ["WAIT"] else words[:2])
+
+
+def latency_by_previous(fakes) -> list[str]:
+    """The added latency grouped by the command answered just before it: after `GET VARIABLE`
+    (the keys of a question) the server runs a flow step, after `RECORD FILE` it stores the
+    recording and runs one, after `EXEC Read` it only asks for the keys. Shows which waits
+    make the tail."""
+    groups: dict[str, list[float]] = {}
+    for fake in fakes:
+        commands = ["(call start)"] + [command_kind(command) for command, _ in fake.transcript]
+        for previous, latency in zip(commands, fake.latencies, strict=False):
+            groups.setdefault(previous, []).append(latency)
+    everything = sorted(value for values in groups.values() for value in values)
+    if not everything:
+        return []
+    tail = everything[max(0, math.ceil(0.99 * len(everything)) - 1)]
+    lines = []
+    for previous, values in sorted(groups.items(), key=lambda item: -len(item[1])):
+        figures = summarize(values)
+        in_tail = sum(1 for value in values if value >= tail)
+        lines.append(
+            f"  after {previous}: {figures.count} commands, p50 {figures.p50 * 1000:.1f} ms, p99 "
+            f"{figures.p99 * 1000:.1f} ms, max {figures.max * 1000:.0f} ms; {in_tail} of the "
+            f"slowest 1 %"
+        )
+    return lines
 
 
 # The server's line per call (ivr/asterisk/agi_server.py, `_report_deaf_time`).
@@ -311,7 +364,7 @@ def main() -> None:
                 groups = {server.pid: "fastagi", os.getpid(): "callers"}
                 window = CpuWindow(ps_line(groups)).start()
                 children = children_cpu(server.pid)
-                fakes, errors, ended, elapsed = asyncio.run(
+                fakes, errors, ended, elapsed, lag = asyncio.run(
                     rung(
                         port,
                         size,
@@ -330,6 +383,15 @@ def main() -> None:
                 filed = check_filed(url, [vessel_number(offset + i) for i in range(size)])
                 offset += size
                 _report(size, fakes, errors, ended, elapsed, filed, window, server.pid, load)
+                late = summarize(lag.late)
+                print(
+                    f"the callers' own event loop woke tasks late by p50 {late.p50 * 1000:.2f} "
+                    f"ms, p99 {late.p99 * 1000:.2f} ms, max {late.max * 1000:.0f} ms (counted "
+                    f"in the latency above as if the server's)"
+                )
+                print("added latency by the command answered before it:")
+                for line in latency_by_previous(fakes):
+                    print(line)
                 print(
                     f"of which the FastAGI process's children (ffmpeg, inside `ended`): "
                     f"{converting / (window.seconds * (os.cpu_count() or 1)):.0%}"
