@@ -269,14 +269,13 @@ class AgiServer:
         kept = self._keep_recording(taken.name) if seconds >= 1 else None  # before the lock
         with self.runtime.sessions() as session, session.begin():
             call = self.service.lock_call(session, call_id)
-            if seconds < 1:
-                return self.service.handle(session, call, engine.Recorded("", seconds)), None
-            recording = self.service.add_recording(
-                session, call, provider_ref=f"{self.settings.recording_dir}/{taken.name}.wav",
-                seconds=seconds, path=kept,
-            )  # fmt: skip
-            recording_id = recording.id
-            event = engine.Recorded(str(recording_id), seconds)
+            recording_id = None
+            if seconds >= 1:
+                recording_id = self.service.add_recording(
+                    session, call, provider_ref=f"{self.settings.recording_dir}/{taken.name}.wav",
+                    seconds=seconds, path=kept,
+                ).id  # fmt: skip
+            event = engine.Recorded(str(recording_id or ""), seconds)
             return self.service.handle(session, call, event), recording_id
 
     def _keep_recording(self, name: str) -> str | None:
