@@ -15,7 +15,8 @@ command: the flow, the database and the event loop) p50/p95/p99/max against the 
 p99 < 20 ms, errors, whole calls filed with every answer saved and their distinct codes, the
 deaf time (bench/deaf_gaps.py) overall and per call, the flow steps behind the latency from the
 server's own line per call (time queued for a step thread apart from time running in it),
-CPU by process and the AGI process's resident memory.
+CPU by process and the AGI process's resident memory, the callers' own event-loop lag, and the
+latency grouped by the command answered before it.
 
     .venv/bin/python bench/agi_calls.py                    # 100, 250, 500 calls: ~17 minutes
     .venv/bin/python bench/agi_calls.py --calls 500        # one rung: ~6 minutes
