@@ -1,11 +1,13 @@
 """Helpers shared by the benchmarks: percentiles, a throw-away PostgreSQL database, the memory and
-CPU of a process tree read from /proc, a free local port, a web app's health, stopping a server."""
+CPU of a process tree read from /proc, a free local port, a web app's health, stopping a server,
+a copy of config.toml with one setting changed."""
 
 from __future__ import annotations
 
 import http.client
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -104,6 +106,23 @@ def throwaway_database(prefix: str, admin_url: str = PG_ADMIN_URL) -> Iterator[s
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def config_with(source: Path, folder: Path, key: str, value: str) -> Path:
+    """A copy of `source` (a config.toml) in `folder` with the one line `key = ...` set to
+    `key = value` (`value` written as TOML: quote strings). Stops the bench when there is not
+    exactly one such line, rather than measure a setup it did not mean to."""
+    text, count = re.subn(
+        rf"(?m)^{re.escape(key)} = .*$", lambda _: f"{key} = {value}", source.read_text("utf-8")
+    )
+    if count != 1:
+        raise SystemExit(f"{source}: {count} lines `{key} = ...`, expected one")
+    config = folder / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
 
 
 # ---- processes, from /proc ---------------------------------------------------------------------

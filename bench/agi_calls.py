@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
     CpuWindow,
+    config_with,
     free_port,
     status_kib,
     stop_server,
@@ -324,14 +325,8 @@ def main() -> None:
     with throwaway_database("tongdai_bench_agi") as url, tempfile.TemporaryDirectory() as data:
         recordings = Path(data) / "spool"
         recordings.mkdir()
-        config = Path(data) / "config.toml"
-        text = Path(os.environ["TONGDAI_CONFIG"]).read_text(encoding="utf-8")
-        if 'recording_dir_local = ""' not in text:
-            raise SystemExit('config.toml has no `recording_dir_local = ""` to point at the spool')
-        config.write_text(
-            text.replace('recording_dir_local = ""', f'recording_dir_local = "{recordings}"'),
-            encoding="utf-8",
-        )
+        source = Path(os.environ["TONGDAI_CONFIG"])
+        config = config_with(source, Path(data), "recording_dir_local", f'"{recordings}"')
         (Path(data) / "prompts").symlink_to(prompts)  # prompts assembled by the server, if any
         env = {
             **os.environ,

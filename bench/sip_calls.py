@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
     CpuWindow,
+    config_with,
     free_port,
     stop_server,
     throwaway_database,
@@ -623,10 +624,8 @@ def main() -> None:
 
 
 def _server_env(url: str, work: Path, asterisk) -> dict[str, str]:
-    config = work / "config.toml"
-    text = Path(os.environ["TONGDAI_CONFIG"]).read_text(encoding="utf-8")
-    local = f'recording_dir_local = "{asterisk.recording_dir}"'
-    config.write_text(text.replace('recording_dir_local = ""', local), encoding="utf-8")
+    source = Path(os.environ["TONGDAI_CONFIG"])
+    config = config_with(source, work, "recording_dir_local", f'"{asterisk.recording_dir}"')
     data = work / "data"
     data.mkdir(exist_ok=True)
     return {

@@ -43,7 +43,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import secrets
 import signal
 import subprocess
@@ -64,6 +63,7 @@ from bench._common import (
     CpuWindow,
     TreeMemory,
     ancestors,
+    config_with,
     free_port,
     healthy,
     process_tree,
@@ -662,13 +662,7 @@ def whole_day_of_codes(folder: Path) -> Path:
     sequence_first): the rungs of one run file their dossiers on one day in one database, and
     200 + 500 + 1,000 + 2,000 of them would use up the 2,000 numbers the phone channel keeps
     beside the one-stop system's (the caller then hears that no code could be given)."""
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text, count = re.subn(r"(?m)^sequence_first = \d+$", "sequence_first = 1", text)
-    if count != 1:
-        raise SystemExit("config.toml: no single `sequence_first = N` line under [onestop]")
-    config = folder / "config.toml"
-    config.write_text(text, encoding="utf-8")
-    return config
+    return config_with(ROOT / "config.toml", folder, "sequence_first", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
