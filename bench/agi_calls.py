@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import math
 import os
 import random
 import re
@@ -50,6 +49,7 @@ from bench._common import (  # noqa: E402
     CpuWindow,
     config_with,
     free_port,
+    percentile,
     status_kib,
     stop_server,
     summarize,
@@ -198,7 +198,7 @@ def latency_by_previous(fakes) -> list[str]:
     everything = sorted(value for values in groups.values() for value in values)
     if not everything:
         return []
-    tail = everything[max(0, math.ceil(0.99 * len(everything)) - 1)]
+    tail = percentile(everything, 99)
     lines = []
     for previous, values in sorted(groups.items(), key=lambda item: -len(item[1])):
         figures = summarize(values)
